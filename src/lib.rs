@@ -1,0 +1,4 @@
+//! sora-bot: Telegram `/video` commands → Sora-2 videos via the yunwu.ai video API.
+
+pub mod command;
+pub mod video_api;
