@@ -2,3 +2,6 @@
 
 pub mod command;
 pub mod video_api;
+pub mod config;
+pub mod store;
+pub mod task;

@@ -1,0 +1,344 @@
+//! Typed configuration from the environment (after `.env`), validated once at start.
+//!
+//! Every problem is reported as one line naming the variable; secrets are held in
+//! `SecretString` so a stray `{:?}` cannot print them.
+
+use std::{collections::HashSet, net::SocketAddr, str::FromStr, time::Duration};
+
+use reqwest::Url;
+use secrecy::SecretString;
+
+use crate::command::{Model, Orientation, Size, VideoOptions};
+
+#[derive(Debug)]
+pub struct Config {
+    pub telegram_token: SecretString,
+    pub telegram_api_url: Url,
+    pub video_api_key: SecretString,
+    pub video_api_base_url: Url,
+    /// May hold a database password: never logged.
+    pub database_url: SecretString,
+    pub access: Access,
+    pub defaults: VideoOptions,
+    pub limits: Limits,
+    pub max_images: usize,
+    pub poll_interval: Duration,
+    pub task_timeout: Duration,
+    pub http_bind: SocketAddr,
+    pub public_base_url: Option<Url>,
+    /// Set together with `public_base_url`: webhook mode instead of long polling.
+    pub webhook_secret: Option<SecretString>,
+    pub image_mode: ImageMode,
+    /// `false` only for benchmarks against a local fake (`TELEGRAM_SEND_LIMITS=off`).
+    pub telegram_send_limits: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub allowed_users: HashSet<i64>,
+    pub allowed_chats: HashSet<i64>,
+    pub admins: HashSet<i64>,
+    pub allow_everyone: bool,
+}
+
+impl Access {
+    pub fn is_admin(&self, user_id: i64) -> bool {
+        self.admins.contains(&user_id)
+    }
+
+    /// Whether `user_id`, writing in `chat_id`, may spend the API key.
+    pub fn may_create(&self, user_id: i64, chat_id: i64) -> bool {
+        self.allow_everyone
+            || self.is_admin(user_id)
+            || self.allowed_users.contains(&user_id)
+            || self.allowed_chats.contains(&chat_id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub daily_per_user: u32,
+    pub max_active_per_user: u32,
+    pub max_active_total: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageMode {
+    /// Served by our own HTTP server under `PUBLIC_BASE_URL/media/<token>.jpg`.
+    Proxy,
+    /// Inlined as `data:image/...;base64,...`.
+    Data,
+    /// The raw Telegram file URL, which contains the bot token (opt-in).
+    Telegram,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { var, problem: problem.into() }
+}
+
+impl Config {
+    /// Reads the process environment (call `dotenvy::dotenv()` first).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any name → value lookup; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let parsed = |name: &'static str, default: &str| -> String { get(name).unwrap_or_else(|| default.to_owned()) };
+
+        let telegram_token = get("TELOXIDE_TOKEN").ok_or_else(|| problem("TELOXIDE_TOKEN", "is required (the token from @BotFather)"))?;
+        if !looks_like_bot_token(&telegram_token) {
+            return Err(problem("TELOXIDE_TOKEN", "does not look like a bot token (expected <digits>:<secret>)"));
+        }
+        let video_api_key = get("VIDEO_API_KEY").ok_or_else(|| problem("VIDEO_API_KEY", "is required"))?;
+
+        let telegram_api_url = http_url("TELOXIDE_API_URL", &parsed("TELOXIDE_API_URL", "https://api.telegram.org"))?;
+        let video_api_base_url = http_url("VIDEO_API_BASE_URL", &parsed("VIDEO_API_BASE_URL", "https://yunwu.ai"))?;
+
+        let database_url = parsed("DATABASE_URL", "sqlite://sora-bot.db");
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(problem("DATABASE_URL", "must start with sqlite:// or postgres://"));
+        }
+
+        let access = Access {
+            allowed_users: id_list("ALLOWED_USER_IDS", get("ALLOWED_USER_IDS"))?,
+            allowed_chats: id_list("ALLOWED_CHAT_IDS", get("ALLOWED_CHAT_IDS"))?,
+            admins: id_list("ADMIN_USER_IDS", get("ADMIN_USER_IDS"))?,
+            allow_everyone: boolean("ALLOW_EVERYONE", get("ALLOW_EVERYONE"), false)?,
+        };
+
+        let model: Model = choice("DEFAULT_MODEL", &parsed("DEFAULT_MODEL", "sora-2"), "sora-2 or sora-2-pro")?;
+        let orientation: Orientation = choice("DEFAULT_ORIENTATION", &parsed("DEFAULT_ORIENTATION", "portrait"), "portrait or landscape")?;
+        let size: Size = choice("DEFAULT_SIZE", &parsed("DEFAULT_SIZE", "large"), "large or small")?;
+        let duration: u32 = number("DEFAULT_DURATION", get("DEFAULT_DURATION"), 15)?;
+        if !model.durations().contains(&duration) {
+            return Err(problem("DEFAULT_DURATION", format!("{duration} is not allowed for {model} (allowed: {:?})", model.durations())));
+        }
+
+        let limits = Limits {
+            daily_per_user: number("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), 10)?,
+            max_active_per_user: number("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), 2)?,
+            max_active_total: number("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), 20)?,
+        };
+        let max_images: usize = number("MAX_IMAGES", get("MAX_IMAGES"), 4)?;
+        if max_images > 10 {
+            return Err(problem("MAX_IMAGES", "must be at most 10 (a Telegram album holds 10)"));
+        }
+        let poll_interval = Duration::from_secs(positive("POLL_INTERVAL_SECS", get("POLL_INTERVAL_SECS"), 30)?);
+        let task_timeout = Duration::from_secs(positive("TASK_TIMEOUT_SECS", get("TASK_TIMEOUT_SECS"), 3600)?);
+
+        let http_bind = parsed("HTTP_BIND", "127.0.0.1:8080")
+            .parse()
+            .map_err(|_| problem("HTTP_BIND", "must be an address like 127.0.0.1:8080"))?;
+
+        let public_base_url = get("PUBLIC_BASE_URL").map(|raw| http_url("PUBLIC_BASE_URL", &raw)).transpose()?;
+        let webhook_secret = get("WEBHOOK_SECRET");
+        if let Some(secret) = &webhook_secret {
+            if public_base_url.is_none() {
+                return Err(problem("WEBHOOK_SECRET", "is set but PUBLIC_BASE_URL is not (the webhook needs both)"));
+            }
+            // Telegram's own rule for secret_token.
+            let valid = (1..=256).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !valid {
+                return Err(problem("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and -"));
+            }
+        }
+
+        let image_mode = match get("IMAGE_MODE").as_deref() {
+            None if public_base_url.is_some() => ImageMode::Proxy,
+            None => ImageMode::Data,
+            Some("proxy") if public_base_url.is_none() => {
+                return Err(problem("IMAGE_MODE", "proxy needs PUBLIC_BASE_URL (where the video API can fetch the images)"));
+            }
+            Some("proxy") => ImageMode::Proxy,
+            Some("data") => ImageMode::Data,
+            Some("telegram") => ImageMode::Telegram,
+            Some(_) => return Err(problem("IMAGE_MODE", "must be proxy, data or telegram")),
+        };
+
+        let telegram_send_limits = match get("TELEGRAM_SEND_LIMITS").as_deref() {
+            None | Some("telegram") => true,
+            Some("off") => false,
+            Some(_) => return Err(problem("TELEGRAM_SEND_LIMITS", "must be telegram or off")),
+        };
+
+        Ok(Config {
+            telegram_token: telegram_token.into(),
+            telegram_api_url,
+            video_api_key: video_api_key.into(),
+            video_api_base_url,
+            database_url: database_url.into(),
+            access,
+            defaults: VideoOptions { model, orientation, size, duration },
+            limits,
+            max_images,
+            poll_interval,
+            task_timeout,
+            http_bind,
+            public_base_url,
+            webhook_secret: webhook_secret.map(SecretString::from),
+            image_mode,
+            telegram_send_limits,
+        })
+    }
+
+    pub fn uses_webhook(&self) -> bool {
+        self.webhook_secret.is_some()
+    }
+}
+
+fn looks_like_bot_token(token: &str) -> bool {
+    match token.split_once(':') {
+        Some((id, secret)) => !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && secret.len() >= 10,
+        None => false,
+    }
+}
+
+fn http_url(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|_| problem(var, "is not a valid URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(problem(var, "must be an http(s) URL"));
+    }
+    Ok(url)
+}
+
+fn id_list(var: &'static str, raw: Option<String>) -> Result<HashSet<i64>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<i64>().map_err(|_| problem(var, format!("{s:?} is not a numeric Telegram id"))))
+        .collect()
+}
+
+fn boolean(var: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(problem(var, "must be true or false")),
+    }
+}
+
+fn number<T: FromStr>(var: &'static str, raw: Option<String>, default: T) -> Result<T, ConfigError> {
+    raw.map_or(Ok(default), |s| s.parse().map_err(|_| problem(var, format!("{s:?} is not a valid number"))))
+}
+
+fn positive(var: &'static str, raw: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match number(var, raw, default)? {
+        0 => Err(problem(var, "must be greater than 0")),
+        n => Ok(n),
+    }
+}
+
+fn choice<T: FromStr>(var: &'static str, raw: &str, expected: &str) -> Result<T, ConfigError> {
+    raw.parse().map_err(|_| problem(var, format!("{raw:?} is not one of {expected}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    const TOKEN: &str = "12345:abcdefghijklmnop";
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<String, String> = [("TELOXIDE_TOKEN", TOKEN), ("VIDEO_API_KEY", "sk-key")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in pairs {
+            env.insert(k.to_string(), v.to_string());
+        }
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    fn error_var(pairs: &[(&str, &str)]) -> &'static str {
+        config(pairs).unwrap_err().var
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
+        assert_eq!(c.video_api_base_url.as_str(), "https://yunwu.ai/");
+        assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
+        assert_eq!(c.defaults, VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 });
+        assert_eq!(c.limits, Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20 });
+        assert_eq!(c.max_images, 4);
+        assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.task_timeout, Duration::from_secs(3600));
+        assert_eq!(c.http_bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.image_mode, ImageMode::Data);
+        assert!(c.telegram_send_limits);
+        assert!(!c.access.allow_everyone && !c.uses_webhook());
+    }
+
+    #[test]
+    fn missing_secrets_name_the_variable() {
+        let empty = Config::from_lookup(|_| None).unwrap_err();
+        assert_eq!(empty.var, "TELOXIDE_TOKEN");
+        assert_eq!(error_var(&[("VIDEO_API_KEY", "  ")]), "VIDEO_API_KEY");
+        assert_eq!(error_var(&[("TELOXIDE_TOKEN", "nonsense")]), "TELOXIDE_TOKEN");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(error_var(&[("DEFAULT_MODEL", "sora-3")]), "DEFAULT_MODEL");
+        assert_eq!(error_var(&[("DEFAULT_DURATION", "25")]), "DEFAULT_DURATION");
+        assert_eq!(error_var(&[("DAILY_LIMIT_PER_USER", "-1")]), "DAILY_LIMIT_PER_USER");
+        assert_eq!(error_var(&[("POLL_INTERVAL_SECS", "0")]), "POLL_INTERVAL_SECS");
+        assert_eq!(error_var(&[("ALLOWED_USER_IDS", "1,abc")]), "ALLOWED_USER_IDS");
+        assert_eq!(error_var(&[("ALLOW_EVERYONE", "maybe")]), "ALLOW_EVERYONE");
+        assert_eq!(error_var(&[("HTTP_BIND", "localhost")]), "HTTP_BIND");
+        assert_eq!(error_var(&[("VIDEO_API_BASE_URL", "ftp://x")]), "VIDEO_API_BASE_URL");
+        assert_eq!(error_var(&[("DATABASE_URL", "mysql://x")]), "DATABASE_URL");
+        assert_eq!(error_var(&[("IMAGE_MODE", "proxy")]), "IMAGE_MODE");
+        assert_eq!(error_var(&[("IMAGE_MODE", "ftp")]), "IMAGE_MODE");
+        assert_eq!(error_var(&[("WEBHOOK_SECRET", "abc")]), "WEBHOOK_SECRET");
+        assert_eq!(error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]), "WEBHOOK_SECRET");
+        assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
+        assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
+    }
+
+    #[test]
+    fn errors_never_echo_secrets() {
+        let err = config(&[("TELOXIDE_TOKEN", "secret-without-colon-xyz")]).unwrap_err();
+        assert!(!err.to_string().contains("secret-without-colon-xyz"));
+        let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "s3cr3t_value")]).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(TOKEN) && !debug.contains("sk-key") && !debug.contains("s3cr3t_value"), "{debug}");
+    }
+
+    #[test]
+    fn public_url_selects_proxy_and_webhook() {
+        let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "s3cret_-")]).unwrap();
+        assert_eq!(c.image_mode, ImageMode::Proxy);
+        assert!(c.uses_webhook());
+        let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("IMAGE_MODE", "telegram")]).unwrap();
+        assert_eq!(c.image_mode, ImageMode::Telegram);
+        assert!(!c.uses_webhook());
+    }
+
+    #[test]
+    fn id_lists_and_access() {
+        let c = config(&[("ALLOWED_USER_IDS", " 1, 2 ,,"), ("ALLOWED_CHAT_IDS", "-100"), ("ADMIN_USER_IDS", "9")]).unwrap();
+        assert!(c.access.may_create(1, 1));
+        assert!(c.access.may_create(7, -100));
+        assert!(c.access.may_create(9, 5) && c.access.is_admin(9));
+        assert!(!c.access.may_create(7, 7));
+        let open = config(&[("ALLOW_EVERYONE", "true")]).unwrap();
+        assert!(open.access.may_create(42, 42));
+    }
+}

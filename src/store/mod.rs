@@ -1,0 +1,167 @@
+//! Persistence over SQLite or PostgreSQL with one set of SQL (runtime queries on
+//! sqlx's `AnyPool`, see PITFALLS 13). Placeholders are `$1, $2, …` in order of
+//! first use, which both backends read the same way.
+
+mod media;
+mod tasks;
+mod watch;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Row,
+    any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
+};
+
+pub use tasks::{Lease, Refusal, Reservation, Usage};
+
+use crate::{
+    command::VideoOptions,
+    task::{Task, TaskState},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file if needed, and applies the embedded migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let url = if is_sqlite && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_owned() };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = if is_sqlite {
+            // SQLite has one writer anyway; one connection serialises our
+            // transactions in-process and avoids SQLITE_BUSY upgrades.
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await?
+        } else {
+            AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?
+        };
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// For `/healthz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// UTC day number, the unit of the daily quota.
+pub fn utc_day(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
+}
+
+const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id, lang, prompt, model, orientation, size, \
+     duration, image_file_ids, upstream_id, state, upstream_status, progress_pct, video_url, error, shown_text, shown_at, \
+     created_at, updated_at";
+
+fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
+    let text = |name: &str| row.try_get::<String, _>(name);
+    let options = VideoOptions {
+        model: text("model")?.parse().map_err(|_| corrupt("model"))?,
+        orientation: text("orientation")?.parse().map_err(|_| corrupt("orientation"))?,
+        size: text("size")?.parse().map_err(|_| corrupt("size"))?,
+        duration: u32::try_from(row.try_get::<i64, _>("duration")?).map_err(|_| corrupt("duration"))?,
+    };
+    Ok(Task {
+        id: row.try_get("id")?,
+        chat_id: row.try_get("chat_id")?,
+        user_id: row.try_get("user_id")?,
+        command_msg_id: narrow(row.try_get("command_msg_id")?),
+        status_msg_id: row.try_get::<Option<i64>, _>("status_msg_id")?.map(narrow),
+        lang: text("lang")?,
+        prompt: text("prompt")?,
+        options,
+        image_file_ids: serde_json::from_str(&text("image_file_ids")?).map_err(|_| corrupt("image_file_ids"))?,
+        upstream_id: row.try_get("upstream_id")?,
+        state: TaskState::parse(&text("state")?).ok_or_else(|| corrupt("state"))?,
+        upstream_status: row.try_get("upstream_status")?,
+        progress_pct: row.try_get::<Option<i64>, _>("progress_pct")?.map(|p| p.clamp(0, 100) as u8),
+        video_url: row.try_get("video_url")?,
+        error: row.try_get("error")?,
+        shown_text: row.try_get("shown_text")?,
+        shown_at: row.try_get("shown_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Telegram message ids are i32; stored as BIGINT.
+fn narrow(value: i64) -> i32 {
+    i32::try_from(value).unwrap_or_default()
+}
+
+/// `'submitting', 'running', 'delivering'` for `state IN (…)`.
+fn open_states_sql() -> String {
+    TaskState::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A fresh SQLite store in a temp dir (kept alive by the returned guard).
+    pub async fn sqlite() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        (Store::connect(&url).await.unwrap(), dir)
+    }
+
+    /// A fresh database on the local PostgreSQL server.
+    pub async fn postgres() -> Store {
+        sqlx::any::install_default_drivers();
+        let admin = AnyPool::connect("postgres://postgres@127.0.0.1:5432/test").await.expect("local PostgreSQL on 127.0.0.1:5432");
+        let name = format!("sora_unit_{:032x}", rand::random::<u128>());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        Store::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}")).await.unwrap()
+    }
+}

@@ -1,0 +1,184 @@
+//! What the watcher needs: leases so that each open task is followed by exactly
+//! one process, due tasks, progress, and the delivery hand-off.
+
+use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row};
+use crate::task::{Task, TaskState};
+
+impl Store {
+    /// Takes every open task that is free or whose lease ran out, and renews our own.
+    /// The lease condition sits in the UPDATE's own WHERE, so PostgreSQL re-checks it
+    /// against a row another replica just claimed and the second claimer gets nothing.
+    pub async fn claim_open_tasks(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
+        let result = sqlx::query(&format!(
+            "UPDATE tasks SET lease_owner = $1, lease_until = $2 \
+             WHERE state IN ({}) AND (lease_owner = $1 OR lease_owner IS NULL OR lease_until < $3)",
+            open_states_sql()
+        ))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// On a clean stop: let another replica (or our next start) take over at once.
+    pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1").bind(owner).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Open, created tasks of ours whose next poll is due, oldest first; each one
+    /// is pushed `poll_every_ms` into the future so the next round skips it.
+    pub async fn take_due_tasks(&self, owner: &str, limit: i64, poll_every_ms: i64) -> StoreResult<Vec<Task>> {
+        let now = now_ms();
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE lease_owner = $1 AND state IN ($2, $3) AND next_poll_at <= $4 \
+             ORDER BY next_poll_at LIMIT $5"
+        ))
+        .bind(owner)
+        .bind(TaskState::Running.as_str())
+        .bind(TaskState::Delivering.as_str())
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let tasks = rows.iter().map(task_from_row).collect::<StoreResult<Vec<_>>>()?;
+        for task in &tasks {
+            self.schedule_poll(task.id, now + poll_every_ms).await?;
+        }
+        Ok(tasks)
+    }
+
+    pub async fn schedule_poll(&self, id: i64, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE tasks SET next_poll_at = $1 WHERE id = $2").bind(at).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn record_progress(&self, id: i64, upstream_status: &str, progress_pct: Option<u8>) -> StoreResult<()> {
+        sqlx::query("UPDATE tasks SET upstream_status = $1, progress_pct = $2, updated_at = $3 WHERE id = $4")
+            .bind(upstream_status)
+            .bind(progress_pct.map(i64::from))
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_shown(&self, id: i64, text: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE tasks SET shown_text = $1, shown_at = $2 WHERE id = $3").bind(text).bind(now_ms()).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Running → delivering with the video URL, once.
+    pub async fn begin_delivery(&self, id: i64, upstream_status: &str, video_url: &str) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE tasks SET state = $1, upstream_status = $2, video_url = $3, progress_pct = 100, updated_at = $4 \
+             WHERE id = $5 AND state = $6",
+        )
+        .bind(TaskState::Delivering.as_str())
+        .bind(upstream_status)
+        .bind(video_url)
+        .bind(now_ms())
+        .bind(id)
+        .bind(TaskState::Running.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Rows left in `submitting` for longer than any create call can take: the
+    /// process died between storing and recording the answer. They become
+    /// `unknown` (never created again); returned so their users can be told.
+    pub async fn expire_stale_submissions(&self, older_than: i64) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 AND created_at < $2"))
+            .bind(TaskState::Submitting.as_str())
+            .bind(older_than)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut expired = Vec::new();
+        for row in &rows {
+            let task = task_from_row(row)?;
+            if self.finish(task.id, TaskState::Unknown, None).await? {
+                expired.push(task);
+            }
+        }
+        Ok(expired)
+    }
+
+    pub async fn count_open(&self) -> StoreResult<i64> {
+        use sqlx::Row;
+        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM tasks WHERE state IN ({})", open_states_sql())).fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        command::{Model, Orientation, Size, VideoOptions},
+        config::Limits,
+        store::{Lease, Reservation, Store, now_ms, test_support},
+        task::{NewTask, TaskState},
+    };
+
+    const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100 };
+
+    async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
+        let new = NewTask {
+            chat_id: 5,
+            user_id: 5,
+            command_msg_id: msg,
+            lang: "zh".into(),
+            prompt: "p".into(),
+            options: VideoOptions { model: Model::Sora2Pro, orientation: Orientation::Portrait, size: Size::Large, duration: 25 },
+            image_file_ids: vec![],
+        };
+        let Reservation::Reserved(id) = store.reserve(&new, &LIMITS, false, &Lease { owner, until: now_ms() + 60_000 }).await.unwrap() else { panic!() };
+        store.mark_created(id, &format!("up-{id}"), "pending", 0).await.unwrap();
+        id
+    }
+
+    async fn story(store: Store) {
+        let a = created(&store, 1, "replica-a").await;
+        let b = created(&store, 2, "replica-b").await;
+        let far = now_ms() + 60_000;
+        // Each replica keeps what it created; nobody steals a live lease.
+        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 1);
+        let due_a = store.take_due_tasks("replica-a", 10, 60_000).await.unwrap();
+        assert_eq!(due_a.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
+        assert!(store.take_due_tasks("replica-a", 10, 60_000).await.unwrap().is_empty(), "not due again until the next interval");
+        // Replica b stops cleanly: a takes its task over.
+        store.release_leases("replica-b").await.unwrap();
+        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2);
+        let due_b = store.take_due_tasks("replica-a", 10, 60_000).await.unwrap();
+        assert_eq!(due_b.iter().map(|t| t.id).collect::<Vec<_>>(), vec![b]);
+
+        store.record_progress(a, "processing", Some(42)).await.unwrap();
+        assert!(store.begin_delivery(a, "completed", "https://v/1.mp4").await.unwrap());
+        assert!(!store.begin_delivery(a, "completed", "https://v/1.mp4").await.unwrap(), "delivery starts once");
+        let task = store.task(a).await.unwrap().unwrap();
+        assert_eq!((task.state, task.video_url.as_deref(), task.progress_pct), (TaskState::Delivering, Some("https://v/1.mp4"), Some(100)));
+        assert_eq!(store.count_open().await.unwrap(), 2);
+
+        // A row stuck in `submitting` (crash mid-create) becomes unknown once.
+        let new = NewTask { command_msg_id: 3, ..NewTask { chat_id: 5, user_id: 5, command_msg_id: 0, lang: "en".into(), prompt: "q".into(), options: task.options, image_file_ids: vec![] } };
+        store.reserve(&new, &LIMITS, false, &Lease { owner: "replica-a", until: 0 }).await.unwrap();
+        let expired = store.expire_stale_submissions(now_ms() + 1).await.unwrap();
+        assert_eq!(expired.len(), 1);
+        assert!(store.expire_stale_submissions(now_ms() + 1).await.unwrap().is_empty());
+        assert_eq!(store.task(expired[0].id).await.unwrap().unwrap().state, TaskState::Unknown);
+    }
+
+    #[tokio::test]
+    async fn leases_and_delivery_on_sqlite() {
+        let (store, _dir) = test_support::sqlite().await;
+        story(store).await;
+    }
+
+    #[tokio::test]
+    async fn leases_and_delivery_on_postgres() {
+        story(test_support::postgres().await).await;
+    }
+}

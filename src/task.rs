@@ -1,0 +1,121 @@
+//! The task record as the rest of the bot sees it (pure data; storage lives in `store`).
+
+use crate::command::VideoOptions;
+
+/// Where a task is in our lifecycle. The upstream status string is kept beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Stored, create call not answered yet. Left over after a crash it becomes `Unknown`.
+    Submitting,
+    /// Created upstream, being followed.
+    Running,
+    /// Finished upstream; the video is being sent (resumed after a restart).
+    Delivering,
+    /// Video delivered.
+    Done,
+    Failed,
+    TimedOut,
+    /// The user stopped following it (upstream may still run).
+    Cancelled,
+    /// The bot died between the create call and storing its answer: maybe charged, never retried.
+    Unknown,
+    /// The create call was refused or the request could not be prepared: not charged.
+    Rejected,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 9] = [
+        Self::Submitting,
+        Self::Running,
+        Self::Delivering,
+        Self::Done,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Cancelled,
+        Self::Unknown,
+        Self::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitting => "submitting",
+            Self::Running => "running",
+            Self::Delivering => "delivering",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Unknown => "unknown",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Still needs the bot's attention (and counts as active for the cost guards).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Submitting | Self::Running | Self::Delivering)
+    }
+}
+
+/// The user-visible state of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Short local id users type in `/status 12`.
+    pub id: i64,
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub command_msg_id: i32,
+    pub status_msg_id: Option<i32>,
+    /// `language_code` of the requester, for messages sent later by the watcher.
+    pub lang: String,
+    pub prompt: String,
+    pub options: VideoOptions,
+    /// Telegram file ids of the photos (kept for `/again`; never URLs).
+    pub image_file_ids: Vec<String>,
+    pub upstream_id: Option<String>,
+    pub state: TaskState,
+    pub upstream_status: Option<String>,
+    pub progress_pct: Option<u8>,
+    pub video_url: Option<String>,
+    pub error: Option<String>,
+    /// The status text last shown in the status message, to edit only on change.
+    pub shown_text: Option<String>,
+    /// Unix ms.
+    pub shown_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a handler hands to storage before the paid call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub command_msg_id: i32,
+    pub lang: String,
+    pub prompt: String,
+    pub options: VideoOptions,
+    pub image_file_ids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in TaskState::ALL {
+            assert_eq!(TaskState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(TaskState::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn only_unfinished_states_are_open() {
+        let open: Vec<_> = TaskState::ALL.into_iter().filter(|s| s.is_open()).collect();
+        assert_eq!(open, [TaskState::Submitting, TaskState::Running, TaskState::Delivering]);
+    }
+}
