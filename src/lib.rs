@@ -5,3 +5,6 @@ pub mod video_api;
 pub mod config;
 pub mod store;
 pub mod task;
+pub mod texts;
+pub mod metrics;
+pub mod telegram;
