@@ -16,6 +16,8 @@ pub struct Config {
     pub telegram_api_url: Url,
     pub video_api_key: SecretString,
     pub video_api_base_url: Url,
+    /// How long a create call may take before its outcome counts as unknown.
+    pub video_api_timeout: Duration,
     /// May hold a database password: never logged.
     pub database_url: SecretString,
     pub access: Access,
@@ -103,6 +105,8 @@ impl Config {
         let telegram_api_url = http_url("TELOXIDE_API_URL", &parsed("TELOXIDE_API_URL", "https://api.telegram.org"))?;
         let video_api_base_url = http_url("VIDEO_API_BASE_URL", &parsed("VIDEO_API_BASE_URL", "https://yunwu.ai"))?;
 
+        let video_api_timeout = Duration::from_secs(positive("VIDEO_API_TIMEOUT_SECS", get("VIDEO_API_TIMEOUT_SECS"), 60)?);
+
         let database_url = parsed("DATABASE_URL", "sqlite://sora-bot.db");
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(problem("DATABASE_URL", "must start with sqlite:// or postgres://"));
@@ -175,6 +179,7 @@ impl Config {
             telegram_api_url,
             video_api_key: video_api_key.into(),
             video_api_base_url,
+            video_api_timeout,
             database_url: database_url.into(),
             access,
             defaults: VideoOptions { model, orientation, size, duration },

@@ -1,1 +1,186 @@
-fn main() {}
+//! Wiring: config → store → bot → watcher + HTTP server; one shutdown for all.
+
+use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
+
+use secrecy::ExposeSecret;
+use sora_bot::{
+    bot::{self, AppState, Albums},
+    config::{Config, ImageMode},
+    http::{self, HttpState},
+    images::ImageUrls,
+    metrics,
+    store::Store,
+    telegram::Telegram,
+    video_api::VideoApi,
+    watcher::{Watcher, WatcherConfig},
+};
+use teloxide::{
+    dispatching::Dispatcher,
+    error_handlers::LoggingErrorHandler,
+    update_listeners::{Polling, webhooks},
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing_subscriber::EnvFilter;
+
+/// Long-poll timeout; below teloxide's 17 s client timeout (PITFALLS 4).
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Parallel task queries: enough for thousands of open tasks at one query per
+/// interval each, few enough to stay far below the video API's rate limits.
+const WATCHER_CONCURRENCY: usize = 16;
+
+fn main() -> ExitCode {
+    // A missing .env is fine; a malformed one is a configuration error.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("sora-bot: configuration error: .env: {error}");
+        return ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("sora-bot: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let config = Arc::new(config);
+    let prometheus = metrics::install();
+    let store = Store::connect(config.database_url.expose_secret()).await.map_err(|e| format!("database: {e}"))?;
+    let telegram = Telegram::new(&config);
+    let api = VideoApi::new(config.video_api_base_url.as_str(), config.video_api_key.clone())
+        .with_timeouts(config.video_api_timeout, sora_bot::video_api::DEFAULT_QUERY_TIMEOUT);
+    if config.image_mode == ImageMode::Telegram {
+        tracing::warn!("IMAGE_MODE=telegram: photo URLs sent to the video API contain the bot token");
+    }
+    let images = ImageUrls::new(
+        config.image_mode,
+        telegram.files.clone(),
+        store.clone(),
+        config.public_base_url.clone(),
+        config.telegram_api_url.clone(),
+        config.telegram_token.clone(),
+        config.task_timeout,
+    );
+    let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let lease_ttl = Watcher::lease_ttl(config.poll_interval);
+    let tracker = TaskTracker::new();
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        store: store.clone(),
+        api: api.clone(),
+        telegram: telegram.clone(),
+        images: images.clone(),
+        albums: Albums::default(),
+        tracker: tracker.clone(),
+        owner: owner.clone(),
+        lease_ttl,
+    });
+
+    let listener = http::bind(config.http_bind).await.map_err(|e| format!("HTTP_BIND {}: {e}", config.http_bind))?;
+    let mut app = http::router(Arc::new(HttpState { store: store.clone(), images, metrics: prometheus }));
+
+    if let Err(error) = bot::register_commands(&telegram).await {
+        tracing::warn!(%error, "setMyCommands failed; the command menu may be stale");
+    }
+
+    let shutdown = CancellationToken::new();
+    let watcher = Watcher::new(
+        store.clone(),
+        api,
+        telegram.clone(),
+        reqwest::Client::new(),
+        WatcherConfig {
+            owner,
+            poll_interval: config.poll_interval,
+            task_timeout: config.task_timeout,
+            max_concurrency: WATCHER_CONCURRENCY,
+            exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
+        },
+    );
+    let watcher = tokio::spawn(watcher.run(shutdown.clone()));
+
+    let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())
+        .dependencies(teloxide::dptree::deps![state])
+        .build();
+    let stop_dispatcher = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: no new updates, finishing what is in flight");
+        // The dispatcher may still be starting (getMe); try until it listens.
+        loop {
+            match stop_dispatcher.shutdown() {
+                Ok(stopped) => return stopped.await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+
+    let server_shutdown = shutdown.clone();
+    if let (Some(public), Some(secret)) = (&config.public_base_url, &config.webhook_secret) {
+        let url = public.join("telegram/webhook").map_err(|e| format!("PUBLIC_BASE_URL: {e}"))?;
+        let options = webhooks::Options::new(config.http_bind, url).secret_token(secret.expose_secret().to_owned());
+        // The stop future would delete the webhook, which other replicas still use: not awaited.
+        let (updates, _delete_webhook_on_stop, webhook) =
+            webhooks::axum_to_router(telegram.bot.clone(), options).await.map_err(|e| format!("setWebhook: {e}"))?;
+        app = app.merge(webhook);
+        let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
+        tracing::info!("receiving updates by webhook");
+        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("webhook error")).await;
+        finish(tracker, shutdown, watcher, server, store).await;
+    } else {
+        let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
+        let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
+        tracing::info!("receiving updates by long polling");
+        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("polling error")).await;
+        finish(tracker, shutdown, watcher, server, store).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// After the dispatcher stopped: let submissions finish, then the watcher
+/// (it releases its leases), then the HTTP server. Open tasks stay open.
+async fn finish(
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    watcher: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<()>,
+    store: Store,
+) {
+    tracker.close();
+    tracker.wait().await;
+    shutdown.cancel();
+    let _ = watcher.await;
+    let _ = server.await;
+    store.close().await;
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,28 +1,42 @@
 //! Talking to the Bot API: the bot handles and the few outbound calls every
-//! part of the bot makes (reply, edit), each waiting out `retry_after`.
+//! part of the bot makes (reply, edit, send a video), each waiting out `retry_after`.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, path::Path, time::Duration};
 
+use reqwest::Url;
 use secrecy::ExposeSecret;
 use teloxide::{
     ApiError, Bot, RequestError,
-    adaptors::{ErasedRequester, throttle::Limits},
+    adaptors::{Throttle, throttle::Limits},
     prelude::*,
-    types::{MessageId, ReplyParameters},
+    types::{ChatAction, InputFile, MessageId, ReplyParameters},
 };
 
 use crate::{config::Config, metrics};
 
-/// The bot as handlers and the watcher use it: throttled to Telegram's send
-/// limits unless `TELEGRAM_SEND_LIMITS=off` (erased so both are one type).
-pub type AppBot = ErasedRequester<'static, RequestError>;
-
 #[derive(Clone)]
 pub struct Telegram {
-    pub bot: AppBot,
+    /// Plain bot: the dispatcher (getUpdates, getMe) and unthrottled calls.
+    pub bot: Bot,
+    /// Sends through Telegram's published limits, unless `TELEGRAM_SEND_LIMITS=off`
+    /// (Throttle's worker adds up to 250 ms, which a local benchmark must not measure).
+    throttled: Option<Throttle<Bot>>,
     /// For file downloads and video uploads: a client whose timeout suits
     /// large transfers (teloxide's default gives up after 17 s, PITFALLS 4).
     pub files: Bot,
+}
+
+/// Evaluates `$call` with `$bot` bound to the throttled bot when there is one.
+macro_rules! sending {
+    ($self:ident, $bot:ident => $call:expr) => {
+        match &$self.throttled {
+            Some($bot) => $call,
+            None => {
+                let $bot = &$self.bot;
+                $call
+            }
+        }
+    };
 }
 
 impl Telegram {
@@ -30,8 +44,8 @@ impl Telegram {
         let token = config.telegram_token.expose_secret();
         let api_url = config.telegram_api_url.clone();
         let client = teloxide::net::default_reqwest_settings().build().expect("TLS backend available");
-        let plain = Bot::with_client(token, client).set_api_url(api_url.clone());
-        let bot = if config.telegram_send_limits { plain.throttle(Limits::default()).erase() } else { plain.erase() };
+        let bot = Bot::with_client(token, client).set_api_url(api_url.clone());
+        let throttled = config.telegram_send_limits.then(|| bot.clone().throttle(Limits::default()));
         let long_client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))
@@ -39,8 +53,67 @@ impl Telegram {
             .build()
             .expect("TLS backend available");
         let files = Bot::with_client(token, long_client).set_api_url(api_url);
-        Telegram { bot, files }
+        Telegram { bot, throttled, files }
     }
+
+    /// Plain-text reply to `reply_to` (still sent if that message was deleted).
+    pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
+        let message = with_retry("sendMessage", || async {
+            sending!(self, bot => bot.send_message(ChatId(chat_id), text).reply_parameters(reply_to_command(reply_to)).await)
+        })
+        .await?;
+        Ok(message.id)
+    }
+
+    /// Edits a status message; "message is not modified" is success (PITFALLS 5).
+    /// Throttle does not cover edits: the watcher spaces them itself.
+    pub async fn edit(&self, chat_id: i64, message_id: i32, text: &str) -> Result<(), RequestError> {
+        let result =
+            with_retry("editMessageText", || self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).send()).await;
+        match result {
+            Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
+    pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str) -> Result<MessageId, RequestError> {
+        let message = with_retry("sendVideo", || async {
+            sending!(self, bot => bot
+                .send_video(ChatId(chat_id), InputFile::url(url.clone()))
+                .caption(caption)
+                .supports_streaming(true)
+                .reply_parameters(reply_to_command(reply_to))
+                .await)
+        })
+        .await?;
+        Ok(message.id)
+    }
+
+    /// Uploads a video file as a reply, through the long-timeout client.
+    pub async fn upload_video(&self, chat_id: i64, reply_to: i32, path: &Path, caption: &str) -> Result<MessageId, RequestError> {
+        let message = with_retry("sendVideo", || {
+            self.files
+                .send_video(ChatId(chat_id), InputFile::file(path.to_owned()))
+                .caption(caption)
+                .supports_streaming(true)
+                .reply_parameters(reply_to_command(reply_to))
+                .send()
+        })
+        .await?;
+        Ok(message.id)
+    }
+
+    /// "uploading video…" in the chat header while a large upload runs.
+    pub async fn uploading_video(&self, chat_id: i64) {
+        if let Err(error) = self.bot.send_chat_action(ChatId(chat_id), ChatAction::UploadVideo).await {
+            tracing::debug!(%error, "chat action failed");
+        }
+    }
+}
+
+fn reply_to_command(message_id: i32) -> ReplyParameters {
+    ReplyParameters::new(MessageId(message_id)).allow_sending_without_reply()
 }
 
 /// Attempts before a call that keeps answering 429 is given up.
@@ -78,25 +151,5 @@ fn error_kind(error: &RequestError) -> &'static str {
         RequestError::Io(_) => "io",
         RequestError::InvalidJson { .. } => "invalid_json",
         _ => "other",
-    }
-}
-
-/// Plain-text reply to `reply_to` (still sent if that message was deleted).
-pub async fn reply(bot: &AppBot, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
-    let message = with_retry("sendMessage", || {
-        bot.send_message(ChatId(chat_id), text)
-            .reply_parameters(ReplyParameters::new(MessageId(reply_to)).allow_sending_without_reply())
-            .send()
-    })
-    .await?;
-    Ok(message.id)
-}
-
-/// Edits a status message; "message is not modified" is success (PITFALLS 5).
-pub async fn edit(bot: &AppBot, chat_id: i64, message_id: i32, text: &str) -> Result<(), RequestError> {
-    let result = with_retry("editMessageText", || bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).send()).await;
-    match result {
-        Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-        Err(error) => Err(error),
     }
 }

@@ -1,0 +1,151 @@
+//! The Telegram side: commands, the dptree schema, handlers.
+
+mod albums;
+mod handlers;
+mod photos;
+mod submit;
+
+use std::{sync::Arc, time::Duration};
+
+use teloxide::{
+    dispatching::UpdateHandler,
+    prelude::*,
+    types::Me,
+    utils::command::BotCommands,
+};
+use tokio_util::task::TaskTracker;
+
+pub use albums::Albums;
+
+use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram, video_api::VideoApi};
+
+/// Doc comments become `/help`'s command list and the Telegram menu (`setMyCommands`).
+/// Every command takes the rest of the line, so stray words never make it silent.
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum Command {
+    /// Start: how to use the bot
+    Start(String),
+    /// How to use the bot, with examples
+    Help(String),
+    /// Make a video: /video [options] <prompt>
+    Video(String),
+    /// Status of a video: /status [id]
+    Status(String),
+    /// Your recent videos
+    Tasks(String),
+    /// Stop following a video: /cancel <id>
+    Cancel(String),
+    /// Repeat your last request
+    Again(String),
+    /// What you have left today
+    Quota(String),
+}
+
+impl Command {
+    fn kind(&self) -> &'static str {
+        match self {
+            Command::Start(_) => "start",
+            Command::Help(_) => "help",
+            Command::Video(_) => "video",
+            Command::Status(_) => "status",
+            Command::Tasks(_) => "tasks",
+            Command::Cancel(_) => "cancel",
+            Command::Again(_) => "again",
+            Command::Quota(_) => "quota",
+        }
+    }
+
+    /// Everyone may read the help; everything else needs access.
+    fn is_public(&self) -> bool {
+        matches!(self, Command::Start(_) | Command::Help(_))
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub api: VideoApi,
+    pub telegram: Telegram,
+    pub images: ImageUrls,
+    pub albums: Albums,
+    /// Submissions run here, off the dispatcher, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// This process's lease name (see `store::Lease`).
+    pub owner: String,
+    pub lease_ttl: Duration,
+}
+
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+pub type HandlerResult = Result<(), HandlerError>;
+
+/// The whole behaviour, top to bottom.
+pub fn schema() -> UpdateHandler<HandlerError> {
+    let commands = dptree::filter_map(parse_command)
+        .inspect(|command: Command| crate::metrics::command(command.kind()))
+        .branch(dptree::filter(|command: Command| command.is_public()).endpoint(handlers::help))
+        .branch(dptree::filter(may_use).endpoint(handlers::command))
+        .branch(dptree::endpoint(handlers::not_allowed));
+
+    Update::filter_message()
+        .branch(commands)
+        // Uncaptioned album photos: siblings of a `/video` caption, or an album
+        // a later command may reply to.
+        .branch(dptree::filter(|message: Message| message.media_group_id().is_some()).endpoint(handlers::album_photo))
+}
+
+/// Command of this message, for us. Also reads captions (a photo captioned
+/// `/video …`); `/video@OtherBot` fails the bot-name check and is ignored.
+fn parse_command(message: Message, me: Me) -> Option<Command> {
+    let text = message.text().or(message.caption())?;
+    Command::parse(&separate_command(text)?, me.username()).ok()
+}
+
+/// teloxide splits the command from its arguments at the first space only; a
+/// newline or tab right after `/video` must separate them too.
+fn separate_command(text: &str) -> Option<String> {
+    if !text.starts_with('/') {
+        return None;
+    }
+    Some(match text.find(char::is_whitespace) {
+        Some(at) => format!("{} {}", &text[..at], &text[at..]),
+        None => text.to_owned(),
+    })
+}
+
+fn may_use(message: Message, state: Arc<AppState>) -> bool {
+    message.from.as_ref().is_some_and(|user| state.config.access.may_create(user.id.0 as i64, message.chat.id.0))
+}
+
+/// `setMyCommands` at start, so the menu lists what `/help` says.
+pub async fn register_commands(telegram: &Telegram) -> Result<(), teloxide::RequestError> {
+    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(Command::bot_commands()).send()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<Command> {
+        Command::parse(&separate_command(text)?, "SoraTestBot").ok()
+    }
+
+    #[test]
+    fn commands_addressed_to_us_or_nobody() {
+        assert_eq!(parse("/video a cat"), Some(Command::Video("a cat".into())));
+        assert_eq!(parse("/video@SoraTestBot a cat"), Some(Command::Video("a cat".into())));
+        assert_eq!(parse("/video@soratestbot a cat"), Some(Command::Video("a cat".into())));
+        assert_eq!(parse("/video@OtherBot a cat"), None);
+        assert_eq!(parse("/unknown a cat"), None);
+        assert_eq!(parse("video a cat"), None);
+    }
+
+    #[test]
+    fn a_newline_after_the_command_separates_it() {
+        assert_eq!(parse("/video\n--pro a cat"), Some(Command::Video("\n--pro a cat".into())));
+        assert_eq!(parse("/tasks"), Some(Command::Tasks(String::new())));
+        assert_eq!(parse("/status 12"), Some(Command::Status("12".into())));
+    }
+}

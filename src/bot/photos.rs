@@ -1,0 +1,47 @@
+//! Which Telegram files a `/video` command brings along (SPEC section 4):
+//! its own photo, and the photo, album or image document it replies to.
+
+use teloxide::types::Message;
+
+use super::albums::{AlbumKey, Albums};
+
+/// Image documents the video API can read; other files are not images to it.
+const IMAGE_MIME_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+/// The file id of the image a single message carries: the largest size of a
+/// photo, or an image sent as a file.
+pub fn image_of(message: &Message) -> Option<String> {
+    if let Some(sizes) = message.photo() {
+        let largest = sizes.iter().max_by_key(|size| u64::from(size.width) * u64::from(size.height))?;
+        return Some(largest.file.id.0.clone());
+    }
+    let document = message.document()?;
+    let mime = document.mime_type.as_ref()?.essence_str().to_ascii_lowercase();
+    IMAGE_MIME_TYPES.contains(&mime.as_str()).then(|| document.file.id.0.clone())
+}
+
+/// Images of the message the command replies to: the whole album when we saw it.
+pub fn replied_images(message: &Message, albums: &Albums) -> Vec<String> {
+    let Some(replied) = message.reply_to_message() else { return Vec::new() };
+    let mut images = match replied.media_group_id() {
+        Some(group) => albums.recent(&AlbumKey::new(replied.chat.id.0, &group.0)),
+        None => Vec::new(),
+    };
+    if let Some(own) = image_of(replied) {
+        if !images.contains(&own) {
+            images.push(own);
+        }
+    }
+    images
+}
+
+/// Own image first, then the replied ones, without repeats.
+pub fn command_images(message: &Message, albums: &Albums) -> Vec<String> {
+    let mut images: Vec<String> = image_of(message).into_iter().collect();
+    for image in replied_images(message, albums) {
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    images
+}

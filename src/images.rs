@@ -1,0 +1,158 @@
+//! Photos → image URLs for the video API, in the configured `IMAGE_MODE`.
+//!
+//! A Telegram file URL contains the bot token (PITFALLS 3), so only the
+//! explicitly opted-in `telegram` mode ever builds one.
+
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use teloxide::{Bot, net::Download, prelude::Requester};
+
+use crate::{config::ImageMode, store::Store};
+
+/// Largest image we inline or proxy (Telegram's own download limit is 20 MB).
+const MAX_IMAGE_BYTES: u32 = 20 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// Telegram would not give us the file (deleted, bad id, network). Never holds a URL.
+    #[error("telegram file unavailable: {0}")]
+    Telegram(String),
+    #[error("image too large ({0} bytes)")]
+    TooLarge(u32),
+    #[error("not a JPEG, PNG or WebP image")]
+    NotAnImage,
+    #[error("storing the media token failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// An image file from Telegram, with its detected content type.
+pub struct Image {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+#[derive(Clone)]
+pub struct ImageUrls {
+    mode: ImageMode,
+    files: Bot,
+    store: Store,
+    public_base_url: Option<Url>,
+    telegram_api_url: Url,
+    token: SecretString,
+    proxy_ttl: Duration,
+}
+
+impl ImageUrls {
+    pub fn new(
+        mode: ImageMode,
+        files: Bot,
+        store: Store,
+        public_base_url: Option<Url>,
+        telegram_api_url: Url,
+        token: SecretString,
+        proxy_ttl: Duration,
+    ) -> Self {
+        ImageUrls { mode, files, store, public_base_url, telegram_api_url, token, proxy_ttl }
+    }
+
+    /// One URL per Telegram file id, in order.
+    pub async fn urls(&self, file_ids: &[String]) -> Result<Vec<String>, ImageError> {
+        let mut urls = Vec::with_capacity(file_ids.len());
+        for file_id in file_ids {
+            urls.push(self.url(file_id).await?);
+        }
+        Ok(urls)
+    }
+
+    async fn url(&self, file_id: &str) -> Result<String, ImageError> {
+        match self.mode {
+            ImageMode::Data => {
+                let image = self.fetch(file_id).await?;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
+                Ok(format!("data:{};base64,{encoded}", image.content_type))
+            }
+            ImageMode::Proxy => {
+                // Check the file exists now rather than after the paid call.
+                self.file_path(file_id).await?;
+                let token = format!("{:032x}", rand::random::<u128>());
+                let expires_at = crate::store::now_ms() + self.proxy_ttl.as_millis() as i64;
+                self.store.add_media(&token, file_id, expires_at).await?;
+                let base = self.public_base_url.as_ref().expect("config: proxy mode has PUBLIC_BASE_URL");
+                Ok(format!("{}/media/{token}.jpg", base.as_str().trim_end_matches('/')))
+            }
+            ImageMode::Telegram => {
+                let path = self.file_path(file_id).await?;
+                let api = self.telegram_api_url.as_str().trim_end_matches('/');
+                Ok(format!("{api}/file/bot{}/{path}", self.token.expose_secret()))
+            }
+        }
+    }
+
+    async fn file_path(&self, file_id: &str) -> Result<String, ImageError> {
+        let file = self.files.get_file(teloxide::types::FileId(file_id.to_owned())).await.map_err(|e| ImageError::Telegram(e.to_string()))?;
+        if file.size > MAX_IMAGE_BYTES {
+            return Err(ImageError::TooLarge(file.size));
+        }
+        Ok(file.path)
+    }
+
+    /// Downloads an image from Telegram (for `data` URLs and the media proxy).
+    pub async fn fetch(&self, file_id: &str) -> Result<Image, ImageError> {
+        let path = self.file_path(file_id).await?;
+        let mut bytes = Vec::new();
+        self.files.download_file(&path, &mut bytes).await.map_err(|e| ImageError::Telegram(e.to_string()))?;
+        let content_type = sniff_image_type(&bytes).ok_or(ImageError::NotAnImage)?;
+        Ok(Image { bytes, content_type })
+    }
+}
+
+/// Content type from the first bytes; `None` for anything but JPEG, PNG, WebP.
+pub fn sniff_image_type(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
+        [0x89, b'P', b'N', b'G', ..] => Some("image/png"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        _ => None,
+    }
+}
+
+/// A media proxy file name `<32 hex>.jpg` → its token; anything else is refused
+/// before it reaches the database (no traversal, no other files).
+pub fn media_token(file_name: &str) -> Option<&str> {
+    let token = file_name.strip_suffix(".jpg")?;
+    (token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_three_accepted_types() {
+        assert_eq!(sniff_image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff_image_type(b"\x89PNG\r\n"), Some("image/png"));
+        assert_eq!(sniff_image_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_image_type(b"GIF89a"), None);
+        assert_eq!(sniff_image_type(b""), None);
+    }
+
+    #[test]
+    fn media_names_are_strict() {
+        let good = "0123456789abcdef0123456789abcdef";
+        assert_eq!(media_token(&format!("{good}.jpg")), Some(good));
+        for bad in [
+            good.to_owned(),
+            format!("{good}.png"),
+            format!("../{good}.jpg"),
+            format!("{}.jpg", good.to_uppercase()),
+            format!("{}x.jpg", &good[1..]),
+            "..%2F..%2Fetc%2Fpasswd.jpg".to_owned(),
+            ".jpg".to_owned(),
+        ] {
+            assert_eq!(media_token(&bad), None, "{bad}");
+        }
+    }
+}
