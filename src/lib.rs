@@ -8,3 +8,5 @@ pub mod task;
 pub mod texts;
 pub mod metrics;
 pub mod telegram;
+pub mod delivery;
+pub mod watcher;

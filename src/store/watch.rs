@@ -22,6 +22,18 @@ impl Store {
         Ok(result.rows_affected())
     }
 
+    /// Takes every open task whatever its lease says. Only for a single-process
+    /// deployment (SQLite): a lease left by our own previous run (killed without
+    /// releasing it) would otherwise hold its tasks back until it ran out.
+    pub async fn take_over_all(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
+        let result = sqlx::query(&format!("UPDATE tasks SET lease_owner = $1, lease_until = $2 WHERE state IN ({})", open_states_sql()))
+            .bind(owner)
+            .bind(lease_until)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     /// On a clean stop: let another replica (or our next start) take over at once.
     pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1").bind(owner).execute(&self.pool).await?;
@@ -169,6 +181,26 @@ mod tests {
         assert_eq!(expired.len(), 1);
         assert!(store.expire_stale_submissions(now_ms() + 1).await.unwrap().is_empty());
         assert_eq!(store.task(expired[0].id).await.unwrap().unwrap().state, TaskState::Unknown);
+    }
+
+    async fn take_over(store: Store) {
+        let a = created(&store, 1, "dead-process").await;
+        assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
+        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
+        assert_eq!(store.take_due_tasks("me", 10, 60_000).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
+        store.finish(a, TaskState::Done, None).await.unwrap();
+        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "closed tasks are left alone");
+    }
+
+    #[tokio::test]
+    async fn take_over_on_sqlite() {
+        let (store, _dir) = test_support::sqlite().await;
+        take_over(store).await;
+    }
+
+    #[tokio::test]
+    async fn take_over_on_postgres() {
+        take_over(test_support::postgres().await).await;
     }
 
     #[tokio::test]

@@ -1,0 +1,365 @@
+//! The background task that follows open tasks: polls the video API, edits each
+//! task's status message, delivers finished videos and reports failures and
+//! timeouts. Handlers never wait for a task (PITFALLS 1); this does.
+
+mod decide;
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
+use decide::{Step, decide, delivery_expired, lease_ttl, millis, should_edit, tick_every};
+
+use crate::{
+    delivery,
+    metrics,
+    store::{Store, now_ms},
+    task::{Task, TaskState},
+    telegram::Telegram,
+    texts::{self, Lang},
+    video_api::{self, VideoApi},
+};
+
+/// A row still `submitting` this long after its create call gave up belongs to a
+/// create whose answer can no longer be stored (the process died in between).
+/// The margin covers what the handler does in `submitting` besides the call
+/// (fetching up to MAX_IMAGES photos from Telegram, storing the answer). Too short
+/// would turn a live create into `unknown` and lose a paid task; too long only
+/// delays the notice after a crash.
+const STALE_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Due tasks taken per round.
+const TAKE_LIMIT: i64 = 256;
+
+pub struct WatcherConfig {
+    /// Lease owner name of this process (the same one handlers lease new tasks to).
+    pub owner: String,
+    pub poll_interval: Duration,
+    pub task_timeout: Duration,
+    /// Tasks polled or delivered at the same time.
+    pub max_concurrency: usize,
+    /// SQLite: only one process, so take over every lease at start.
+    pub exclusive: bool,
+}
+
+pub struct Watcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    api: VideoApi,
+    telegram: Telegram,
+    http: reqwest::Client,
+    config: WatcherConfig,
+    /// See `STALE_MARGIN`.
+    stale_after: Duration,
+    /// Tasks being handled now. A delivery can outlast the poll interval, and a
+    /// second one started meanwhile would send the video twice.
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+impl Watcher {
+    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: reqwest::Client, config: WatcherConfig) -> Self {
+        let stale_after = video_api::DEFAULT_CREATE_TIMEOUT + STALE_MARGIN;
+        Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, stale_after, in_flight: Mutex::new(HashSet::new()) }) }
+    }
+
+    /// The create timeout the handlers' `VideoApi` uses, when not the default: a
+    /// `submitting` row counts as cut off by a crash only after it plus a margin.
+    pub fn with_create_timeout(mut self, create_timeout: Duration) -> Self {
+        Arc::get_mut(&mut self.inner).expect("not running yet").stale_after = create_timeout + STALE_MARGIN;
+        self
+    }
+
+    /// How long a lease lasts unless renewed: max(3 × poll interval, 30 s). The
+    /// watcher renews every third of it; handlers lease new tasks for as long.
+    pub fn lease_ttl(poll_interval: Duration) -> Duration {
+        lease_ttl(poll_interval)
+    }
+
+    /// Runs until `shutdown` is cancelled; in-flight polls/deliveries finish first;
+    /// leases are released at the end. Open tasks stay open for the next start.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let inner = self.inner;
+        let config = &inner.config;
+        let ttl = lease_ttl(config.poll_interval);
+        let poll_every_ms = millis(config.poll_interval);
+        let permits = Arc::new(Semaphore::new(config.max_concurrency.max(1)));
+        let tracker = TaskTracker::new();
+        let mut ticker = tokio::time::interval(tick_every(config.poll_interval));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_renewal = Instant::now();
+        let mut taken_over = !config.exclusive;
+        tracing::info!(owner = %config.owner, poll_secs = config.poll_interval.as_secs_f64(), exclusive = config.exclusive, "watcher started");
+
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            if Instant::now() >= next_renewal && inner.renew_leases(ttl, &mut taken_over).await {
+                next_renewal = Instant::now() + ttl / 3;
+            }
+            inner.expire_stale_submissions(&tracker).await;
+            let due = match inner.store.take_due_tasks(&config.owner, TAKE_LIMIT, poll_every_ms).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "could not load due tasks");
+                    continue;
+                }
+            };
+            for task in due {
+                let Some(guard) = InFlight::enter(&inner, task.id) else { continue };
+                let (inner, permits, shutdown) = (inner.clone(), permits.clone(), shutdown.clone());
+                tracker.spawn(async move {
+                    let _guard = guard;
+                    // Waiting for a slot ends at shutdown: the task stays open for the next start.
+                    let _permit = tokio::select! {
+                        permit = permits.acquire_owned() => permit.expect("semaphore never closed"),
+                        () = shutdown.cancelled() => return,
+                    };
+                    inner.follow(task).await;
+                });
+            }
+        }
+
+        tracing::info!(in_flight = tracker.len(), "watcher stopping; finishing what is in flight");
+        tracker.close();
+        tracker.wait().await;
+        if let Err(error) = inner.store.release_leases(&config.owner).await {
+            tracing::warn!(%error, "could not release leases");
+        }
+        tracing::info!("watcher stopped");
+    }
+}
+
+/// Marks a task as being handled until dropped (also if its future panics).
+struct InFlight {
+    inner: Arc<Inner>,
+    id: i64,
+}
+
+impl InFlight {
+    fn enter(inner: &Arc<Inner>, id: i64) -> Option<Self> {
+        let fresh = inner.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        fresh.then(|| InFlight { inner: inner.clone(), id })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.inner.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
+impl Inner {
+    /// Renews our leases (and takes free or expired ones). The first call in
+    /// exclusive mode takes over every open task, so that a restart after a crash
+    /// resumes at once instead of waiting for the dead process's leases to run out.
+    async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> bool {
+        let owner = &self.config.owner;
+        let until = now_ms() + millis(ttl);
+        let result = if *taken_over { self.store.claim_open_tasks(owner, until).await } else { self.store.take_over_all(owner, until).await };
+        match result {
+            Ok(count) => {
+                if !*taken_over {
+                    tracing::info!(count, "took over every open task");
+                    *taken_over = true;
+                }
+                if let Ok(open) = self.store.count_open().await {
+                    metrics::open_tasks(open);
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not renew task leases");
+                false
+            }
+        }
+    }
+
+    /// Tells the users of creates cut off by a crash that their video's state is unknown.
+    async fn expire_stale_submissions(self: &Arc<Self>, tracker: &TaskTracker) {
+        let expired = match self.store.expire_stale_submissions(now_ms() - millis(self.stale_after)).await {
+            Ok(expired) => expired,
+            Err(error) => {
+                tracing::warn!(%error, "could not expire stale submissions");
+                return;
+            }
+        };
+        for task in expired {
+            tracing::warn!(task = task.id, "create was cut off by a restart; state unknown");
+            let inner = self.clone();
+            // Spawned: a 429 wait must not hold up the round.
+            tracker.spawn(async move {
+                let text = texts::lost_after_restart(lang(&task), &task);
+                if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
+                    tracing::warn!(task = task.id, %error, "could not tell the user about the lost task");
+                }
+            });
+        }
+    }
+
+    async fn follow(&self, task: Task) {
+        match task.state {
+            // Delivery began but did not finish (failed last round, or the bot was
+            // restarted in the middle of it): deliver again. After a restart a video
+            // that was sent just before the crash may arrive twice; that window is
+            // the send itself, and we prefer it to a video never delivered.
+            TaskState::Delivering => match task.video_url.clone() {
+                Some(url) if !delivery_expired(&task, now_ms()) => self.deliver(task, &url).await,
+                _ => self.give_up_delivery(task, "the video could not be delivered").await,
+            },
+            TaskState::Running => self.poll(task).await,
+            _ => {}
+        }
+    }
+
+    async fn poll(&self, mut task: Task) {
+        let Some(upstream_id) = task.upstream_id.clone() else {
+            tracing::warn!(task = task.id, "running task without an upstream id");
+            return;
+        };
+        let started = Instant::now();
+        let report = self.api.query(&upstream_id).await;
+        metrics::video_api_latency("query", started.elapsed());
+        if let Err(error) = &report {
+            // ApiError messages are scrubbed of secrets.
+            if error.is_transient() {
+                tracing::info!(task = task.id, kind = error.kind(), %error, "query failed; trying again next round");
+            } else {
+                tracing::warn!(task = task.id, kind = error.kind(), %error, "query failed; trying again until the task times out");
+            }
+        }
+        let now = now_ms();
+        match decide(&task, report.as_ref(), now, self.config.task_timeout) {
+            Step::Retry => {}
+            Step::Running { status, progress_pct, changed } => {
+                if changed {
+                    if let Err(error) = self.store.record_progress(task.id, status, progress_pct).await {
+                        tracing::warn!(task = task.id, %error, "could not record progress");
+                        return;
+                    }
+                    task.upstream_status = Some(status.to_owned());
+                    task.progress_pct = progress_pct;
+                }
+                self.show_progress(&task, now).await;
+            }
+            Step::Deliver { status, video_url } => match self.store.begin_delivery(task.id, status, video_url).await {
+                Ok(true) => {
+                    tracing::info!(task = task.id, "video ready");
+                    task.state = TaskState::Delivering;
+                    task.upstream_status = Some(status.to_owned());
+                    task.video_url = Some(video_url.to_owned());
+                    task.progress_pct = Some(100);
+                    self.deliver(task, video_url).await;
+                }
+                Ok(false) => {} // cancelled meanwhile, or delivery already began elsewhere
+                Err(error) => tracing::warn!(task = task.id, %error, "could not begin delivery"),
+            },
+            Step::Fail { reason } => {
+                tracing::info!(task = task.id, reason, "task failed upstream");
+                if self.end(&mut task, TaskState::Failed, reason).await {
+                    self.tell(&task, &texts::task_failed(lang(&task), &task, reason)).await;
+                }
+            }
+            Step::TimeOut => {
+                tracing::info!(task = task.id, "task timed out");
+                if self.end(&mut task, TaskState::TimedOut, None).await {
+                    let minutes = self.config.task_timeout.as_secs().div_ceil(60);
+                    self.tell(&task, &texts::task_timed_out(lang(&task), &task, minutes)).await;
+                }
+            }
+        }
+    }
+
+    /// Edits the status message to the current progress when it changed and the
+    /// last edit is old enough; otherwise a later round shows it.
+    async fn show_progress(&self, task: &Task, now: i64) {
+        let text = texts::task_status(lang(task), task);
+        if !should_edit(task, &text, now) {
+            return;
+        }
+        let Some(message_id) = task.status_msg_id else { return };
+        match self.telegram.edit(task.chat_id, message_id, &text).await {
+            Ok(()) => {}
+            // Refused for good (e.g. the message was deleted): record it anyway so
+            // the same doomed edit is not repeated every round.
+            Err(teloxide::RequestError::Api(error)) => tracing::info!(task = task.id, %error, "status message not edited"),
+            Err(error) => {
+                tracing::info!(task = task.id, %error, "status message not edited; trying again later");
+                return;
+            }
+        }
+        if let Err(error) = self.store.mark_shown(task.id, &text).await {
+            tracing::warn!(task = task.id, %error, "could not record the shown status");
+        }
+    }
+
+    async fn deliver(&self, mut task: Task, video_url: &str) {
+        match delivery::deliver(&self.telegram, &self.http, &task, video_url).await {
+            Ok(how) => {
+                metrics::delivered(how.as_str());
+                tracing::info!(task = task.id, how = how.as_str(), "video delivered");
+                self.end(&mut task, TaskState::Done, None).await;
+            }
+            Err(error) if error.is_permanent() => {
+                tracing::warn!(task = task.id, %error, "video cannot be delivered to this chat");
+                self.give_up_delivery(task, &error.to_string()).await;
+            }
+            Err(error) => tracing::warn!(task = task.id, %error, "video not delivered; trying again next round"),
+        }
+    }
+
+    async fn give_up_delivery(&self, mut task: Task, why: &str) {
+        tracing::warn!(task = task.id, why, "giving up delivery");
+        self.end(&mut task, TaskState::Failed, Some(why)).await;
+    }
+
+    /// Ends the task unless something else (e.g. `/cancel`) ended it first, and
+    /// shows the final state in its status message. Returns whether this call ended it.
+    async fn end(&self, task: &mut Task, state: TaskState, error: Option<&str>) -> bool {
+        match self.store.finish(task.id, state, error).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(error) => {
+                // Still open: the next round tries again.
+                tracing::warn!(task = task.id, %error, "could not record the end of the task");
+                return false;
+            }
+        }
+        task.state = state;
+        task.error = error.map(str::to_owned);
+        if let Some(message_id) = task.status_msg_id {
+            // A final state is shown once, whatever the edit gap.
+            let text = texts::task_status(lang(task), task);
+            if let Err(error) = self.telegram.edit(task.chat_id, message_id, &text).await {
+                tracing::info!(task = task.id, %error, "final status not shown");
+            }
+        }
+        true
+    }
+
+    /// A reply to the task's command.
+    async fn tell(&self, task: &Task, text: &str) {
+        if let Err(error) = self.telegram.reply(task.chat_id, task.command_msg_id, text).await {
+            tracing::warn!(task = task.id, %error, "could not send the final message");
+        }
+    }
+}
+
+fn lang(task: &Task) -> Lang {
+    Lang::from_code(Some(&task.lang))
+}
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;
