@@ -111,8 +111,6 @@ async fn deliver_with_limit(
     } else {
         tracing::warn!(task = task.id, "video URL is not an http(s) URL; sending it as text");
     }
-    // TODO(texts): `video_link` says "too large"; when the download failed a
-    // `video_link_unavailable` text would be more accurate (see report).
     telegram
         .reply(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url))
         .await

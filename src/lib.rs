@@ -8,5 +8,8 @@ pub mod task;
 pub mod texts;
 pub mod metrics;
 pub mod telegram;
+pub mod bot;
+pub mod images;
 pub mod delivery;
 pub mod watcher;
+pub mod http;

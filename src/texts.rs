@@ -324,11 +324,11 @@ pub fn video_caption(lang: Lang, task: &Task) -> String {
     format!("{head}{}", cut(&task.prompt, room))
 }
 
-/// The video is too large to upload: send its link instead.
+/// The video could not be sent as a file (too large, or unreachable for Telegram): its link instead.
 pub fn video_link(lang: Lang, task: &Task, url: &str) -> String {
     let head = match lang {
-        Lang::En => format!("✅ Video #{} is ready (too large to send here):\n{url}", task.id),
-        Lang::Zh => format!("✅ 视频 #{} 已完成（文件太大，无法直接发送）：\n{url}", task.id),
+        Lang::En => format!("✅ Video #{} is ready. I could not send the file here, so here is its link:\n{url}", task.id),
+        Lang::Zh => format!("✅ 视频 #{} 已完成。无法直接发送文件，这是视频链接：\n{url}", task.id),
     };
     cut(&head, MESSAGE_LIMIT)
 }
