@@ -1,0 +1,120 @@
+use super::*;
+use crate::command::{Model, Orientation, Size, VideoOptions};
+
+fn task() -> Task {
+    Task {
+        id: 7,
+        chat_id: 1,
+        user_id: 1,
+        command_msg_id: 3,
+        status_msg_id: None,
+        lang: "en".into(),
+        prompt: "two huskies in a courtyard".into(),
+        options: VideoOptions { model: Model::Sora2, orientation: Orientation::Landscape, size: Size::Large, duration: 15 },
+        image_file_ids: vec!["a".into(), "b".into()],
+        upstream_id: Some("sora-2:task_01".into()),
+        state: TaskState::Running,
+        upstream_status: Some("processing".into()),
+        progress_pct: Some(42),
+        video_url: None,
+        error: None,
+        shown_text: None,
+        shown_at: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+#[test]
+fn language_follows_the_users_code() {
+    assert_eq!(Lang::from_code(Some("zh-hans")), Lang::Zh);
+    assert_eq!(Lang::from_code(Some("ZH")), Lang::Zh);
+    assert_eq!(Lang::from_code(Some("en-US")), Lang::En);
+    assert_eq!(Lang::from_code(Some("ru")), Lang::En);
+    assert_eq!(Lang::from_code(None), Lang::En);
+}
+
+#[test]
+fn status_message_shows_everything_a_phone_needs() {
+    let text = task_status(Lang::En, &task());
+    assert_eq!(
+        text,
+        "Video #7: 🎬 generating 42%\n🆔 sora-2:task_01\nsora-2 · landscape · large · 15s · 2 photos\n📝 two huskies in a courtyard"
+    );
+    assert!(task_status(Lang::Zh, &task()).contains("生成中 42%"));
+}
+
+#[test]
+fn unknown_upstream_status_is_shown_as_is() {
+    let mut t = task();
+    t.upstream_status = Some("warming_up".into());
+    t.progress_pct = None;
+    assert!(task_status(Lang::En, &t).contains("⏳ warming_up"));
+}
+
+#[test]
+fn caption_fits_telegrams_limit_with_a_huge_prompt() {
+    let mut t = task();
+    t.prompt = "🐺".repeat(5000);
+    let caption = video_caption(Lang::Zh, &t);
+    assert!(caption.chars().count() <= CAPTION_LIMIT);
+    assert!(caption.ends_with('…'));
+}
+
+#[test]
+fn cut_counts_characters_not_bytes() {
+    assert_eq!(cut("日落时冲浪的猫", 3), "日落…");
+    assert_eq!(cut("short", 10), "short");
+    assert_eq!(cut("", 0), "");
+}
+
+#[test]
+fn parse_errors_show_the_right_form() {
+    for lang in [Lang::En, Lang::Zh] {
+        for error in [
+            ParseError::EmptyPrompt,
+            ParseError::UnknownOption("foo".into()),
+            ParseError::MissingValue("duration"),
+            ParseError::BadValue { key: "size", value: "huge".into() },
+            ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 },
+            ParseError::Repeated("model"),
+        ] {
+            let text = parse_error(lang, &error);
+            assert!(text.contains(FORM), "{text}");
+        }
+    }
+    assert!(parse_error(Lang::En, &ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }).contains("15 or 25"));
+}
+
+#[test]
+fn daily_refusal_says_when_to_come_back() {
+    let one_hour_before_midnight = 86_400_000 * 100 - 3_600_000;
+    let text = refusal(Lang::En, Refusal::DailyLimit { limit: 10 }, one_hour_before_midnight);
+    assert!(text.contains("about 1 h"), "{text}");
+}
+
+#[test]
+fn stranger_sees_their_own_id() {
+    assert!(not_allowed(Lang::En, 4242).contains("4242"));
+    assert!(not_allowed(Lang::Zh, 4242).contains("4242"));
+}
+
+#[test]
+fn every_text_fits_a_message() {
+    let t = task();
+    let usage = Usage { used_today: 3, active_user: 1, active_total: 2 };
+    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20 };
+    for lang in [Lang::En, Lang::Zh] {
+        for text in [
+            help(lang),
+            tasks_list(lang, &vec![t.clone(); 10]),
+            quota(lang, &usage, &limits, false),
+            quota(lang, &usage, &limits, true),
+            video_link(lang, &t, "https://v/x.mp4"),
+            task_failed(lang, &t, Some(&"x".repeat(10_000))),
+            api_error(lang, &ApiError::RateLimited { message: Some("slow down".into()) }),
+        ] {
+            assert!(!text.is_empty() && text.chars().count() <= MESSAGE_LIMIT);
+        }
+    }
+}
