@@ -109,8 +109,8 @@ fn separate_command(text: &str) -> Option<String> {
         return None;
     }
     Some(match text.find(char::is_whitespace) {
-        Some(at) => format!("{} {}", &text[..at], &text[at..]),
-        None => text.to_owned(),
+        Some(at) if !text[at..].starts_with(' ') => format!("{} {}", &text[..at], &text[at..]),
+        _ => text.to_owned(),
     })
 }
 
