@@ -136,11 +136,7 @@ async fn close_album(chat_id: i64, key: AlbumKey, state: Arc<AppState>) {
     let Some(album) = state.albums.close(&key) else { return };
     let Some(command) = album.command else { return };
     let mut images = album.images;
-    for image in command.replied_images {
-        if !images.contains(&image) {
-            images.push(image);
-        }
-    }
+    photos::add_unique(&mut images, command.replied_images);
     let sender = Sender {
         chat_id,
         user_id: command.user_id,

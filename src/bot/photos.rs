@@ -28,20 +28,23 @@ pub fn replied_images(message: &Message, albums: &Albums) -> Vec<String> {
         None => Vec::new(),
     };
     if let Some(own) = image_of(replied) {
-        if !images.contains(&own) {
-            images.push(own);
-        }
+        add_unique(&mut images, [own]);
     }
     images
+}
+
+/// Appends the images not already in the list, keeping order.
+pub fn add_unique(images: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for image in more {
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
 }
 
 /// Own image first, then the replied ones, without repeats.
 pub fn command_images(message: &Message, albums: &Albums) -> Vec<String> {
     let mut images: Vec<String> = image_of(message).into_iter().collect();
-    for image in replied_images(message, albums) {
-        if !images.contains(&image) {
-            images.push(image);
-        }
-    }
+    add_unique(&mut images, replied_images(message, albums));
     images
 }

@@ -59,7 +59,7 @@ impl Store {
             return Ok(Reservation::Duplicate);
         }
 
-        let usage = usage_in(&mut *tx, new.user_id, day).await?;
+        let usage = usage_in(&mut tx, new.user_id, day).await?;
         let refusal = if !exempt && usage.used_today >= limits.daily_per_user {
             Some(Refusal::DailyLimit { limit: limits.daily_per_user })
         } else if !exempt && usage.active_user >= limits.max_active_per_user {
@@ -184,7 +184,7 @@ impl Store {
 
     pub async fn usage(&self, user_id: i64) -> StoreResult<Usage> {
         let mut conn = self.pool.acquire().await?;
-        usage_in(&mut *conn, user_id, utc_day(now_ms())).await
+        usage_in(&mut conn, user_id, utc_day(now_ms())).await
     }
 }
 
