@@ -5,8 +5,18 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Installs the global recorder; call once at start. `None` if one is installed already.
+/// Histograms grow until upkeep drains them, so it runs every few seconds.
 pub fn install() -> Option<PrometheusHandle> {
-    PrometheusBuilder::new().install_recorder().ok()
+    let handle = PrometheusBuilder::new().install_recorder().ok()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(handle)
 }
 
 pub fn command(kind: &'static str) {
