@@ -450,6 +450,8 @@ async fn answer(
         "getme" => me(),
         "getupdates" => get_updates(state, params).await,
         "getfile" => state.file_info(params)?,
+        // No webhook set: the polling listener then has nothing to delete.
+        "getwebhookinfo" => json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}),
         "sendmessage" | "sendvideo" | "sendphoto" | "senddocument" | "editmessagetext"
         | "editmessagecaption" => sent_message(state, method, params, files),
         _ => Value::Bool(true),
