@@ -244,7 +244,6 @@ impl Drop for TempVideo {
 mod tests {
     use super::*;
     use crate::{
-        command::{Model, Orientation, Size, VideoOptions},
         task::TaskState,
         watcher::fake::Fake,
     };
@@ -254,24 +253,13 @@ mod tests {
     fn task(id: i64) -> Task {
         Task {
             id,
-            chat_id: 1,
-            user_id: 1,
             command_msg_id: 42,
             status_msg_id: Some(43),
-            lang: "en".into(),
             prompt: "a cat surfing".into(),
-            options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
-            image_file_ids: vec![],
-            upstream_id: Some("sora-2:task_1".into()),
             state: TaskState::Delivering,
             upstream_status: Some("completed".into()),
             progress_pct: Some(100),
-            video_url: None,
-            error: None,
-            shown_text: None,
-            shown_at: None,
-            created_at: 0,
-            updated_at: 0,
+            ..Task::example()
         }
     }
 

@@ -102,6 +102,35 @@ pub struct NewTask {
 }
 
 #[cfg(test)]
+impl Task {
+    /// A running sora-2 task with typical values; tests override what they need.
+    pub(crate) fn example() -> Task {
+        use crate::command::{Model, Orientation, Size};
+        Task {
+            id: 1,
+            chat_id: 10,
+            user_id: 10,
+            command_msg_id: 5,
+            status_msg_id: Some(6),
+            lang: "en".into(),
+            prompt: "a cat".into(),
+            options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
+            image_file_ids: vec![],
+            upstream_id: Some("sora-2:task_1".into()),
+            state: TaskState::Running,
+            upstream_status: Some("queued".into()),
+            progress_pct: None,
+            video_url: None,
+            error: None,
+            shown_text: None,
+            shown_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -22,13 +22,7 @@ const WAIT: Duration = Duration::from_secs(15);
 const EN: Lang = Lang::En;
 
 async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    let mut env = TestEnv::start(bot_bin!()).await;
-    for (key, value) in vars {
-        env.set_env(key, value);
-    }
-    let bot = env.start_bot();
-    env.tg.wait_for("setMyCommands", 1, WAIT).await;
-    (env, bot)
+    TestEnv::start_with(bot_bin!(), vars).await
 }
 
 /// The bot's own database, opened beside it (after it started and migrated it).

@@ -11,13 +11,7 @@ use support::*;
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    let mut env = TestEnv::start(bot_bin!()).await;
-    for (key, value) in vars {
-        env.set_env(key, value);
-    }
-    let bot = env.start_bot();
-    env.tg.wait_for("setMyCommands", 1, WAIT).await;
-    (env, bot)
+    TestEnv::start_with(bot_bin!(), vars).await
 }
 
 /// The reply the bot sent to `command_id`, waiting for it.
@@ -295,7 +289,15 @@ async fn bad_configuration_stops_the_bot_with_one_line_naming_the_variable() {
     let bot = env.start_bot();
     let status = bot.wait_exit(WAIT).await.expect("exits");
     assert!(!status.success());
-    let logs = bot.logs();
+    // The reader thread may still be copying the last line after the exit.
+    let mut logs = bot.logs();
+    for _ in 0..50 {
+        if logs.contains('\n') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        logs = bot.logs();
+    }
     assert!(logs.contains("DEFAULT_DURATION"), "{logs}");
     assert_eq!(logs.trim().lines().count(), 1, "{logs}");
     assert!(env.tg.calls().is_empty(), "nothing started");

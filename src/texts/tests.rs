@@ -4,24 +4,13 @@ use crate::command::{Model, Orientation, Size, VideoOptions};
 fn task() -> Task {
     Task {
         id: 7,
-        chat_id: 1,
-        user_id: 1,
-        command_msg_id: 3,
-        status_msg_id: None,
-        lang: "en".into(),
         prompt: "two huskies in a courtyard".into(),
         options: VideoOptions { model: Model::Sora2, orientation: Orientation::Landscape, size: Size::Large, duration: 15 },
         image_file_ids: vec!["a".into(), "b".into()],
         upstream_id: Some("sora-2:task_01".into()),
-        state: TaskState::Running,
         upstream_status: Some("processing".into()),
         progress_pct: Some(42),
-        video_url: None,
-        error: None,
-        shown_text: None,
-        shown_at: None,
-        created_at: 0,
-        updated_at: 0,
+        ..Task::example()
     }
 }
 

@@ -82,34 +82,13 @@ pub fn millis(duration: Duration) -> i64 {
 mod tests {
     use super::*;
     use crate::{
-        command::{Model, Orientation, Size, VideoOptions},
         task::TaskState,
     };
 
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn task() -> Task {
-        Task {
-            id: 1,
-            chat_id: 10,
-            user_id: 10,
-            command_msg_id: 5,
-            status_msg_id: Some(6),
-            lang: "en".into(),
-            prompt: "a cat".into(),
-            options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
-            image_file_ids: vec![],
-            upstream_id: Some("sora-2:task_1".into()),
-            state: TaskState::Running,
-            upstream_status: Some("queued".into()),
-            progress_pct: None,
-            video_url: None,
-            error: None,
-            shown_text: Some("queued".into()),
-            shown_at: Some(1_000),
-            created_at: 0,
-            updated_at: 0,
-        }
+        Task { shown_text: Some("queued".into()), shown_at: Some(1_000), ..Task::example() }
     }
 
     fn report(status: &str, phase: TaskPhase, progress_pct: Option<u8>) -> TaskReport {

@@ -1,6 +1,6 @@
 //! Both fakes, a scratch directory and the standard bot configuration.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -86,6 +86,17 @@ impl TestEnv {
     /// `kill()`/`terminate()` to restart on the same database.
     pub fn start_bot(&self) -> BotProcess {
         BotProcess::start_in(&self.bin, &self.vars, self.dir.path())
+    }
+
+    /// Fakes + the bot with these overrides, once it has registered its commands.
+    pub async fn start_with(bin: impl Into<PathBuf>, vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
+        let mut env = TestEnv::start(bin).await;
+        for (key, value) in vars {
+            env.set_env(key, value);
+        }
+        let bot = env.start_bot();
+        env.tg.wait_for("setMyCommands", 1, Duration::from_secs(15)).await;
+        (env, bot)
     }
 }
 
