@@ -288,6 +288,10 @@ impl Inner {
             return;
         }
         let Some(message_id) = task.status_msg_id else { return };
+        // `/cancel` may have ended it while we queried: its final text must stay.
+        if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running) {
+            return;
+        }
         match self.telegram.edit(task.chat_id, message_id, &text).await {
             Ok(()) => {}
             // Refused for good (e.g. the message was deleted): record it anyway so
