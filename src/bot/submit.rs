@@ -102,19 +102,16 @@ pub async fn submit(state: &AppState, submission: Submission) {
     };
     metrics::create_outcome("created");
     let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
-    if let Err(error) = state.store.mark_created(id, &created.id, &created.status, first_poll_at).await {
-        // The row stays `submitting` and is reported as unknown later: never re-created.
-        tracing::error!(task = id, %error, "created upstream but could not store it");
-    }
-    tracing::info!(task = id, upstream_id = %created.id, "video task created");
-
-    let task = match state.store.task(id).await {
+    let task = match state.store.mark_created(id, &created.id, &created.status, first_poll_at).await {
         Ok(Some(task)) => task,
         other => {
-            tracing::error!(task = id, ?other, "created task not readable");
+            // The row stays `submitting` and is reported as unknown later: never re-created.
+            tracing::error!(task = id, ?other, "created upstream but could not store it");
             return;
         }
     };
+    tracing::info!(task = id, upstream_id = %created.id, "video task created");
+
     let text = texts::task_status(lang, &task);
     match state.telegram.reply(chat_id, command_msg_id, &text).await {
         Ok(message_id) => {

@@ -35,6 +35,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL: other processes may write at the same time (see `reserve`).
+    shared_writers: bool,
 }
 
 impl Store {
@@ -67,7 +69,7 @@ impl Store {
                 .await?
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, shared_writers: !is_sqlite })
     }
 
     /// For `/healthz`.

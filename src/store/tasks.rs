@@ -1,5 +1,7 @@
 //! Task rows: reserve (with the cost guards), record create outcomes, look up.
 
+use std::sync::LazyLock;
+
 use sqlx::Row;
 
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row, utc_day};
@@ -39,76 +41,62 @@ pub struct Usage {
 }
 
 impl Store {
-    /// Stores the request before the paid call, checking the cost guards inside
-    /// one transaction serialised on `quota_guard` (PITFALLS 9 and 13).
+    /// Stores the request before the paid call, if the cost guards allow it.
     /// `exempt` (admins) skips the per-user limits; the total limit always applies.
     /// The new row is leased to `lease` so that this process follows it.
+    ///
+    /// One conditional INSERT checks the limits, skips a command seen before
+    /// (PITFALLS 9) and takes the next id. On SQLite our single connection runs
+    /// it alone; PostgreSQL may have several writers (replicas), so there it runs
+    /// after locking `quota_guard`, and every check sees the others' commits.
     pub async fn reserve(&self, new: &NewTask, limits: &Limits, exempt: bool, lease: &Lease<'_>) -> StoreResult<Reservation> {
         let now = now_ms();
         let day = utc_day(now);
-        let mut tx = self.pool.begin().await?;
-        // First statement is a write: takes the lock before anything is counted.
-        sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
-
-        let seen = sqlx::query("SELECT id FROM tasks WHERE chat_id = $1 AND command_msg_id = $2")
+        let per_user = |limit: u32| if exempt { i64::MAX } else { i64::from(limit) };
+        let insert = sqlx::query(&RESERVE_SQL)
             .bind(new.chat_id)
+            .bind(new.user_id)
             .bind(i64::from(new.command_msg_id))
-            .fetch_optional(&mut *tx)
-            .await?;
-        if seen.is_some() {
-            return Ok(Reservation::Duplicate);
-        }
+            .bind(&new.lang)
+            .bind(&new.prompt)
+            .bind(new.options.model.as_str())
+            .bind(new.options.orientation.as_str())
+            .bind(new.options.size.as_str())
+            .bind(i64::from(new.options.duration))
+            .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
+            .bind(TaskState::Submitting.as_str())
+            .bind(now)
+            .bind(day)
+            .bind(lease.owner)
+            .bind(lease.until)
+            .bind(per_user(limits.daily_per_user))
+            .bind(per_user(limits.max_active_per_user))
+            .bind(i64::from(limits.max_active_total));
 
-        let usage = usage_in(&mut tx, new.user_id, day).await?;
-        let refusal = if !exempt && usage.used_today >= limits.daily_per_user {
-            Some(Refusal::DailyLimit { limit: limits.daily_per_user })
-        } else if !exempt && usage.active_user >= limits.max_active_per_user {
-            Some(Refusal::UserActive { limit: limits.max_active_per_user })
-        } else if usage.active_total >= limits.max_active_total {
-            Some(Refusal::TotalActive { limit: limits.max_active_total })
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            return Ok(Reservation::Refused(refusal));
+        if self.shared_writers {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+            let outcome = match insert.fetch_optional(&mut *tx).await? {
+                Some(row) => Reservation::Reserved(row.try_get("id")?),
+                None => why_not_reserved(&mut tx, new, limits, exempt, day).await?,
+            };
+            tx.commit().await?;
+            return Ok(outcome);
         }
-
-        let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM tasks").fetch_one(&mut *tx).await?.try_get("next")?;
-        sqlx::query(
-            "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
-             image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(id)
-        .bind(new.chat_id)
-        .bind(new.user_id)
-        .bind(i64::from(new.command_msg_id))
-        .bind(&new.lang)
-        .bind(&new.prompt)
-        .bind(new.options.model.as_str())
-        .bind(new.options.orientation.as_str())
-        .bind(new.options.size.as_str())
-        .bind(i64::from(new.options.duration))
-        .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
-        .bind(TaskState::Submitting.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(day)
-        .bind(now)
-        .bind(lease.owner)
-        .bind(lease.until)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Reservation::Reserved(id))
+        let mut conn = self.pool.acquire().await?;
+        match insert.fetch_optional(&mut *conn).await? {
+            Some(row) => Ok(Reservation::Reserved(row.try_get("id")?)),
+            None => why_not_reserved(&mut conn, new, limits, exempt, day).await,
+        }
     }
 
     /// The create call answered: from now on the watcher follows it.
-    pub async fn mark_created(&self, id: i64, upstream_id: &str, upstream_status: &str, first_poll_at: i64) -> StoreResult<()> {
-        sqlx::query(
+    /// Returns the task as stored, `None` if it was no longer `submitting`.
+    pub async fn mark_created(&self, id: i64, upstream_id: &str, upstream_status: &str, first_poll_at: i64) -> StoreResult<Option<Task>> {
+        let row = sqlx::query(&format!(
             "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5 \
-             WHERE id = $6 AND state = $7",
-        )
+             WHERE id = $6 AND state = $7 RETURNING {TASK_COLUMNS}"
+        ))
         .bind(upstream_id)
         .bind(upstream_status)
         .bind(TaskState::Running.as_str())
@@ -116,9 +104,9 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .bind(TaskState::Submitting.as_str())
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(())
+        row.as_ref().map(task_from_row).transpose()
     }
 
     /// Ends a task that is still open. Returns whether this call ended it, so a
@@ -186,6 +174,44 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         usage_in(&mut conn, user_id, utc_day(now_ms())).await
     }
+}
+
+/// The conditional insert of `reserve`: $16-$18 are the three limits.
+static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
+         image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) \
+         SELECT next.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15 \
+         FROM (SELECT COALESCE(MAX(id), 0) + 1 AS id FROM tasks) AS next \
+         WHERE (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND state <> '{rejected}') < $16 \
+           AND (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND state IN ({open})) < $17 \
+           AND (SELECT COUNT(*) FROM tasks WHERE state IN ({open})) < $18 \
+         ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
+         RETURNING id",
+        rejected = TaskState::Rejected.as_str(),
+        open = open_states_sql(),
+    )
+});
+
+/// The conditional insert added nothing: say which rule stopped it.
+async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, limits: &Limits, exempt: bool, day: i64) -> StoreResult<Reservation> {
+    let seen = sqlx::query("SELECT id FROM tasks WHERE chat_id = $1 AND command_msg_id = $2")
+        .bind(new.chat_id)
+        .bind(i64::from(new.command_msg_id))
+        .fetch_optional(&mut *conn)
+        .await?;
+    if seen.is_some() {
+        return Ok(Reservation::Duplicate);
+    }
+    let usage = usage_in(conn, new.user_id, day).await?;
+    let refusal = if !exempt && usage.used_today >= limits.daily_per_user {
+        Refusal::DailyLimit { limit: limits.daily_per_user }
+    } else if !exempt && usage.active_user >= limits.max_active_per_user {
+        Refusal::UserActive { limit: limits.max_active_per_user }
+    } else {
+        Refusal::TotalActive { limit: limits.max_active_total }
+    };
+    Ok(Reservation::Refused(refusal))
 }
 
 async fn usage_in(conn: &mut sqlx::AnyConnection, user_id: i64, day: i64) -> StoreResult<Usage> {
