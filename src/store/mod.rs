@@ -48,25 +48,14 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = if is_sqlite {
             // SQLite has one writer anyway; one connection serialises our
-            // transactions in-process and avoids SQLITE_BUSY upgrades.
-            AnyPoolOptions::new()
-                .max_connections(1)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                        Ok(())
-                    })
-                })
-                .connect_with(options)
-                .await?
+            // statements in-process and avoids SQLITE_BUSY upgrades.
+            let pool = sqlite_pool(options.clone(), false).await?;
+            // Checkpoints fsync the database: done beside the hot path, not in
+            // the middle of a /video command's commit.
+            tokio::spawn(checkpoint_wal(sqlite_pool(options, true).await?, pool.clone()));
+            pool
         } else {
-            AnyPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await?
+            AnyPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool, shared_writers: !is_sqlite })
@@ -81,6 +70,42 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How often the WAL is copied back into the SQLite database file.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// A one-connection SQLite pool in WAL mode. Only the `checkpointer` checkpoints.
+async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool) -> StoreResult<AnyPool> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                if !checkpointer {
+                    sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Runs PASSIVE checkpoints (they never block the writer) until `main` closes.
+async fn checkpoint_wal(checkpointer: AnyPool, main: AnyPool) {
+    let mut every = tokio::time::interval(WAL_CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !main.is_closed() {
+        every.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&checkpointer).await {
+            tracing::debug!(%error, "WAL checkpoint failed; trying again");
+        }
+    }
+    checkpointer.close().await;
 }
 
 /// Unix milliseconds now.
