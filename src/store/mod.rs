@@ -73,7 +73,7 @@ impl Store {
 }
 
 /// How often the WAL is copied back into the SQLite database file.
-const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// A one-connection SQLite pool in WAL mode. Only the `checkpointer` checkpoints.
 async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool) -> StoreResult<AnyPool> {
