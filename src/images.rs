@@ -10,7 +10,10 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use teloxide::{Bot, net::Download, prelude::Requester};
 
-use crate::{config::ImageMode, store::Store};
+use crate::{
+    config::{Config, ImageMode},
+    store::Store,
+};
 
 /// Largest image we inline or proxy (Telegram's own download limit is 20 MB).
 const MAX_IMAGE_BYTES: u32 = 20 * 1024 * 1024;
@@ -46,16 +49,17 @@ pub struct ImageUrls {
 }
 
 impl ImageUrls {
-    pub fn new(
-        mode: ImageMode,
-        files: Bot,
-        store: Store,
-        public_base_url: Option<Url>,
-        telegram_api_url: Url,
-        token: SecretString,
-        proxy_ttl: Duration,
-    ) -> Self {
-        ImageUrls { mode, files, store, public_base_url, telegram_api_url, token, proxy_ttl }
+    /// Proxy tokens live as long as a task may run: the video API may fetch late.
+    pub fn new(config: &Config, files: Bot, store: Store) -> Self {
+        ImageUrls {
+            mode: config.image_mode,
+            files,
+            store,
+            public_base_url: config.public_base_url.clone(),
+            telegram_api_url: config.telegram_api_url.clone(),
+            token: config.telegram_token.clone(),
+            proxy_ttl: config.task_timeout,
+        }
     }
 
     /// One URL per Telegram file id, in order.

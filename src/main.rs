@@ -68,15 +68,7 @@ async fn run(config: Config) -> Result<(), String> {
     if config.image_mode == ImageMode::Telegram {
         tracing::warn!("IMAGE_MODE=telegram: photo URLs sent to the video API contain the bot token");
     }
-    let images = ImageUrls::new(
-        config.image_mode,
-        telegram.files.clone(),
-        store.clone(),
-        config.public_base_url.clone(),
-        config.telegram_api_url.clone(),
-        config.telegram_token.clone(),
-        config.task_timeout,
-    );
+    let images = ImageUrls::new(&config, telegram.files.clone(), store.clone());
     let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
     let lease_ttl = Watcher::lease_ttl(config.poll_interval);
     let tracker = TaskTracker::new();

@@ -351,7 +351,7 @@ async fn sigterm_waits_for_an_album_still_being_collected() {
     env.tg.add_photo("shutdown-a2");
     let first = env.tg.push_message(Msg::photo(&chat, &user, "shutdown-a1").album("shutdown").caption("/video an album at closing time").build());
     env.tg.push_message(Msg::photo(&chat, &user, "shutdown-a2").album("shutdown").build());
-    let handed_out = support_poll(|| env.tg.handed_out_at(first)).await;
+    let handed_out = poll_until(WAIT, || env.tg.handed_out_at(first)).await;
     assert!(handed_out.is_some(), "the album never reached the bot");
     bot.terminate();
 
@@ -397,19 +397,6 @@ async fn a_webhook_replica_stops_gracefully_refuses_new_updates_and_leaves_the_w
     assert!(hook.env.tg.attempts_of("deleteWebhook").is_empty(), "a stopping replica removed the shared webhook");
 }
 
-/// Polls `check` every 10 ms for up to `WAIT`.
-async fn support_poll<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = check() {
-            return Some(found);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Secrets

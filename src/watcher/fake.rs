@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 use crate::{config::Config, telegram::Telegram, video_api::VideoApi};
 
-pub const TOKEN: &str = "123456789:AAtest-token-for-fake-bot-api-123456";
+/// Shaped like a bot token, but not like a real one (no secret-scan false alarm).
+pub const TOKEN: &str = "123456789:test-token-for-the-watcher-fake-api";
 
 #[derive(Debug, Clone)]
 pub struct Call {

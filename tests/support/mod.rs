@@ -19,6 +19,8 @@ pub use harness::{
 #[allow(unused_imports)]
 pub use process::BotProcess;
 #[allow(unused_imports)]
+pub use server::poll_until;
+#[allow(unused_imports)]
 pub use telegram::{BOT_ID, BOT_USERNAME, Call, Failure, FakeTelegram, TOKEN, UploadedFile};
 #[allow(unused_imports)]
 pub use updates::{Chat, DOCUMENT_LEN, Msg, User, fake_jpeg, photo_size_id};
