@@ -95,6 +95,19 @@ pub fn help(lang: Lang) -> String {
     }
 }
 
+/// The Telegram command menu for Chinese users (the English one comes from the
+/// `Command` enum's doc comments).
+pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
+    ("start", "开始：使用说明"),
+    ("help", "使用说明和示例"),
+    ("video", "生成视频：/video [选项] <描述>"),
+    ("status", "视频状态：/status [编号]"),
+    ("tasks", "最近的视频"),
+    ("cancel", "停止跟踪视频：/cancel <编号>"),
+    ("again", "重复上一次请求"),
+    ("quota", "今日剩余额度"),
+];
+
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {
     let what = match (lang, error) {
         (Lang::En, ParseError::EmptyPrompt) => "Please add a prompt after the options.".to_owned(),
@@ -114,9 +127,8 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
         (Lang::En, ParseError::Repeated(key)) => format!("Option {key} is given twice."),
         (Lang::Zh, ParseError::Repeated(key)) => format!("选项 {key} 重复了。"),
     };
-    let example = t(lang, "Example:", "示例：");
-    let sample = t(lang, "/video --landscape d=10 a cat surfing at sunset", "/video --landscape d=10 日落时冲浪的猫");
-    format!("⚠️ {what}\n\n{FORM}\n{example} {sample}")
+    let example = t(lang, "Example: /video --landscape d=10 a cat surfing at sunset", "示例：/video --landscape d=10 日落时冲浪的猫");
+    format!("⚠️ {what}\n\n{FORM}\n{example}")
 }
 
 fn join_durations(durations: &[u32], sep: &str) -> String {

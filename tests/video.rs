@@ -74,6 +74,20 @@ async fn private_text_command_creates_one_task_and_replies_with_its_id() {
 }
 
 #[tokio::test]
+async fn the_command_menu_is_registered_in_english_and_chinese() {
+    let (env, _bot) = bot_with(&[]).await;
+    let menus = env.tg.wait_for("setMyCommands", 2, WAIT).await;
+    let commands = |i: usize| -> Vec<String> {
+        menus[i].body["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = ["start", "help", "video", "status", "tasks", "cancel", "again", "quota"];
+    assert_eq!(commands(0), all);
+    assert_eq!(commands(1), all);
+    assert_eq!(menus[1].body["language_code"], "zh");
+    assert!(menus[1].body["commands"][2]["description"].as_str().unwrap().contains("生成视频"));
+}
+
+#[tokio::test]
 async fn chinese_user_gets_a_chinese_reply() {
     let (env, _bot) = bot_with(&[]).await;
     let chat = Chat::private(502);

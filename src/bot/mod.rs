@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use teloxide::{
     dispatching::UpdateHandler,
     prelude::*,
-    types::Me,
+    types::{BotCommand, Me},
     utils::command::BotCommands,
 };
 use tokio_util::task::TaskTracker;
@@ -118,9 +118,12 @@ fn may_use(message: Message, state: Arc<AppState>) -> bool {
     message.from.as_ref().is_some_and(|user| state.config.access.may_create(user.id.0 as i64, message.chat.id.0))
 }
 
-/// `setMyCommands` at start, so the menu lists what `/help` says.
+/// `setMyCommands` at start, so the menu lists what `/help` says; Chinese
+/// users get Chinese descriptions.
 pub async fn register_commands(telegram: &Telegram) -> Result<(), teloxide::RequestError> {
     crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(Command::bot_commands()).send()).await?;
+    let zh: Vec<BotCommand> = crate::texts::ZH_COMMAND_MENU.iter().map(|(command, description)| BotCommand::new(*command, *description)).collect();
+    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(zh.clone()).language_code("zh").send()).await?;
     Ok(())
 }
 
@@ -140,6 +143,13 @@ mod tests {
         assert_eq!(parse("/video@OtherBot a cat"), None);
         assert_eq!(parse("/unknown a cat"), None);
         assert_eq!(parse("video a cat"), None);
+    }
+
+    #[test]
+    fn the_chinese_menu_lists_every_command() {
+        let english: Vec<String> = Command::bot_commands().into_iter().map(|c| c.command.trim_start_matches('/').to_owned()).collect();
+        let chinese: Vec<String> = crate::texts::ZH_COMMAND_MENU.iter().map(|(c, _)| c.to_string()).collect();
+        assert_eq!(english, chinese);
     }
 
     #[test]
