@@ -96,16 +96,16 @@ pub fn help(lang: Lang) -> String {
 }
 
 /// The Telegram command menu for Chinese users (the English one comes from the
-/// `Command` enum's doc comments).
+/// `Command` enum's doc comments; same command form as teloxide sends).
 pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
-    ("start", "开始：使用说明"),
-    ("help", "使用说明和示例"),
-    ("video", "生成视频：/video [选项] <描述>"),
-    ("status", "视频状态：/status [编号]"),
-    ("tasks", "最近的视频"),
-    ("cancel", "停止跟踪视频：/cancel <编号>"),
-    ("again", "重复上一次请求"),
-    ("quota", "今日剩余额度"),
+    ("/start", "开始：使用说明"),
+    ("/help", "使用说明和示例"),
+    ("/video", "生成视频：/video [选项] <描述>"),
+    ("/status", "视频状态：/status [编号]"),
+    ("/tasks", "最近的视频"),
+    ("/cancel", "停止跟踪视频：/cancel <编号>"),
+    ("/again", "重复上一次请求"),
+    ("/quota", "今日剩余额度"),
 ];
 
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {

@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_chinese_menu_lists_every_command() {
-        let english: Vec<String> = Command::bot_commands().into_iter().map(|c| c.command.trim_start_matches('/').to_owned()).collect();
+        let english: Vec<String> = Command::bot_commands().into_iter().map(|c| c.command).collect();
         let chinese: Vec<String> = crate::texts::ZH_COMMAND_MENU.iter().map(|(c, _)| c.to_string()).collect();
         assert_eq!(english, chinese);
     }
