@@ -20,6 +20,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 
+mod error;
+mod status;
+
+use error::{error_fields, map_reqwest_error, scrub_secrets};
+pub use error::ApiError;
+pub use status::{TaskPhase, TaskReport, interpret_query};
+
 /// Default timeout of a create request (connect + send + whole answer).
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default timeout of a query request.
@@ -79,137 +86,6 @@ pub struct Created {
     pub id: String,
     /// Upstream status as given; `"pending"` when the answer had none.
     pub status: String,
-}
-
-/// Where a task stands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskPhase {
-    /// Still being worked on (also: unknown statuses, and "completed" without
-    /// a video URL yet).
-    Running,
-    Completed {
-        video_url: String,
-    },
-    /// `reason` is the upstream reason when one was given.
-    Failed {
-        reason: Option<String>,
-    },
-}
-
-/// One query answer, interpreted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskReport {
-    /// Raw upstream status, as given.
-    pub status: String,
-    pub phase: TaskPhase,
-    /// 0..=100 when the answer carried a usable progress.
-    pub progress_pct: Option<u8>,
-    pub thumbnail_url: Option<String>,
-    pub enhanced_prompt: Option<String>,
-}
-
-// ---------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------
-
-/// Why a call to the video API failed. Messages are already scrubbed of
-/// secrets and capped in length, so `Debug`/`Display` are safe to log.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
-    /// 401, or 403 that is not about quota: the key is wrong or not allowed.
-    #[error("the video API rejected the API key{}", suffix(.message))]
-    Unauthorized { message: Option<String> },
-    /// 402, or 401/403 whose error code/type/message mentions quota.
-    #[error("the video API quota is used up{}", suffix(.message))]
-    QuotaExhausted { message: Option<String> },
-    /// 429.
-    #[error("the video API rate limit was hit{}", suffix(.message))]
-    RateLimited { message: Option<String> },
-    /// 5xx and any other non-2xx answer.
-    #[error("the video API answered HTTP {status}{}", suffix(.message))]
-    Upstream {
-        status: u16,
-        message: Option<String>,
-    },
-    /// 2xx but not the expected JSON.
-    #[error("unexpected answer from the video API: {detail}")]
-    BadResponse { detail: String },
-    /// No (complete) answer in time. For create, `request_sent: true` means
-    /// the task may exist and have been charged: never retry it blindly.
-    #[error("the video API did not answer in time{}", sent_suffix(.request_sent))]
-    Timeout { request_sent: bool },
-    /// Could not connect, connection broke, etc.
-    #[error("could not reach the video API: {detail}")]
-    Network { detail: String },
-}
-
-fn sent_suffix(request_sent: &bool) -> &'static str {
-    if *request_sent {
-        " (the request was sent)"
-    } else {
-        ""
-    }
-}
-
-fn suffix(message: &Option<String>) -> String {
-    match message {
-        Some(m) => format!(": {m}"),
-        None => String::new(),
-    }
-}
-
-impl ApiError {
-    /// The upstream message when it is safe to show a user: trimmed, at most
-    /// 300 chars, and `None` if it contains (a redacted) API key, "Bearer",
-    /// an `sk-` token or a Telegram `/file/bot` URL.
-    pub fn user_message(&self) -> Option<&str> {
-        let message = match self {
-            ApiError::Unauthorized { message }
-            | ApiError::QuotaExhausted { message }
-            | ApiError::RateLimited { message }
-            | ApiError::Upstream { message, .. } => message.as_deref()?,
-            ApiError::BadResponse { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
-                return None;
-            }
-        };
-        let message = message.trim();
-        if message.is_empty()
-            || message.contains(REDACTED)
-            || message.contains("Bearer")
-            || message.contains("/file/bot")
-            || contains_sk_token(message)
-        {
-            return None;
-        }
-        Some(truncate_chars(message, MAX_MESSAGE_CHARS).trim_end())
-    }
-
-    /// Whether a later retry of a *query* makes sense. Never use this to
-    /// retry a create.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ApiError::RateLimited { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
-                true
-            }
-            ApiError::Upstream { status, .. } => *status >= 500,
-            ApiError::Unauthorized { .. }
-            | ApiError::QuotaExhausted { .. }
-            | ApiError::BadResponse { .. } => false,
-        }
-    }
-
-    /// Short machine-friendly name of the error kind (logs, metrics).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::QuotaExhausted { .. } => "quota_exhausted",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Upstream { .. } => "upstream",
-            ApiError::BadResponse { .. } => "bad_response",
-            ApiError::Timeout { .. } => "timeout",
-            ApiError::Network { .. } => "network",
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -439,39 +315,6 @@ async fn read_capped(
     Ok(Some(buf))
 }
 
-/// Timeout after connecting → `Timeout { request_sent: true }` (conservative:
-/// the request may have reached the API); connect failure and everything
-/// else → `Network`.
-fn map_reqwest_error(e: reqwest::Error) -> ApiError {
-    let e = e.without_url();
-    if e.is_connect() {
-        ApiError::Network {
-            detail: error_chain(&e),
-        }
-    } else if e.is_timeout() {
-        ApiError::Timeout { request_sent: true }
-    } else {
-        ApiError::Network {
-            detail: error_chain(&e),
-        }
-    }
-}
-
-/// `error: cause: cause`, capped. Only called on errors without URL.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    truncate_chars(&text, MAX_DETAIL_CHARS).to_owned()
-}
-
 // ---------------------------------------------------------------------------
 // Parsing
 // ---------------------------------------------------------------------------
@@ -497,136 +340,12 @@ fn parse_created(body: &str) -> Result<Created, ApiError> {
     Ok(Created { id, status })
 }
 
-/// Pure: maps a parsed query answer (any JSON) to a report.
-/// `Err(ApiError::BadResponse)` if there is no string `status`.
-pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
-    let Some(status) = body.get("status").and_then(Value::as_str) else {
-        return Err(ApiError::BadResponse {
-            detail: format!(
-                "query answer has no string `status`: {}",
-                excerpt(&body.to_string())
-            ),
-        });
-    };
-    let normalized = status.trim().to_lowercase();
-    let phase = match normalized.as_str() {
-        "completed" | "success" | "succeeded" => match non_empty_str(body.get("video_url")) {
-            Some(video_url) => TaskPhase::Completed { video_url },
-            // The URL may be filled in by a later answer.
-            None => TaskPhase::Running,
-        },
-        "failed" | "error" => TaskPhase::Failed {
-            reason: failure_reason(body),
-        },
-        s if s.ends_with("_failed") => TaskPhase::Failed {
-            reason: failure_reason(body),
-        },
-        // pending, queued, processing, in_progress and anything unknown.
-        _ => TaskPhase::Running,
-    };
-    Ok(TaskReport {
-        status: status.to_owned(),
-        phase,
-        progress_pct: progress_pct(body),
-        thumbnail_url: non_empty_str(body.get("thumbnail_url")),
-        enhanced_prompt: non_empty_str(body.get("enhanced_prompt")),
-    })
-}
-
-/// `detail.pending_info.progress_pct` (0–1), else top-level `progress`
-/// (0–100); clamped to 0..=100, NaN/negative ignored.
-fn progress_pct(body: &Value) -> Option<u8> {
-    let fraction = loose_number(body.pointer("/detail/pending_info/progress_pct"))
-        .and_then(|p| to_pct(p * 100.0));
-    fraction.or_else(|| loose_number(body.get("progress")).and_then(to_pct))
-}
-
-fn to_pct(x: f64) -> Option<u8> {
-    if !x.is_finite() || x < 0.0 {
-        return None;
-    }
-    // The epsilon keeps 0.29 * 100 = 28.999… at 29; flooring keeps 99.6 from
-    // looking finished.
-    Some((x + 1e-9).floor().min(100.0) as u8)
-}
-
-/// A number, or a string holding one (optionally with a trailing `%`).
-fn loose_number(v: Option<&Value>) -> Option<f64> {
-    match v? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
-        _ => None,
-    }
-}
-
-/// `error` (string or `{message}`), `detail.pending_info.failure_reason`,
-/// `detail.failure_reason`.
-fn failure_reason(body: &Value) -> Option<String> {
-    let from_error = match body.get("error") {
-        Some(Value::String(_)) => non_empty_str(body.get("error")),
-        Some(Value::Object(obj)) => non_empty_str(obj.get("message")),
-        _ => None,
-    };
-    from_error
-        .or_else(|| non_empty_str(body.pointer("/detail/pending_info/failure_reason")))
-        .or_else(|| non_empty_str(body.pointer("/detail/failure_reason")))
-}
-
 /// A non-blank string, trimmed.
 fn non_empty_str(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         _ => None,
     }
-}
-
-/// What an error answer says: its message and the code/type strings.
-struct ErrorFields {
-    message: Option<String>,
-    codes: Vec<String>,
-}
-
-impl ErrorFields {
-    fn mentions_quota(&self) -> bool {
-        self.codes.iter().chain(self.message.iter()).any(|text| {
-            let lower = text.to_lowercase();
-            lower.contains("quota")
-                || lower.contains("insufficient_balance")
-                || lower.contains("insufficient balance")
-                || lower.contains("额度")
-                || lower.contains("余额")
-        })
-    }
-}
-
-/// `{"error": {"message", "type", "code"}}`, `{"error": "..."}` or
-/// `{"message": ...}` (also `detail`, `msg`).
-fn error_fields(v: &Value) -> ErrorFields {
-    let error = v.get("error");
-    let message = match error {
-        Some(Value::Object(obj)) => {
-            non_empty_str(obj.get("message")).or_else(|| non_empty_str(obj.get("msg")))
-        }
-        Some(Value::String(_)) => non_empty_str(error),
-        _ => None,
-    }
-    .or_else(|| non_empty_str(v.get("message")))
-    .or_else(|| non_empty_str(v.get("msg")))
-    .or_else(|| non_empty_str(v.get("detail")))
-    .map(|m| truncate_chars(&m, MAX_MESSAGE_CHARS).trim_end().to_owned());
-
-    let mut codes = Vec::new();
-    let scalar = |x: Option<&Value>| match x {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    for holder in [error, Some(v)].into_iter().flatten() {
-        for key in ["code", "type"] {
-            codes.extend(scalar(holder.get(key)));
-        }
-    }
-    ErrorFields { message, codes }
 }
 
 // ---------------------------------------------------------------------------
@@ -656,69 +375,6 @@ fn excerpt(body: &str) -> String {
     } else {
         flat
     }
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '*' | '~' | '+' | '/' | '=')
-}
-
-/// Replaces the API key, `Bearer <token>`, `sk-<token>` and the bot token in
-/// `/file/bot<token>` with `[REDACTED]`. Keeps JSON valid (the replacement has
-/// no quotes or backslashes).
-fn scrub_secrets(text: &str, api_key: &str) -> String {
-    let mut out = if api_key.trim().is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(api_key, REDACTED)
-    };
-    out = redact_after(&out, "Bearer ", false, |c| {
-        c != '"' && c != '\\' && !c.is_whitespace()
-    });
-    out = redact_after(&out, "sk-", true, is_token_char);
-    redact_after(&out, "/file/bot", false, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')
-    })
-}
-
-/// Replaces the run of `keep`-chars following each `marker` with
-/// `[REDACTED]` (keeps the marker). With `word_start`, the marker only counts
-/// at the start of a word (so "disk-full" is left alone).
-fn redact_after(text: &str, marker: &str, word_start: bool, keep: impl Fn(char) -> bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find(marker) {
-        let before = &rest[..pos];
-        let at_word_start = !before
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let after = &rest[pos + marker.len()..];
-        let token_len: usize = after
-            .chars()
-            .take_while(|&c| keep(c))
-            .map(char::len_utf8)
-            .sum();
-        out.push_str(before);
-        out.push_str(marker);
-        if token_len > 0 && (at_word_start || !word_start) && !after.starts_with(REDACTED) {
-            out.push_str(REDACTED);
-            rest = &after[token_len..];
-        } else {
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `sk-` at the start of a word.
-fn contains_sk_token(text: &str) -> bool {
-    text.match_indices("sk-").any(|(pos, _)| {
-        !text[..pos]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    })
 }
 
 // ---------------------------------------------------------------------------

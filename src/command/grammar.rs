@@ -1,0 +1,354 @@
+//! The `/video` option grammar: [`ParseError`], the key lookup, the
+//! tokenizer and [`parse_video_args`]. The rules are in the parent module's
+//! documentation.
+
+use super::{Model, Orientation, Size, VideoOptions, VideoRequest};
+
+/// Why the text after `/video` is not a valid request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// No prompt text after the options.
+    #[error("empty prompt")]
+    EmptyPrompt,
+    /// An option-shaped token with a key that is not known; holds the key as
+    /// the user wrote it, without leading dashes or the `=value` part.
+    #[error("unknown option `{0}`")]
+    UnknownOption(String),
+    /// `--key` at the end of the line, `key=` or `--key=` without a value.
+    /// Holds the canonical key.
+    #[error("option `{0}` needs a value")]
+    MissingValue(&'static str),
+    /// A value that is not accepted for the (canonical) key.
+    #[error("bad value `{value}` for option `{key}`")]
+    BadValue { key: &'static str, value: String },
+    /// A duration that is a number but not offered by the (final) model.
+    #[error("duration {duration}s is not available for {model}")]
+    BadDuration { model: Model, duration: u32 },
+    /// The same option given twice (also through a shorthand flag).
+    #[error("option `{0}` given more than once")]
+    Repeated(&'static str),
+}
+
+/// The four option keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Model,
+    Orientation,
+    Size,
+    Duration,
+}
+
+impl Key {
+    fn lookup(written: &str) -> Option<Key> {
+        match written.to_ascii_lowercase().as_str() {
+            "model" | "m" => Some(Key::Model),
+            "orientation" | "o" => Some(Key::Orientation),
+            "size" | "s" => Some(Key::Size),
+            "duration" | "d" => Some(Key::Duration),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Key::Model => "model",
+            Key::Orientation => "orientation",
+            Key::Size => "size",
+            Key::Duration => "duration",
+        }
+    }
+}
+
+/// One option value, already parsed.
+#[derive(Debug, Clone, Copy)]
+enum Setting {
+    Model(Model),
+    Orientation(Orientation),
+    Size(Size),
+    Duration(u32),
+}
+
+impl Setting {
+    fn key(self) -> Key {
+        match self {
+            Setting::Model(_) => Key::Model,
+            Setting::Orientation(_) => Key::Orientation,
+            Setting::Size(_) => Key::Size,
+            Setting::Duration(_) => Key::Duration,
+        }
+    }
+}
+
+/// The shorthand flags (`--pro`, `--portrait`, `--landscape`).
+fn lookup_flag(written: &str) -> Option<Setting> {
+    match written.to_ascii_lowercase().as_str() {
+        "pro" => Some(Setting::Model(Model::Sora2Pro)),
+        "portrait" => Some(Setting::Orientation(Orientation::Portrait)),
+        "landscape" => Some(Setting::Orientation(Orientation::Landscape)),
+        _ => None,
+    }
+}
+
+/// `15` or `15s` (any case). `None` if it is not a number that fits.
+fn parse_duration(value: &str) -> Option<u32> {
+    let v = value.trim();
+    let digits = v
+        .strip_suffix('s')
+        .or_else(|| v.strip_suffix('S'))
+        .unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn parse_setting(key: Key, value: &str) -> Result<Setting, ParseError> {
+    let bad = || ParseError::BadValue {
+        key: key.name(),
+        value: value.to_owned(),
+    };
+    match key {
+        Key::Model => value.parse().map(Setting::Model).map_err(|_| bad()),
+        Key::Orientation => value.parse().map(Setting::Orientation).map_err(|_| bad()),
+        Key::Size => value.parse().map(Setting::Size).map_err(|_| bad()),
+        Key::Duration => parse_duration(value).map(Setting::Duration).ok_or_else(bad),
+    }
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+fn is_phone_dash(c: char) -> bool {
+    c == '—' || c == '–'
+}
+
+/// If `token` starts with `--` (or a phone dash standing for it: `—`, `–`,
+/// `-—`, `—-`, …), returns what follows that prefix.
+fn strip_double_dash(token: &str) -> Option<&str> {
+    if let Some(rest) = token.strip_prefix("--") {
+        return Some(rest);
+    }
+    let mut chars = token.chars();
+    let first = chars.next()?;
+    if is_phone_dash(first) {
+        let rest = chars.as_str();
+        return Some(rest.strip_prefix('-').unwrap_or(rest));
+    }
+    if first == '-' && chars.next().is_some_and(is_phone_dash) {
+        return Some(chars.as_str());
+    }
+    None
+}
+
+/// `word` of `word=value`: ASCII letters, digits, `_`, `-`, starting with a
+/// letter or digit.
+fn is_plain_key(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// What a leading token is.
+#[derive(Debug, PartialEq, Eq)]
+enum Token<'a> {
+    /// `--` alone (or a lone phone dash): the options end here.
+    EndOfOptions,
+    /// An option; `value` is `Some` for the `key=value` forms.
+    Option {
+        key: &'a str,
+        value: Option<&'a str>,
+        dashed: bool,
+    },
+    /// Anything else: the prompt starts here.
+    Prompt,
+}
+
+fn classify(token: &str) -> Token<'_> {
+    if let Some(rest) = strip_double_dash(token) {
+        if rest.is_empty() {
+            return Token::EndOfOptions;
+        }
+        if !rest.chars().next().is_some_and(char::is_alphanumeric) {
+            return Token::Prompt;
+        }
+        let (key, value) = match rest.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (rest, None),
+        };
+        return Token::Option {
+            key,
+            value,
+            dashed: true,
+        };
+    }
+    match token.split_once('=') {
+        Some((key, value)) if is_plain_key(key) => Token::Option {
+            key,
+            value: Some(value),
+            dashed: false,
+        },
+        _ => Token::Prompt,
+    }
+}
+
+/// Walks the text token by token, never crossing a line break by accident.
+struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    /// Skips whitespace, line breaks included.
+    fn skip_all_whitespace(&mut self) {
+        let rest = self.rest();
+        self.pos += rest.len() - rest.trim_start().len();
+    }
+
+    /// Skips whitespace on the current line. Returns `true` if a token
+    /// follows on this line (`false` at the end or at a line break).
+    fn skip_inline_whitespace(&mut self) -> bool {
+        for (i, c) in self.rest().char_indices() {
+            if is_line_break(c) {
+                self.pos += i;
+                return false;
+            }
+            if !c.is_whitespace() {
+                self.pos += i;
+                return true;
+            }
+        }
+        self.pos = self.text.len();
+        false
+    }
+
+    /// The token at the current position (call after
+    /// `skip_inline_whitespace` returned `true`); does not advance.
+    fn peek_token(&self) -> &'a str {
+        let rest = self.rest();
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| c.is_whitespace())
+            .map_or(rest.len(), |(i, _)| i);
+        &rest[..end]
+    }
+}
+
+#[derive(Default)]
+struct Given {
+    model: Option<Model>,
+    orientation: Option<Orientation>,
+    size: Option<Size>,
+    duration: Option<u32>,
+}
+
+impl Given {
+    fn is_set(&self, key: Key) -> bool {
+        match key {
+            Key::Model => self.model.is_some(),
+            Key::Orientation => self.orientation.is_some(),
+            Key::Size => self.size.is_some(),
+            Key::Duration => self.duration.is_some(),
+        }
+    }
+
+    fn set(&mut self, setting: Setting) {
+        match setting {
+            Setting::Model(m) => self.model = Some(m),
+            Setting::Orientation(o) => self.orientation = Some(o),
+            Setting::Size(s) => self.size = Some(s),
+            Setting::Duration(d) => self.duration = Some(d),
+        }
+    }
+}
+
+/// Parses what follows `/video` (may be empty, may contain newlines).
+/// `defaults` come from config.
+///
+/// Errors are reported in reading order (the first bad option wins); the
+/// duration is checked against the final model after all options are read,
+/// and an empty prompt is reported last.
+pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequest, ParseError> {
+    let mut scanner = Scanner { text: args, pos: 0 };
+    let mut given = Given::default();
+
+    // Options live on the first non-blank line only.
+    scanner.skip_all_whitespace();
+    let prompt_start = loop {
+        if !scanner.skip_inline_whitespace() {
+            // End of text, or a line break after the options.
+            break scanner.pos;
+        }
+        let token = scanner.peek_token();
+        let (key, value, dashed) = match classify(token) {
+            Token::Prompt => break scanner.pos,
+            Token::EndOfOptions => break scanner.pos + token.len(),
+            Token::Option { key, value, dashed } => (key, value, dashed),
+        };
+        scanner.pos += token.len();
+
+        let setting = if let (true, None, Some(flag)) = (dashed, value, lookup_flag(key)) {
+            flag
+        } else {
+            let key = Key::lookup(key).ok_or_else(|| ParseError::UnknownOption(key.to_owned()))?;
+            if given.is_set(key) {
+                return Err(ParseError::Repeated(key.name()));
+            }
+            let value = match value {
+                Some(v) => v,
+                // `--key value`: the value is the next token on this line.
+                None => {
+                    if !scanner.skip_inline_whitespace() {
+                        return Err(ParseError::MissingValue(key.name()));
+                    }
+                    let next = scanner.peek_token();
+                    if strip_double_dash(next).is_some() {
+                        return Err(ParseError::MissingValue(key.name()));
+                    }
+                    scanner.pos += next.len();
+                    next
+                }
+            };
+            if value.is_empty() {
+                return Err(ParseError::MissingValue(key.name()));
+            }
+            parse_setting(key, value)?
+        };
+        if given.is_set(setting.key()) {
+            return Err(ParseError::Repeated(setting.key().name()));
+        }
+        given.set(setting);
+    };
+
+    let model = given.model.unwrap_or(defaults.model);
+    let duration = match given.duration {
+        Some(d) if model.durations().contains(&d) => d,
+        Some(d) => return Err(ParseError::BadDuration { model, duration: d }),
+        None => model.nearest_duration(defaults.duration),
+    };
+    let options = VideoOptions {
+        model,
+        orientation: given.orientation.unwrap_or(defaults.orientation),
+        size: given.size.unwrap_or(defaults.size),
+        duration,
+    };
+
+    let prompt = args[prompt_start..].trim();
+    if prompt.is_empty() {
+        return Err(ParseError::EmptyPrompt);
+    }
+    Ok(VideoRequest {
+        options,
+        prompt: prompt.to_owned(),
+    })
+}

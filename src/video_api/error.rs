@@ -1,0 +1,251 @@
+//! [`ApiError`]: its classification, the message extracted from an error
+//! answer, and the scrubbing of secrets from upstream text.
+
+use serde_json::Value;
+
+use super::{MAX_DETAIL_CHARS, MAX_MESSAGE_CHARS, REDACTED, non_empty_str, truncate_chars};
+
+/// Why a call to the video API failed. Messages are already scrubbed of
+/// secrets and capped in length, so `Debug`/`Display` are safe to log.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// 401, or 403 that is not about quota: the key is wrong or not allowed.
+    #[error("the video API rejected the API key{}", suffix(.message))]
+    Unauthorized { message: Option<String> },
+    /// 402, or 401/403 whose error code/type/message mentions quota.
+    #[error("the video API quota is used up{}", suffix(.message))]
+    QuotaExhausted { message: Option<String> },
+    /// 429.
+    #[error("the video API rate limit was hit{}", suffix(.message))]
+    RateLimited { message: Option<String> },
+    /// 5xx and any other non-2xx answer.
+    #[error("the video API answered HTTP {status}{}", suffix(.message))]
+    Upstream {
+        status: u16,
+        message: Option<String>,
+    },
+    /// 2xx but not the expected JSON.
+    #[error("unexpected answer from the video API: {detail}")]
+    BadResponse { detail: String },
+    /// No (complete) answer in time. For create, `request_sent: true` means
+    /// the task may exist and have been charged: never retry it blindly.
+    #[error("the video API did not answer in time{}", sent_suffix(.request_sent))]
+    Timeout { request_sent: bool },
+    /// Could not connect, connection broke, etc.
+    #[error("could not reach the video API: {detail}")]
+    Network { detail: String },
+}
+
+fn sent_suffix(request_sent: &bool) -> &'static str {
+    if *request_sent {
+        " (the request was sent)"
+    } else {
+        ""
+    }
+}
+
+fn suffix(message: &Option<String>) -> String {
+    match message {
+        Some(m) => format!(": {m}"),
+        None => String::new(),
+    }
+}
+
+impl ApiError {
+    /// The upstream message when it is safe to show a user: trimmed, at most
+    /// 300 chars, and `None` if it contains (a redacted) API key, "Bearer",
+    /// an `sk-` token or a Telegram `/file/bot` URL.
+    pub fn user_message(&self) -> Option<&str> {
+        let message = match self {
+            ApiError::Unauthorized { message }
+            | ApiError::QuotaExhausted { message }
+            | ApiError::RateLimited { message }
+            | ApiError::Upstream { message, .. } => message.as_deref()?,
+            ApiError::BadResponse { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
+                return None;
+            }
+        };
+        let message = message.trim();
+        if message.is_empty()
+            || message.contains(REDACTED)
+            || message.contains("Bearer")
+            || message.contains("/file/bot")
+            || contains_sk_token(message)
+        {
+            return None;
+        }
+        Some(truncate_chars(message, MAX_MESSAGE_CHARS).trim_end())
+    }
+
+    /// Whether a later retry of a *query* makes sense. Never use this to
+    /// retry a create.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::RateLimited { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
+                true
+            }
+            ApiError::Upstream { status, .. } => *status >= 500,
+            ApiError::Unauthorized { .. }
+            | ApiError::QuotaExhausted { .. }
+            | ApiError::BadResponse { .. } => false,
+        }
+    }
+
+    /// Short machine-friendly name of the error kind (logs, metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::QuotaExhausted { .. } => "quota_exhausted",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Upstream { .. } => "upstream",
+            ApiError::BadResponse { .. } => "bad_response",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::Network { .. } => "network",
+        }
+    }
+}
+
+/// Timeout after connecting → `Timeout { request_sent: true }` (conservative:
+/// the request may have reached the API); connect failure and everything
+/// else → `Network`.
+pub(super) fn map_reqwest_error(e: reqwest::Error) -> ApiError {
+    let e = e.without_url();
+    if e.is_connect() {
+        ApiError::Network {
+            detail: error_chain(&e),
+        }
+    } else if e.is_timeout() {
+        ApiError::Timeout { request_sent: true }
+    } else {
+        ApiError::Network {
+            detail: error_chain(&e),
+        }
+    }
+}
+
+/// `error: cause: cause`, capped. Only called on errors without URL.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    truncate_chars(&text, MAX_DETAIL_CHARS).to_owned()
+}
+
+/// What an error answer says: its message and the code/type strings.
+pub(super) struct ErrorFields {
+    pub(super) message: Option<String>,
+    codes: Vec<String>,
+}
+
+impl ErrorFields {
+    pub(super) fn mentions_quota(&self) -> bool {
+        self.codes.iter().chain(self.message.iter()).any(|text| {
+            let lower = text.to_lowercase();
+            lower.contains("quota")
+                || lower.contains("insufficient_balance")
+                || lower.contains("insufficient balance")
+                || lower.contains("额度")
+                || lower.contains("余额")
+        })
+    }
+}
+
+/// `{"error": {"message", "type", "code"}}`, `{"error": "..."}` or
+/// `{"message": ...}` (also `detail`, `msg`).
+pub(super) fn error_fields(v: &Value) -> ErrorFields {
+    let error = v.get("error");
+    let message = match error {
+        Some(Value::Object(obj)) => {
+            non_empty_str(obj.get("message")).or_else(|| non_empty_str(obj.get("msg")))
+        }
+        Some(Value::String(_)) => non_empty_str(error),
+        _ => None,
+    }
+    .or_else(|| non_empty_str(v.get("message")))
+    .or_else(|| non_empty_str(v.get("msg")))
+    .or_else(|| non_empty_str(v.get("detail")))
+    .map(|m| truncate_chars(&m, MAX_MESSAGE_CHARS).trim_end().to_owned());
+
+    let mut codes = Vec::new();
+    let scalar = |x: Option<&Value>| match x {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    for holder in [error, Some(v)].into_iter().flatten() {
+        for key in ["code", "type"] {
+            codes.extend(scalar(holder.get(key)));
+        }
+    }
+    ErrorFields { message, codes }
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '*' | '~' | '+' | '/' | '=')
+}
+
+/// Replaces the API key, `Bearer <token>`, `sk-<token>` and the bot token in
+/// `/file/bot<token>` with `[REDACTED]`. Keeps JSON valid (the replacement has
+/// no quotes or backslashes).
+pub(super) fn scrub_secrets(text: &str, api_key: &str) -> String {
+    let mut out = if api_key.trim().is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(api_key, REDACTED)
+    };
+    out = redact_after(&out, "Bearer ", false, |c| {
+        c != '"' && c != '\\' && !c.is_whitespace()
+    });
+    out = redact_after(&out, "sk-", true, is_token_char);
+    redact_after(&out, "/file/bot", false, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')
+    })
+}
+
+/// Replaces the run of `keep`-chars following each `marker` with
+/// `[REDACTED]` (keeps the marker). With `word_start`, the marker only counts
+/// at the start of a word (so "disk-full" is left alone).
+fn redact_after(text: &str, marker: &str, word_start: bool, keep: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(marker) {
+        let before = &rest[..pos];
+        let at_word_start = !before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let after = &rest[pos + marker.len()..];
+        let token_len: usize = after
+            .chars()
+            .take_while(|&c| keep(c))
+            .map(char::len_utf8)
+            .sum();
+        out.push_str(before);
+        out.push_str(marker);
+        if token_len > 0 && (at_word_start || !word_start) && !after.starts_with(REDACTED) {
+            out.push_str(REDACTED);
+            rest = &after[token_len..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `sk-` at the start of a word.
+fn contains_sk_token(text: &str) -> bool {
+    text.match_indices("sk-").any(|(pos, _)| {
+        !text[..pos]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}

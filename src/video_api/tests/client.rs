@@ -1,0 +1,179 @@
+use super::*;
+
+// ---- pure helpers ---------------------------------------------------
+
+#[test]
+fn create_request_serialisation_and_debug() {
+    let images = vec![
+        "data:image/jpeg;base64,AAAAverylongsecret".to_owned(),
+        "https://x/file/bot1:AA/p.jpg".to_owned(),
+    ];
+    let req = CreateRequest {
+        images: &images,
+        model: "sora-2",
+        orientation: "portrait",
+        prompt: "a cat",
+        size: "large",
+        duration: 15,
+    };
+    let s = serde_json::to_string(&req).unwrap();
+    assert_eq!(
+        s,
+        r#"{"images":["data:image/jpeg;base64,AAAAverylongsecret","https://x/file/bot1:AA/p.jpg"],"model":"sora-2","orientation":"portrait","prompt":"a cat","size":"large","duration":15}"#
+    );
+    let d = format!("{req:?}");
+    assert!(d.contains("2 image(s)"), "{d}");
+    assert!(!d.contains("base64") && !d.contains("file/bot"), "{d}");
+}
+
+#[test]
+fn video_api_debug_hides_key() {
+    let api = VideoApi::new("https://yunwu.ai/", SecretString::from(KEY));
+    let d = format!("{api:?}");
+    assert!(!d.contains(KEY), "{d}");
+    assert!(
+        d.contains("https://yunwu.ai\""),
+        "trailing slash trimmed: {d}"
+    );
+}
+
+#[tokio::test]
+async fn create_sends_exact_request() {
+    let (base, log) = fake(200, r#"{"id":"sora-2:task_01k7znn323fywsam5cjy0btrwj","status":"pending","status_update_time":1760925748868,"extra":[1]}"#).await;
+    // A trailing slash on the base URL is tolerated.
+    let created = create_with(&api(&format!("{base}/"))).await.unwrap();
+    assert_eq!(
+        created,
+        Created {
+            id: "sora-2:task_01k7znn323fywsam5cjy0btrwj".into(),
+            status: "pending".into()
+        }
+    );
+
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "exactly one request, no retry");
+    let req = &seen[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/v1/video/create");
+    assert_eq!(
+        req.headers["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
+    assert_eq!(req.headers["content-type"], "application/json");
+    assert_eq!(req.headers["accept"], "application/json");
+    let body: Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "images": ["https://img.example/a.jpg", "data:image/png;base64,iVBOR"],
+            "model": "sora-2",
+            "orientation": "portrait",
+            "prompt": "a red fox in snow",
+            "size": "large",
+            "duration": 15,
+        })
+    );
+    assert!(body["duration"].is_u64(), "duration is a JSON number");
+}
+
+#[tokio::test]
+async fn create_without_status_defaults_to_pending() {
+    let (base, _) = fake(200, r#"{"id":"task_9"}"#).await;
+    assert_eq!(
+        create_with(&api(&base)).await.unwrap(),
+        Created {
+            id: "task_9".into(),
+            status: "pending".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn create_without_id_is_bad_response() {
+    for body in [
+        r#"{"status":"pending"}"#,
+        r#"{"id":"","status":"pending"}"#,
+        r#"{"id":null}"#,
+        "[]",
+    ] {
+        let (base, _) = fake(200, body).await;
+        let err = create_with(&api(&base)).await.unwrap_err();
+        assert!(
+            matches!(err, ApiError::BadResponse { .. }),
+            "{body}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_empty_images_is_an_empty_list() {
+    let (base, log) = fake(200, r#"{"id":"t"}"#).await;
+    api(&base)
+        .create(&CreateRequest {
+            images: &[],
+            model: "sora-2",
+            orientation: "landscape",
+            prompt: "p",
+            size: "small",
+            duration: 10,
+        })
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&log.lock().unwrap()[0].body).unwrap();
+    assert_eq!(body["images"], json!([]));
+    assert_eq!(body["duration"], json!(10));
+}
+
+#[tokio::test]
+async fn query_encodes_id_and_interprets() {
+    let (base, log) = fake(
+        200,
+        r#"{"id":"sora-2:task_01","status":"completed","video_url":"https://cdn.example/v.mp4","detail":{"pending_info":{"progress_pct":1.0}}}"#,
+    )
+    .await;
+    let r = api(&base).query("sora-2:task_01").await.unwrap();
+    assert_eq!(
+        r.phase,
+        TaskPhase::Completed {
+            video_url: "https://cdn.example/v.mp4".into()
+        }
+    );
+    assert_eq!(r.progress_pct, Some(100));
+
+    let seen = log.lock().unwrap().clone();
+    let req = &seen[0];
+    assert_eq!(req.method, "GET");
+    assert_eq!(req.path, "/v1/video/query");
+    assert_eq!(
+        req.params.get("id").map(String::as_str),
+        Some("sora-2:task_01")
+    );
+    assert_eq!(req.raw_query.as_deref(), Some("id=sora-2%3Atask_01"));
+    assert_eq!(
+        req.headers["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
+    assert_eq!(req.headers["accept"], "application/json");
+}
+
+#[tokio::test]
+async fn query_id_with_reserved_chars_round_trips() {
+    let (base, log) = fake(200, r#"{"status":"queued"}"#).await;
+    let id = "a&b=c d/é?#";
+    assert_eq!(
+        api(&base).query(id).await.unwrap().phase,
+        TaskPhase::Running
+    );
+    assert_eq!(
+        log.lock().unwrap()[0].params.get("id").map(String::as_str),
+        Some(id)
+    );
+}
+
+#[tokio::test]
+async fn query_without_status_is_bad_response() {
+    let (base, _) = fake(200, r#"{"error":{"message":"task not found"}}"#).await;
+    let err = api(&base).query("t").await.unwrap_err();
+    assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
+}
+
