@@ -19,7 +19,8 @@ pub use albums::Albums;
 
 use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram, video_api::VideoApi};
 
-/// Doc comments become `/help`'s command list and the Telegram menu (`setMyCommands`).
+/// Descriptions become the Telegram menu (`setMyCommands`), in English; see
+/// `texts::ZH_COMMAND_MENU` for Chinese.
 /// Every command takes the rest of the line, so stray words never make it silent.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
@@ -28,13 +29,13 @@ pub enum Command {
     Start(String),
     /// How to use the bot, with examples
     Help(String),
-    /// Make a video: /video [options] <prompt>
+    #[command(description = "Make a video: /video [options] <prompt>")]
     Video(String),
-    /// Status of a video: /status [id]
+    #[command(description = "Status of a video: /status [id]")]
     Status(String),
     /// Your recent videos
     Tasks(String),
-    /// Stop following a video: /cancel <id>
+    #[command(description = "Stop following a video: /cancel <id>")]
     Cancel(String),
     /// Repeat your last request
     Again(String),
