@@ -54,28 +54,12 @@ fn send(env: &TestEnv, message: Msg) -> i64 {
     id
 }
 
-fn is_reply(call: &Call, method: &str, chat_id: i64, command_id: i64) -> bool {
-    call.is(method) && call.chat_id() == Some(chat_id) && call.body["reply_parameters"]["message_id"] == json!(command_id)
-}
-
-/// Successful sendMessage calls answering `command_id`, in order.
 fn replies(env: &TestEnv, chat_id: i64, command_id: i64) -> Vec<Call> {
-    env.tg.calls_of("sendMessage").into_iter().filter(|c| is_reply(c, "sendMessage", chat_id, command_id)).collect()
+    env.tg.replies(chat_id, command_id)
 }
 
-/// Waits for the `n`th reply to `command_id` and returns all replies so far.
 async fn wait_replies(env: &TestEnv, chat_id: i64, command_id: i64, n: usize) -> Vec<Call> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let found = replies(env, chat_id, command_id);
-        if found.len() >= n {
-            return found;
-        }
-        if Instant::now() >= deadline {
-            panic!("expected {n} repl(ies) to message {command_id} in chat {chat_id}\n{}", env.tg.dump());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    env.tg.wait_replies(chat_id, command_id, n, WAIT).await
 }
 
 /// The text of the first reply to `command_id`.
@@ -93,17 +77,11 @@ fn edits(env: &TestEnv, chat_id: i64, message_id: i32) -> Vec<Call> {
 }
 
 async fn wait_edits(env: &TestEnv, chat_id: i64, message_id: i32, n: usize) -> Vec<Call> {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let found = poll_until(WAIT, || {
         let found = edits(env, chat_id, message_id);
-        if found.len() >= n {
-            return found;
-        }
-        if Instant::now() >= deadline {
-            panic!("expected {n} edit(s) of message {message_id} in chat {chat_id}\n{}", env.tg.dump());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        (found.len() >= n).then_some(found)
+    });
+    found.await.unwrap_or_else(|| panic!("expected {n} edit(s) of message {message_id} in chat {chat_id}\n{}", env.tg.dump()))
 }
 
 /// Waits until task `id` is stored with a status message and returns that message's id.

@@ -94,25 +94,11 @@ impl Request {
 }
 
 fn replies(env: &TestEnv, chat_id: i64, command_id: i64) -> Vec<Call> {
-    env.tg
-        .calls_of("sendMessage")
-        .into_iter()
-        .filter(|c| c.chat_id() == Some(chat_id) && c.body["reply_parameters"]["message_id"] == json!(command_id))
-        .collect()
+    env.tg.replies(chat_id, command_id)
 }
 
 async fn wait_reply(env: &TestEnv, chat_id: i64, command_id: i64, n: usize, timeout: Duration) -> Vec<Call> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let found = replies(env, chat_id, command_id);
-        if found.len() >= n {
-            return found;
-        }
-        if Instant::now() >= deadline {
-            panic!("expected {n} repl(ies) to message {command_id} in chat {chat_id} within {timeout:?}\n{}", env.tg.dump());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    env.tg.wait_replies(chat_id, command_id, n, timeout).await
 }
 
 /// Waits until the bot fetched these updates (so what it did with them shows).

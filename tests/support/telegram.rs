@@ -300,6 +300,27 @@ impl FakeTelegram {
             .unwrap_or_else(|| self.fail(&format!("{what} within {timeout:?}")))
     }
 
+    /// Successful sendMessage calls answering message `command_id` in `chat_id`, in order.
+    pub fn replies(&self, chat_id: i64, command_id: i64) -> Vec<Call> {
+        self.filter_calls(|call| {
+            !call.failed
+                && call.is("sendMessage")
+                && call.chat_id() == Some(chat_id)
+                && call.body["reply_parameters"]["message_id"] == json!(command_id)
+        })
+    }
+
+    /// Waits for the `n`th reply to `command_id` and returns all replies so far.
+    pub async fn wait_replies(&self, chat_id: i64, command_id: i64, n: usize, timeout: Duration) -> Vec<Call> {
+        let found = poll_until(timeout, || {
+            let replies = self.replies(chat_id, command_id);
+            (replies.len() >= n).then_some(replies)
+        });
+        found.await.unwrap_or_else(|| {
+            self.fail(&format!("{n} repl(ies) to message {command_id} in chat {chat_id} within {timeout:?}"))
+        })
+    }
+
     /// Waits for a sendMessage to `chat_id` whose text contains `needle`.
     pub async fn wait_text(&self, chat_id: i64, needle: &str, timeout: Duration) -> String {
         let what = format!("a message to {chat_id} containing {needle:?}");
