@@ -110,6 +110,8 @@ async fn run(config: Config) -> Result<(), String> {
 
     let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())
         .dependencies(teloxide::dptree::deps![state])
+        // Plain chat messages are not for us; teloxide would log each one in full.
+        .default_handler(|_| async {})
         .build();
     let stop_dispatcher = dispatcher.shutdown_token();
     tokio::spawn(async move {

@@ -52,6 +52,8 @@ fn assert_no_secrets(env: &TestEnv, bot: &BotProcess) {
 async fn private_text_command_creates_one_task_and_replies_with_its_id() {
     let (env, bot) = bot_with(&[]).await;
     let chat = Chat::private(501);
+    let chatter = Msg::text(&chat, &User::new(501), "just chatting, my phone is +1 555 0100").build();
+    env.tg.push_message(chatter.clone());
     let command = Msg::text(&chat, &User::new(501), "/video --landscape --d 10 two huskies in a courtyard").build();
     env.tg.push_message(command.clone());
 
@@ -71,6 +73,9 @@ async fn private_text_command_creates_one_task_and_replies_with_its_id() {
     assert!(reply.contains("queued"), "{reply}");
     assert!(reply.contains("sora-2 · landscape · large · 10s"), "{reply}");
     assert_no_secrets(&env, &bot);
+    // A plain message is not ours: no answer, and its text is not logged.
+    assert!(env.tg.replies(501, chatter["message_id"].as_i64().unwrap()).is_empty());
+    assert!(!bot.logs().contains("just chatting"), "{}", bot.logs());
 }
 
 #[tokio::test]
