@@ -84,6 +84,8 @@ impl ImageUrls {
                 let token = format!("{:032x}", rand::random::<u128>());
                 let expires_at = crate::store::now_ms() + self.proxy_ttl.as_millis() as i64;
                 self.store.add_media(&token, file_id, expires_at).await?;
+                // Expired tokens are dead rows: drop them as new ones come, so the table stays small.
+                self.store.purge_expired_media().await?;
                 let base = self.public_base_url.as_ref().expect("config: proxy mode has PUBLIC_BASE_URL");
                 Ok(format!("{}/media/{token}.jpg", base.as_str().trim_end_matches('/')))
             }
