@@ -56,15 +56,15 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let tasks = rows.iter().map(task_from_row).collect::<StoreResult<Vec<_>>>()?;
-        for task in &tasks {
-            self.schedule_poll(task.id, now + poll_every_ms).await?;
+        if !tasks.is_empty() {
+            // One statement for the whole round; ids are integers we just read.
+            let ids = tasks.iter().map(|t| t.id.to_string()).collect::<Vec<_>>().join(", ");
+            sqlx::query(&format!("UPDATE tasks SET next_poll_at = $1 WHERE id IN ({ids})"))
+                .bind(now + poll_every_ms)
+                .execute(&self.pool)
+                .await?;
         }
         Ok(tasks)
-    }
-
-    pub async fn schedule_poll(&self, id: i64, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET next_poll_at = $1 WHERE id = $2").bind(at).bind(id).execute(&self.pool).await?;
-        Ok(())
     }
 
     pub async fn record_progress(&self, id: i64, upstream_status: &str, progress_pct: Option<u8>) -> StoreResult<()> {
