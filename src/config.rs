@@ -62,6 +62,10 @@ pub struct Limits {
     pub daily_per_user: u32,
     pub max_active_per_user: u32,
     pub max_active_total: u32,
+    /// Videos per UTC day for everyone together, admins included (`None`: unlimited).
+    pub daily_total: Option<u32>,
+    /// Videos per UTC day in one group chat, admins exempt (`None`: unlimited).
+    pub daily_per_chat: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +135,8 @@ impl Config {
             daily_per_user: number("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), 10)?,
             max_active_per_user: number("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), 2)?,
             max_active_total: number("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), 20)?,
+            daily_total: get("DAILY_LIMIT_TOTAL").map(|raw| number("DAILY_LIMIT_TOTAL", Some(raw), 0)).transpose()?,
+            daily_per_chat: get("DAILY_LIMIT_PER_CHAT").map(|raw| number("DAILY_LIMIT_PER_CHAT", Some(raw), 0)).transpose()?,
         };
         let max_images: usize = number("MAX_IMAGES", get("MAX_IMAGES"), 4)?;
         if max_images > 10 {
@@ -280,7 +286,10 @@ mod tests {
         assert_eq!(c.video_api_base_url.as_str(), "https://yunwu.ai/");
         assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
         assert_eq!(c.defaults, VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 });
-        assert_eq!(c.limits, Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20 });
+        assert_eq!(
+            c.limits,
+            Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: None, daily_per_chat: None }
+        );
         assert_eq!(c.max_images, 4);
         assert_eq!(c.poll_interval, Duration::from_secs(30));
         assert_eq!(c.task_timeout, Duration::from_secs(3600));
@@ -315,6 +324,8 @@ mod tests {
         assert_eq!(error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]), "WEBHOOK_SECRET");
         assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
+        assert_eq!(error_var(&[("DAILY_LIMIT_TOTAL", "lots")]), "DAILY_LIMIT_TOTAL");
+        assert_eq!(error_var(&[("DAILY_LIMIT_PER_CHAT", "-3")]), "DAILY_LIMIT_PER_CHAT");
     }
 
     #[test]
@@ -334,6 +345,14 @@ mod tests {
         let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("IMAGE_MODE", "telegram")]).unwrap();
         assert_eq!(c.image_mode, ImageMode::Telegram);
         assert!(!c.uses_webhook());
+    }
+
+    #[test]
+    fn budgets_are_unlimited_unless_set() {
+        let c = config(&[("DAILY_LIMIT_TOTAL", "50"), ("DAILY_LIMIT_PER_CHAT", "5")]).unwrap();
+        assert_eq!((c.limits.daily_total, c.limits.daily_per_chat), (Some(50), Some(5)));
+        let c = config(&[("DAILY_LIMIT_TOTAL", " ")]).unwrap();
+        assert_eq!(c.limits.daily_total, None);
     }
 
     #[test]

@@ -33,11 +33,13 @@ pub fn router(state: Arc<HttpState>) -> Router {
 }
 
 async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
-    match state.store.ping().await {
+    // A database that answers reads but refuses writes (full disk) cannot
+    // take a single request: that is unhealthy too.
+    match state.store.check_writable().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => {
-            tracing::warn!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+            tracing::warn!(%error, "health check: database unreachable or not writable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or not writable\n").into_response()
         }
     }
 }

@@ -104,8 +104,7 @@ async fn run(config: Config) -> Result<(), String> {
             max_concurrency: WATCHER_CONCURRENCY,
             exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
         },
-    )
-    .with_create_timeout(config.video_api_timeout);
+    );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
     let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     command::{VideoRequest, parse_video_args},
-    task::{Task, TaskState},
+    task::Task,
     texts::{self, Lang},
 };
 
@@ -188,12 +188,12 @@ async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
         .await?
         .filter(|task| task.user_id == sender.user_id || state.config.access.is_admin(sender.user_id));
     let Some(task) = task else { return answer(state, sender, &texts::task_not_found(sender.lang)).await };
-    if !state.store.finish(task.id, TaskState::Cancelled, None).await? {
+    // The job goes on upstream: the task stays open, silenced, and keeps its slot.
+    if !state.store.cancel(task.id).await? {
         return answer(state, sender, &texts::not_cancellable(sender.lang, &task)).await;
     }
     tracing::info!(task = task.id, user_id = sender.user_id, "task cancelled by its user");
-    if let (Some(message_id), Some(mut cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
-        cancelled.state = TaskState::Cancelled;
+    if let (Some(message_id), Some(cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
         let text = texts::task_status(Lang::from_code(Some(&task.lang)), &cancelled);
         if let Err(error) = state.telegram.edit(task.chat_id, message_id, &text).await {
             tracing::warn!(task = task.id, %error, "could not edit the status message");
@@ -210,7 +210,8 @@ async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
 }
 
 async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
-    let usage = state.store.usage(sender.user_id).await?;
+    let unknown_active_since = crate::store::now_ms() - state.config.task_timeout.as_millis() as i64;
+    let usage = state.store.usage(sender.user_id, sender.chat_id, unknown_active_since).await?;
     let admin = state.config.access.is_admin(sender.user_id);
-    answer(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin)).await
+    answer(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group)).await
 }
