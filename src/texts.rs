@@ -318,8 +318,8 @@ pub fn cancelled(lang: Lang, id: i64) -> String {
 
 pub fn not_cancellable(lang: Lang, task: &Task) -> String {
     match lang {
-        Lang::En => format!("Video #{} is already finished: {}", task.id, state_label(lang, task)),
-        Lang::Zh => format!("视频 #{} 已经结束：{}", task.id, state_label(lang, task)),
+        Lang::En => format!("Video #{} can no longer be stopped: {}", task.id, state_label(lang, task)),
+        Lang::Zh => format!("视频 #{} 已无法停止：{}", task.id, state_label(lang, task)),
     }
 }
 
