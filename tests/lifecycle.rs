@@ -248,9 +248,9 @@ async fn query_errors_are_retried_and_the_video_still_arrives_once() {
         &upstream_id,
         vec![
             Reply::task(&upstream_id, "pending"),
-            Reply::status(500, "upstream exploded"),
+            Reply::json(500, json!({"error": {"message": "upstream exploded"}})),
             Reply::json(500, json!({"error": {"message": "internal error", "type": "server", "code": "500"}})),
-            Reply::status(500, "upstream exploded"),
+            Reply::json(500, json!({"error": {"message": "upstream exploded"}})),
             Reply::completed(&upstream_id, &video_url),
         ],
     );
