@@ -115,11 +115,12 @@ struct Collecting {
 /// and each entry in photos.
 ///
 /// Worst case, with Telegram file ids of about 100 bytes and group ids of
-/// about 20: a remembered album of 10 photos is about 1.4 KB (10 × (24-byte
-/// `String` + 100) + key, vector and map overhead), so `recent` holds at most
-/// about 4,096 × 1.4 KB ≈ 6 MB; an album being collected also holds its
-/// command (a prompt of at most a Telegram caption, 1,024 characters, up to
-/// 4 KB in UTF-8), so `collecting` stays under 512 × 6 KB ≈ 3 MB.
+/// about 20: a remembered album of 10 photos is about 1.5 KB (10 × 100-byte
+/// file ids, a vector of 16 `String`s, key and map node), so `recent` holds at
+/// most about 4,096 × 1.5 KB ≈ 6 MB; an album being collected also holds its
+/// command (a caption of at most 1,024 characters, up to 4 KB in UTF-8, and
+/// up to 11 replied file ids), about 7 KB in all, so `collecting` stays under
+/// 512 × 7 KB ≈ 3.5 MB. Under 10 MB together, whatever arrives.
 pub struct Albums {
     collecting: Mutex<LinkedHashMap<AlbumKey, Collecting>>,
     recent: Mutex<LinkedHashMap<AlbumKey, (Instant, Vec<String>)>>,
