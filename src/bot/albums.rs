@@ -120,7 +120,7 @@ struct Collecting {
 /// most about 4,096 × 1.5 KB ≈ 6 MB; an album being collected also holds its
 /// command (a caption of at most 1,024 characters, up to 4 KB in UTF-8, and
 /// up to 11 replied file ids), about 7 KB in all, so `collecting` stays under
-/// 512 × 7 KB ≈ 3.5 MB. Under 10 MB together, whatever arrives.
+/// 512 × 7 KB ≈ 3.5 MB. Under 10 MB together for anything Telegram sends.
 pub struct Albums {
     collecting: Mutex<LinkedHashMap<AlbumKey, Collecting>>,
     recent: Mutex<LinkedHashMap<AlbumKey, (Instant, Vec<String>)>>,
