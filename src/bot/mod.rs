@@ -93,7 +93,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(commands)
         // Uncaptioned album photos: siblings of a `/video` caption, or an album
         // a later command may reply to.
-        .branch(dptree::filter(|message: Message| message.media_group_id().is_some()).endpoint(handlers::album_photo))
+        .branch(dptree::filter(|message: Message, state: Arc<AppState>| message.media_group_id().is_some() && may_use(message, state)).endpoint(handlers::album_photo))
 }
 
 /// Command of this message, for us. Also reads captions (a photo captioned

@@ -2,6 +2,7 @@
 //! sqlx's `AnyPool`, see PITFALLS 13). Placeholders are `$1, $2, …` in order of
 //! first use, which both backends read the same way.
 
+mod albums;
 mod media;
 mod tasks;
 mod watch;
