@@ -23,12 +23,6 @@ const PURGE_EVERY_MS: i64 = 60_000;
 static LAST_PURGE: AtomicI64 = AtomicI64::new(0);
 
 impl Store {
-    /// Whether other processes may share this database (PostgreSQL): state
-    /// that must be seen by every replica then lives here, not in memory.
-    pub fn is_shared(&self) -> bool {
-        self.shared_writers
-    }
-
     /// Stores one album photo (a repeat of the same message is ignored).
     pub async fn add_album_photo(&self, chat_id: i64, group_id: &str, message_id: i32, file_id: &str) -> StoreResult<()> {
         let now = now_ms();

@@ -67,8 +67,9 @@ impl Store {
         Ok(Store { pool, shared_writers: !is_sqlite })
     }
 
-    /// Whether several processes may share this database (PostgreSQL). SQLite
-    /// is one process per file, so at start nothing else can be mid-create.
+    /// Whether several processes may share this database (PostgreSQL): state
+    /// every replica must see (albums) lives here, not in memory. SQLite is
+    /// one process per file, so at start nothing else can be mid-create.
     pub fn is_shared(&self) -> bool {
         self.shared_writers
     }
