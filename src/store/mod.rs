@@ -2,7 +2,9 @@
 //! sqlx's `AnyPool`, see PITFALLS 13). Placeholders are `$1, $2, …` in order of
 //! first use, which both backends read the same way.
 
+mod buttons;
 mod media;
+mod settings;
 mod tasks;
 mod watch;
 
@@ -13,6 +15,7 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
 };
 
+pub use buttons::PendingRequest;
 pub use tasks::{Lease, Refusal, Reservation, Usage};
 
 use crate::{
