@@ -85,7 +85,7 @@ async fn the_command_menu_is_registered_in_english_and_chinese() {
     let commands = |i: usize| -> Vec<String> {
         menus[i].body["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap().to_owned()).collect()
     };
-    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota"];
+    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota", "/settings"];
     assert_eq!(commands(0), all);
     assert_eq!(commands(1), all);
     assert_eq!(menus[1].body["language_code"], "zh");

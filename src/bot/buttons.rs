@@ -14,7 +14,7 @@
 //! press itself is recorded by its callback id before anything is posted,
 //! so the same update delivered twice does nothing the second time.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use teloxide::prelude::*;
 
@@ -29,8 +29,10 @@ use crate::{
     store::{Refusal, now_ms},
     task::{Task, TaskState},
     texts::{self, Lang},
-    watcher::MIN_EDIT_GAP,
 };
+
+/// `🔄 Refresh` on a status message shown less than this long ago only says "Up to date".
+const REFRESH_GAP: Duration = Duration::from_secs(3);
 
 /// Where the pressed button is and who pressed it.
 struct Pressed {
@@ -106,8 +108,9 @@ async fn refresh(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult 
         return notice(state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
     let is_status_message = task.status_msg_id == Some(pressed.message_id);
-    // Shown moments ago: nothing new to query, and a second edit this soon draws a 429.
-    let fresh = is_status_message && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < MIN_EDIT_GAP.as_millis() as i64);
+    // Shown moments ago: a press then (or a finger tapping on) costs a query and
+    // an edit for nothing new, and quick edits of one message draw 429s.
+    let fresh = is_status_message && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < REFRESH_GAP.as_millis() as i64);
     if task.state == TaskState::Running && fresh {
         return notice(state, &pressed.callback_id, Some(texts::press_up_to_date(pressed.lang))).await;
     }
