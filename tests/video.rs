@@ -186,7 +186,7 @@ async fn bad_options_and_empty_prompts_get_the_right_form_and_no_create() {
     let user = User::new(507);
     for (text, needle) in [
         ("/video --foo a cat", "Unknown option"),
-        ("/video", "prompt"),
+        // A bare `/video` asks for the prompt instead (tests/buttons.rs).
         ("/video --landscape   ", "prompt"),
         ("/video d=25 a cat", "10 or 15"),
         ("/video size=huge a cat", "size"),
