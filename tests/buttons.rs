@@ -123,8 +123,19 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
 
 #[tokio::test]
 async fn video_buttons_are_new_requests_of_whoever_pressed() {
+    video_buttons(&[]).await;
+}
+
+#[tokio::test]
+async fn video_buttons_on_postgres() {
+    let url = fresh_postgres_db().await;
+    video_buttons(&[("DATABASE_URL", &url)]).await;
+    drop_postgres_db(&url).await;
+}
+
+async fn video_buttons(vars: &[(&str, &str)]) {
     let group = Chat::group(-7200);
-    let (env, _bot) = bot_with(&[("DAILY_LIMIT_PER_USER", "2")]).await;
+    let (env, _bot) = bot_with(&[&[("DAILY_LIMIT_PER_USER", "2")], vars].concat()).await;
     let (alice, bob) = (User::new(ALICE), User::new(BOB));
     let command = send(&env, Msg::text(&group, &alice, "/video --landscape d=10 a fox in the snow"));
     reply(&env, group.id, command, 1).await;

@@ -147,6 +147,13 @@ async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
     }
     let text = if stop_task(state, &task).await? {
         tracing::info!(task = task.id, user_id = pressed.user_id, "task stopped with its button");
+        // Pressed under a `/status` reply: that copy loses its buttons too.
+        if task.status_msg_id != Some(pressed.message_id)
+            && let Some(stopped) = state.store.task(task.id).await?
+        {
+            let text = texts::task_status(Lang::from_code(Some(&task.lang)), &stopped);
+            state.telegram.edit_with_keyboard(pressed.chat_id, pressed.message_id, &text, None).await?;
+        }
         texts::press_stopped(pressed.lang)
     } else {
         texts::press_already_finished(pressed.lang)
