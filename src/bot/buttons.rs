@@ -34,6 +34,9 @@ use crate::{
 /// `🔄 Refresh` on a status message shown less than this long ago only says "Up to date".
 const REFRESH_GAP: Duration = Duration::from_secs(3);
 
+/// Telegram shows at most this many characters of a press's notice.
+const NOTICE_LIMIT: usize = 200;
+
 /// Where the pressed button is and who pressed it.
 struct Pressed {
     callback_id: String,
@@ -81,7 +84,7 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
         return notice(&state, &pressed.callback_id, None).await;
     }
     match press {
-        Press::Refresh(id) => refresh(&state, &pressed, id).await,
+        Press::Refresh(id) => refresh(state, &pressed, id).await,
         Press::Stop(id) => stop(&state, &pressed, id).await,
         Press::Again(id) | Press::Flip(id) | Press::Pro(id) => rerequest(state, &pressed, press, id).await,
         Press::Duration { pending, seconds } => fix(state, &pressed, pending, Some(seconds)).await,
@@ -92,7 +95,8 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
 
 /// Answers the press; a failed answer only leaves the spinner a little longer.
 pub(super) async fn notice(state: &AppState, callback_id: &str, text: Option<&str>) -> HandlerResult {
-    if let Err(error) = state.telegram.answer_press(callback_id, text).await {
+    let text = text.map(|text| texts::cut(text, NOTICE_LIMIT));
+    if let Err(error) = state.telegram.answer_press(callback_id, text.as_deref()).await {
         tracing::info!(%error, "press not answered");
     }
     Ok(())
@@ -103,35 +107,48 @@ async fn task_here(state: &AppState, pressed: &Pressed, id: i64) -> Result<Optio
     Ok(state.store.task(id).await?.filter(|task| task.chat_id == pressed.chat_id))
 }
 
-async fn refresh(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
-    let Some(mut task) = task_here(state, pressed, id).await? else {
-        return notice(state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
+async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerResult {
+    let Some(task) = task_here(&state, pressed, id).await? else {
+        return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
     let is_status_message = task.status_msg_id == Some(pressed.message_id);
     // Shown moments ago: a press then (or a finger tapping on) costs a query and
     // an edit for nothing new, and quick edits of one message draw 429s.
     let fresh = is_status_message && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < REFRESH_GAP.as_millis() as i64);
     if task.state == TaskState::Running && fresh {
-        return notice(state, &pressed.callback_id, Some(texts::press_up_to_date(pressed.lang))).await;
+        return notice(&state, &pressed.callback_id, Some(texts::press_up_to_date(pressed.lang))).await;
     }
     let ended = !task.state.is_open();
-    notice(state, &pressed.callback_id, ended.then(|| texts::press_already_finished(pressed.lang))).await?;
-    if let (TaskState::Running, Some(upstream_id)) = (task.state, task.upstream_id.clone()) {
-        match state.api.query(&upstream_id).await {
+    notice(&state, &pressed.callback_id, ended.then(|| texts::press_already_finished(pressed.lang))).await?;
+    // The query can take seconds: off the dispatcher, so the chat's next update is not held up.
+    let (chat_id, message_id) = (pressed.chat_id, pressed.message_id);
+    let tracker = state.tracker.clone();
+    tracker.spawn(async move {
+        if let Err(error) = show_now(&state, task, chat_id, message_id, is_status_message).await {
+            tracing::info!(task = id, %error, "refresh not shown");
+        }
+    });
+    Ok(())
+}
+
+/// Queries a running task, records its progress, and shows the task as now
+/// stored (the watcher may have ended it meanwhile) in the pressed message.
+async fn show_now(state: &AppState, task: Task, chat_id: i64, message_id: i32, is_status_message: bool) -> HandlerResult {
+    if let (TaskState::Running, Some(upstream_id)) = (task.state, task.upstream_id.as_deref()) {
+        match state.api.query(upstream_id).await {
             // Only progress: finishing and delivering stay with the watcher.
             Ok(report) if matches!(report.phase, crate::video_api::TaskPhase::Running) => {
                 let progress = report.progress_pct.or(task.progress_pct);
                 state.store.record_progress(task.id, &report.status, progress).await?;
-                task.upstream_status = Some(report.status);
-                task.progress_pct = progress;
             }
             Ok(_) => {}
             Err(error) => tracing::info!(task = task.id, kind = error.kind(), "refresh query failed"),
         }
     }
+    let task = state.store.task(task.id).await?.unwrap_or(task);
     let lang = Lang::from_code(Some(&task.lang));
     let text = texts::task_status(lang, &task);
-    state.telegram.edit_with_keyboard(pressed.chat_id, pressed.message_id, &text, keyboards::status(lang, &task)).await?;
+    state.telegram.edit_with_keyboard(chat_id, message_id, &text, keyboards::status(lang, &task)).await?;
     if is_status_message {
         state.store.mark_shown(task.id, &text).await?;
     }
