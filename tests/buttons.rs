@@ -70,8 +70,8 @@ async fn finish_video(env: &TestEnv, n: usize) -> Call {
     let name = format!("v{n}.mp4");
     env.video.add_file(&name, vec![7; 1000]);
     env.video.script_task(&upstream, vec![Reply::completed(&upstream, &env.video.file_url(&name))]);
-    let sent = env.tg.wait_for("sendVideo", n, WAIT).await;
-    sent.into_iter().find(|c| c.body["video"] == json!(env.video.file_url(&name))).expect("this task's video")
+    let url = json!(env.video.file_url(&name));
+    env.tg.wait_call("this task's video", WAIT, |c| c.is("sendVideo") && c.body["video"] == url).await
 }
 
 const ALICE: i64 = 7001;
@@ -110,11 +110,17 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     let store = store(&env).await;
     assert_eq!(store.task(1).await.unwrap().unwrap().state, TaskState::Running);
 
-    let stop = env.tg.press(&alice, &status, "✖ Stop");
+    // `/status` shows the task with the same buttons; Stop works from that copy too.
+    let asked = send(&env, Msg::text(&group, &alice, "/status 1"));
+    let copy = reply(&env, group.id, asked, 1).await;
+    assert_eq!(labels(&copy), rows(&[&["🔄 Refresh", "✖ Stop"]]));
+    let stop = env.tg.press(&alice, &copy, "✖ Stop");
     assert_eq!(notice(&env, &stop).await.as_deref(), Some("Stopped."));
     assert_eq!(store.task(1).await.unwrap().unwrap().state, TaskState::Cancelled);
-    let stopped = wait_edit(&env, group.id, status_id, "no longer followed", |c| c.text().unwrap().contains("no longer followed")).await;
-    assert!(stopped.body.get("reply_markup").is_none(), "the buttons go when the task ends: {}", stopped.body);
+    for message in [status_id, message_id(&copy)] {
+        let stopped = wait_edit(&env, group.id, message, "no longer followed", |c| c.text().unwrap().contains("no longer followed")).await;
+        assert!(stopped.body.get("reply_markup").is_none(), "the buttons go when the task ends: {}", stopped.body);
+    }
 
     let again = env.tg.press(&alice, &status, "✖ Stop");
     assert_eq!(notice(&env, &again).await.as_deref(), Some("Already finished."));
@@ -211,6 +217,15 @@ async fn mistakes_offer_buttons_that_run_the_fixed_request() {
     let wrong = send(&env, Msg::text(&Chat::private(7302), &zh, "/video --pro d=10 院子里的猫"));
     let error = reply(&env, 7302, wrong, 1).await;
     assert_eq!(labels(&error), rows(&[&["15 秒", "25 秒"]]));
+    // Chinese all the way: the request message, the status buttons, the video's buttons.
+    env.tg.press(&zh, &error, "25 秒");
+    let request = reply(&env, 7302, message_id(&error), 1).await;
+    assert_eq!(request.text().unwrap(), "▶️ 25 秒：由 User 7302 请求\n📝 院子里的猫");
+    let status = reply(&env, 7302, message_id(&request), 1).await;
+    assert!(status.text().unwrap().contains("sora-2-pro · 竖屏 · 大 (1080p) · 25秒"), "{:?}", status.text());
+    assert_eq!(labels(&status), rows(&[&["🔄 刷新", "✖ 停止"]]));
+    let video = finish_video(&env, 3).await;
+    assert_eq!(labels(&video), rows(&[&["🔁 再来一次", "↔ 横屏"]]), "no Pro button under a pro video");
 }
 
 #[tokio::test]
