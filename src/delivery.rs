@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use teloxide::{ApiError, RequestError};
+use teloxide::{ApiError, RequestError, types::InlineKeyboardMarkup};
 use tokio::io::AsyncWriteExt;
 
 use crate::{
@@ -67,7 +67,9 @@ impl DeliveryError {
 }
 
 /// Delivers `video_url` for `task`. See the module doc for the order of attempts.
-pub async fn deliver(telegram: &Telegram, http: &reqwest::Client, task: &Task, video_url: &str) -> Result<Delivered, DeliveryError> {
+/// Also returns the Telegram file id of the sent video (none for a link), and
+/// puts the re-request buttons under what it sends.
+pub async fn deliver(telegram: &Telegram, http: &reqwest::Client, task: &Task, video_url: &str) -> Result<(Delivered, Option<String>), DeliveryError> {
     deliver_with_limit(telegram, http, task, video_url, MAX_UPLOAD_BYTES).await
 }
 
@@ -77,17 +79,18 @@ async fn deliver_with_limit(
     task: &Task,
     video_url: &str,
     limit: u64,
-) -> Result<Delivered, DeliveryError> {
+) -> Result<(Delivered, Option<String>), DeliveryError> {
     let lang = Lang::from_code(Some(&task.lang));
     let caption = texts::video_caption(lang, task);
+    let buttons = crate::keyboards::video(lang, task);
     tracing::debug!(task = task.id, video_url, "delivering video");
 
     // Only web URLs: the URL comes from the video API and is fetched by us below.
     let url = reqwest::Url::parse(video_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     if let Some(url) = url {
-        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption).await;
+        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption, &buttons).await;
         match by_url {
-            Ok(_) => return Ok(Delivered::ByUrl),
+            Ok(sent) => return Ok((Delivered::ByUrl, video_file_id(&sent))),
             // The chat itself is closed to us: an upload would fail the same way.
             Err(RequestError::Api(error)) if refuses_chat(&error) => {
                 tracing::info!(task = task.id, %error, "telegram refused the video for this chat");
@@ -95,8 +98,8 @@ async fn deliver_with_limit(
             // Telegram could not use the URL (too large for it, unreachable, wrong type…).
             Err(RequestError::Api(error)) => {
                 tracing::info!(task = task.id, %error, "telegram could not send the video by URL; uploading it");
-                match upload(telegram, http, task, &url, &caption, limit).await {
-                    Ok(()) => return Ok(Delivered::Uploaded),
+                match upload(telegram, http, task, &url, &caption, &buttons, limit).await {
+                    Ok(file_id) => return Ok((Delivered::Uploaded, file_id)),
                     Err(why) => tracing::info!(task = task.id, %why, "video not uploaded; sending its link"),
                 }
             }
@@ -112,10 +115,14 @@ async fn deliver_with_limit(
         tracing::warn!(task = task.id, "video URL is not an http(s) URL; sending it as text");
     }
     telegram
-        .reply(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url))
+        .reply_with_keyboard(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url), buttons)
         .await
-        .map(|_| Delivered::Link)
+        .map(|_| (Delivered::Link, None))
         .map_err(DeliveryError::Telegram)
+}
+
+fn video_file_id(sent: &teloxide::types::Message) -> Option<String> {
+    sent.video().map(|video| video.file.id.0.clone())
 }
 
 /// Refusals about the chat, not the video: no point downloading and uploading it.
@@ -165,12 +172,20 @@ impl From<reqwest::Error> for UploadError {
     }
 }
 
-async fn upload(telegram: &Telegram, http: &reqwest::Client, task: &Task, url: &reqwest::Url, caption: &str, limit: u64) -> Result<(), UploadError> {
+async fn upload(
+    telegram: &Telegram,
+    http: &reqwest::Client,
+    task: &Task,
+    url: &reqwest::Url,
+    caption: &str,
+    buttons: &InlineKeyboardMarkup,
+    limit: u64,
+) -> Result<Option<String>, UploadError> {
     let file = TempVideo::new(task.id);
     let send = async {
         download(http, url, file.path(), limit).await?;
-        telegram.upload_video(task.chat_id, task.command_msg_id, file.path(), caption).await?;
-        Ok::<_, UploadError>(())
+        let sent = telegram.upload_video(task.chat_id, task.command_msg_id, file.path(), caption, buttons).await?;
+        Ok::<_, UploadError>(video_file_id(&sent))
     };
     // "uploading video…" in the chat while we download and upload (PITFALLS 11).
     let result = tokio::select! {
@@ -272,7 +287,7 @@ mod tests {
     async fn sends_by_url_as_a_playable_reply() {
         let fake = Fake::start().await;
         let url = fake.serve("/v.mp4", vec![1; 100], false);
-        let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(901), &url, LIMIT).await.unwrap();
+        let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(901), &url, LIMIT).await.unwrap().0;
         assert_eq!(how, Delivered::ByUrl);
         let sent = fake.calls("sendVideo");
         assert_eq!(sent.len(), 1);
@@ -291,7 +306,7 @@ mod tests {
             let video: Vec<u8> = (0..LIMIT).map(|i| (i % 251) as u8).collect();
             let url = fake.serve("/v.mp4", video.clone(), chunked);
             fake.refuse_next("sendVideo", "Bad Request: failed to get HTTP URL content");
-            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(902), &url, LIMIT).await.unwrap();
+            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(902), &url, LIMIT).await.unwrap().0;
             assert_eq!(how, Delivered::Uploaded);
             let sent = fake.calls("sendVideo");
             assert_eq!(sent.len(), 1, "only the upload succeeded");
@@ -308,7 +323,7 @@ mod tests {
             let fake = Fake::start().await;
             let url = if serve { fake.serve(path, vec![7; LIMIT as usize + 1], chunked) } else { format!("{}{path}", fake.base) };
             fake.refuse_next("sendVideo", "Bad Request: wrong file identifier/HTTP URL specified");
-            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(903), &url, LIMIT).await.unwrap();
+            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(903), &url, LIMIT).await.unwrap().0;
             assert_eq!(how, Delivered::Link, "{path}");
             assert!(fake.calls("sendVideo").is_empty(), "{path}: nothing uploaded");
             let texts = fake.calls("sendMessage");

@@ -8,6 +8,7 @@ pub mod task;
 pub mod texts;
 pub mod metrics;
 pub mod telegram;
+pub mod keyboards;
 pub mod bot;
 pub mod images;
 pub mod delivery;

@@ -2,7 +2,7 @@
 //! plain text (no parse mode), so user prompts need no escaping (PITFALLS 14).
 
 use crate::{
-    command::ParseError,
+    command::{Orientation, ParseError, Size, VideoOptions},
     config::Limits,
     store::{Refusal, Usage},
     task::{Task, TaskState},
@@ -73,7 +73,7 @@ pub fn help(lang: Lang) -> String {
              • flags: --pro --portrait --landscape\n\
              • -- ends the options\n\n\
              📷 Photos: send a photo (or album) with /video … as its caption, or reply to a photo with /video …. In groups these two ways always work.\n\n\
-             /status [id] · /tasks · /cancel <id> · /again · /quota"
+             /status [id] · /tasks · /cancel <id> · /again · /quota · /settings"
         ),
         Lang::Zh => format!(
             "🎬 我可以把文字（和照片）变成 Sora-2 视频。\n\n\
@@ -90,14 +90,14 @@ pub fn help(lang: Lang) -> String {
              • 快捷：--pro --portrait --landscape\n\
              • -- 表示选项结束\n\n\
              📷 照片：发送照片（或相册）并以 /video … 作为说明，或回复一张照片发送 /video …。群组里这两种方式总是可用。\n\n\
-             /status [编号] · /tasks · /cancel <编号> · /again · /quota"
+             /status [编号] · /tasks · /cancel <编号> · /again · /quota · /settings"
         ),
     }
 }
 
 /// The Telegram command menu for Chinese users (the English one comes from the
 /// `Command` enum's doc comments; same command form as teloxide sends).
-pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
+pub const ZH_COMMAND_MENU: [(&str, &str); 9] = [
     ("/start", "开始：使用说明"),
     ("/help", "使用说明和示例"),
     ("/video", "生成视频：/video [选项] <描述>"),
@@ -106,6 +106,7 @@ pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
     ("/cancel", "停止跟踪视频：/cancel <编号>"),
     ("/again", "重复上一次请求"),
     ("/quota", "今日剩余额度"),
+    ("/settings", "默认模型、方向、尺寸、时长"),
 ];
 
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {
@@ -269,7 +270,10 @@ fn options_line(lang: Lang, task: &Task) -> String {
         (Lang::En, n) => format!(" · {n} photos"),
         (Lang::Zh, n) => format!(" · {n} 张照片"),
     };
-    format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration)
+    match lang {
+        Lang::En => format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration),
+        Lang::Zh => format!("{} · {} · {} · {}秒{photos}", o.model, orientation_name(lang, o.orientation), size_name(lang, o.size), o.duration),
+    }
 }
 
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.
@@ -444,6 +448,146 @@ pub fn task_timed_out(lang: Lang, task: &Task, minutes: u64) -> String {
         Lang::En => format!("⌛ Video #{} did not finish within {minutes} min, so I stopped waiting for it.", task.id),
         Lang::Zh => format!("⌛ 视频 #{} 在 {minutes} 分钟内没有完成，已停止等待。", task.id),
     }
+}
+
+// ---- Buttons, guided /video, /settings, inline sharing (phones) ----
+
+pub fn button_refresh(lang: Lang) -> &'static str {
+    t(lang, "🔄 Refresh", "🔄 刷新")
+}
+
+pub fn button_stop(lang: Lang) -> &'static str {
+    t(lang, "✖ Stop", "✖ 停止")
+}
+
+pub fn button_again(lang: Lang) -> &'static str {
+    t(lang, "🔁 Again", "🔁 再来一次")
+}
+
+pub fn button_pro(lang: Lang) -> &'static str {
+    t(lang, "⭐ Pro", "⭐ Pro 版")
+}
+
+/// `↔ Landscape` / `↕ Portrait`: the orientation the button asks for.
+pub fn button_orientation(lang: Lang, orientation: Orientation) -> String {
+    let arrow = match orientation {
+        Orientation::Landscape => "↔",
+        Orientation::Portrait => "↕",
+    };
+    format!("{arrow} {}", orientation_name(lang, orientation))
+}
+
+pub fn button_seconds(lang: Lang, seconds: u32) -> String {
+    match lang {
+        Lang::En => format!("{seconds} s"),
+        Lang::Zh => format!("{seconds} 秒"),
+    }
+}
+
+pub fn button_as_prompt(lang: Lang) -> &'static str {
+    t(lang, "Use as prompt", "作为描述使用")
+}
+
+pub fn button_reset(lang: Lang) -> &'static str {
+    t(lang, "↩ Bot defaults", "↩ 恢复默认")
+}
+
+/// An option value as users of this language call it.
+pub fn orientation_name(lang: Lang, orientation: Orientation) -> &'static str {
+    match orientation {
+        Orientation::Landscape => t(lang, "Landscape", "横屏"),
+        Orientation::Portrait => t(lang, "Portrait", "竖屏"),
+    }
+}
+
+pub fn size_name(lang: Lang, size: Size) -> &'static str {
+    match size {
+        Size::Large => t(lang, "Large (1080p)", "大 (1080p)"),
+        Size::Small => t(lang, "Small (720p)", "小 (720p)"),
+    }
+}
+
+/// Short notices shown by Telegram when a press did nothing (at most 200 characters).
+pub fn press_not_yours(lang: Lang) -> &'static str {
+    t(lang, "Not yours: only the person who asked (or an admin) can stop it.", "不是你的视频：只有发起人（或管理员）可以停止。")
+}
+
+pub fn press_already_finished(lang: Lang) -> &'static str {
+    t(lang, "Already finished.", "已经结束了。")
+}
+
+pub fn press_gone(lang: Lang) -> &'static str {
+    t(lang, "This button has expired. Send the command again.", "按钮已失效，请重新发送命令。")
+}
+
+pub fn press_stopped(lang: Lang) -> &'static str {
+    t(lang, "Stopped.", "已停止。")
+}
+
+pub fn press_up_to_date(lang: Lang) -> &'static str {
+    t(lang, "Up to date.", "已是最新状态。")
+}
+
+pub fn press_not_allowed(lang: Lang) -> &'static str {
+    t(lang, "🔒 This bot is private.", "🔒 这是私人机器人。")
+}
+
+pub fn press_working(lang: Lang) -> &'static str {
+    t(lang, "On it…", "正在处理…")
+}
+
+/// The message a re-request button leaves in the chat: it is the presser's
+/// request, and the replies about it answer it.
+pub fn press_request(lang: Lang, who: &str, what: &str, prompt: &str) -> String {
+    match lang {
+        Lang::En => format!("{what}: requested by {who}\n📝 {}", cut(prompt, 200)),
+        Lang::Zh => format!("{what}：由 {who} 请求\n📝 {}", cut(prompt, 200)),
+    }
+}
+
+/// Asks for the prompt after a bare `/video` (sent with ForceReply). The
+/// answer is recognised by this opening, in either language.
+pub fn ask_prompt(lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("{ASK_PROMPT_MARK} What should the video show? Reply with a description (you can attach a photo and write it as the caption)."),
+        Lang::Zh => format!("{ASK_PROMPT_MARK} 视频要展示什么？请回复一段描述（也可以发送照片并把描述写在说明里）。"),
+    }
+}
+
+pub const ASK_PROMPT_MARK: &str = "✍️";
+
+pub fn ask_prompt_placeholder(lang: Lang) -> &'static str {
+    t(lang, "a cat surfing at sunset", "日落时冲浪的猫")
+}
+
+/// `/settings`: what is in force here and who may change it.
+pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
+    let line = format!(
+        "{} · {} · {} · {}",
+        current.model,
+        orientation_name(lang, current.orientation),
+        size_name(lang, current.size),
+        button_seconds(lang, current.duration)
+    );
+    match (lang, in_group) {
+        (Lang::En, false) => format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them."),
+        (Lang::En, true) => format!("⚙️ This group's defaults for /video:\n{line}\n\nOnly group admins can change them. Options in a /video command still override them."),
+        (Lang::Zh, false) => format!("⚙️ 你的 /video 默认设置：\n{line}\n\n/video 命令里的选项仍然优先。"),
+        (Lang::Zh, true) => format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。"),
+    }
+}
+
+pub fn press_saved(lang: Lang) -> &'static str {
+    t(lang, "Saved.", "已保存。")
+}
+
+pub fn press_admins_only(lang: Lang) -> &'static str {
+    t(lang, "Only this group's admins can change its defaults.", "只有本群管理员可以修改默认设置。")
+}
+
+/// Title of an inline result: the video's prompt.
+pub fn inline_title(task: &Task) -> String {
+    format!("#{} {}", task.id, cut(&task.prompt, 60))
 }
 
 #[cfg(test)]

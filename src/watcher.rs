@@ -284,7 +284,7 @@ impl Inner {
         if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running && !current.is_silenced()) {
             return;
         }
-        match self.telegram.edit(task.chat_id, message_id, &text).await {
+        match self.telegram.edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(lang(task), task)).await {
             Ok(()) => {}
             // Refused for good (e.g. the message was deleted): record it anyway so
             // the same doomed edit is not repeated every round.
@@ -301,9 +301,14 @@ impl Inner {
 
     async fn deliver(&self, mut task: Task, video_url: &str) {
         match delivery::deliver(&self.telegram, &self.http, &task, video_url).await {
-            Ok(how) => {
+            Ok((how, file_id)) => {
                 metrics::delivered(how.as_str());
                 tracing::info!(task = task.id, how = how.as_str(), "video delivered");
+                if let Some(file_id) = file_id
+                    && let Err(error) = self.store.set_video_file_id(task.id, &file_id).await
+                {
+                    tracing::warn!(task = task.id, %error, "could not store the video's file id (inline sharing)");
+                }
                 self.end(&mut task, TaskState::Done, None).await;
             }
             Err(error) if error.is_permanent() => {

@@ -85,7 +85,7 @@ async fn the_command_menu_is_registered_in_english_and_chinese() {
     let commands = |i: usize| -> Vec<String> {
         menus[i].body["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap().to_owned()).collect()
     };
-    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota"];
+    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota", "/settings"];
     assert_eq!(commands(0), all);
     assert_eq!(commands(1), all);
     assert_eq!(menus[1].body["language_code"], "zh");
@@ -186,7 +186,7 @@ async fn bad_options_and_empty_prompts_get_the_right_form_and_no_create() {
     let user = User::new(507);
     for (text, needle) in [
         ("/video --foo a cat", "Unknown option"),
-        ("/video", "prompt"),
+        // A bare `/video` asks for the prompt instead (tests/buttons.rs).
         ("/video --landscape   ", "prompt"),
         ("/video d=25 a cat", "10 or 15"),
         ("/video size=huge a cat", "size"),

@@ -21,16 +21,17 @@ use crate::{
 const RECENT_TASKS: i64 = 10;
 
 /// Who wrote, where, in which language.
-struct Sender {
-    chat_id: i64,
-    user_id: i64,
-    message_id: i32,
-    lang: Lang,
-    in_group: bool,
+pub(super) struct Sender {
+    pub(super) chat_id: i64,
+    pub(super) user_id: i64,
+    /// The command message: replies answer it, and with the chat it keys the task.
+    pub(super) message_id: i32,
+    pub(super) lang: Lang,
+    pub(super) in_group: bool,
 }
 
 impl Sender {
-    fn of(message: &Message) -> Option<Sender> {
+    pub(super) fn of(message: &Message) -> Option<Sender> {
         let user = message.from.as_ref()?;
         Some(Sender {
             chat_id: message.chat.id.0,
@@ -67,14 +68,22 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Cancel(arg) => cancel(&sender, &arg, &state).await,
         Command::Again(_) => again(&sender, state).await,
         Command::Quota(_) => quota(&sender, &state).await,
+        Command::Settings(_) => super::settings::show(&state, &sender).await,
         Command::Start(_) | Command::Help(_) => answer(&state, &sender, &texts::help(sender.lang)).await,
     }
 }
 
 async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppState>) -> HandlerResult {
-    let request = match parse_video_args(args, &state.config.defaults) {
+    if args.trim().is_empty() && message.caption().is_none() && message.reply_to_message().is_none() {
+        return super::guided::ask(&state, sender).await;
+    }
+    let defaults = super::settings::defaults(&state, sender.chat_id).await;
+    let request = match parse_video_args(args, &defaults) {
         Ok(request) => request,
-        Err(error) => return answer(&state, sender, &texts::parse_error(sender.lang, &error)).await,
+        Err(error) => {
+            let images = photos::command_images(message, &state).await;
+            return super::buttons::refuse_with_fix(&state, sender, args, &images, &error).await;
+        }
     };
     if let Some(group) = message.media_group_id() {
         // The caption of an album: the images come from all of its messages.
@@ -93,7 +102,7 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
 }
 
 /// Checks the image count, then hands the request to the tracker.
-async fn start_submission(sender: &Sender, request: VideoRequest, images: Vec<String>, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn start_submission(sender: &Sender, request: VideoRequest, images: Vec<String>, state: Arc<AppState>) -> HandlerResult {
     let max = state.config.max_images;
     if images.len() > max {
         return answer(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
@@ -259,7 +268,14 @@ async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Optio
 
 async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     let text = match find_task(state, sender, arg).await? {
-        Some(task) => texts::task_status(sender.lang, &task),
+        Some(task) => {
+            let text = texts::task_status(sender.lang, &task);
+            if let Some(buttons) = crate::keyboards::status(sender.lang, &task) {
+                state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, buttons).await?;
+                return Ok(());
+            }
+            text
+        }
         None if arg.trim().is_empty() => texts::no_tasks_yet(sender.lang),
         None => texts::task_not_found(sender.lang),
     };
@@ -283,17 +299,10 @@ async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
         .await?
         .filter(|task| task.user_id == sender.user_id || state.config.access.is_admin(sender.user_id));
     let Some(task) = task else { return answer(state, sender, &texts::task_not_found(sender.lang)).await };
-    // The job goes on upstream: the task stays open, silenced, and keeps its slot.
-    if !state.store.cancel(task.id).await? {
+    if !super::buttons::stop_task(state, &task).await? {
         return answer(state, sender, &texts::not_cancellable(sender.lang, &task)).await;
     }
     tracing::info!(task = task.id, user_id = sender.user_id, "task cancelled by its user");
-    if let (Some(message_id), Some(cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
-        let text = texts::task_status(Lang::from_code(Some(&task.lang)), &cancelled);
-        if let Err(error) = state.telegram.edit(task.chat_id, message_id, &text).await {
-            tracing::warn!(task = task.id, %error, "could not edit the status message");
-        }
-    }
     answer(state, sender, &texts::cancelled(sender.lang, task.id)).await
 }
 

@@ -137,7 +137,8 @@ pub async fn submit(state: &AppState, submission: Submission) {
     tracing::info!(task = id, upstream_id = %created.id, "video task created");
 
     let text = texts::task_status(lang, &task);
-    match state.telegram.reply(chat_id, command_msg_id, &text).await {
+    let buttons = crate::keyboards::status(lang, &task);
+    match state.telegram.reply_with_keyboard(chat_id, command_msg_id, &text, buttons.unwrap_or_default()).await {
         Ok(message_id) => {
             if let Err(error) = state.store.set_status_message(id, message_id.0, &text).await {
                 tracing::error!(task = id, %error, "could not store the status message id");

@@ -3,7 +3,9 @@
 //! first use, which both backends read the same way.
 
 mod albums;
+mod buttons;
 mod media;
+mod settings;
 mod tasks;
 mod watch;
 
@@ -14,7 +16,8 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
 };
 
-pub use tasks::{Guards, Lease, Refusal, Reservation, Usage};
+pub use buttons::PendingRequest;
+pub use tasks::{Guards, Lease, Refusal, Reservation, Usage, is_group_chat, limit_reached};
 
 use crate::{
     command::VideoOptions,

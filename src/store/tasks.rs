@@ -274,21 +274,26 @@ async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, guards:
         return Ok(Reservation::Duplicate);
     }
     let usage = usage_in(conn, new.user_id, new.chat_id, day, guards.unknown_active_since).await?;
-    Ok(Reservation::Refused(refusal_for(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id))))
+    // Nothing reached now: the last slot went to a request that ended meanwhile.
+    let refusal = limit_reached(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id))
+        .unwrap_or(Refusal::TotalActive { limit: guards.limits.max_active_total });
+    Ok(Reservation::Refused(refusal))
 }
 
-/// Which limit a refused reservation hit, most specific first.
-fn refusal_for(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool) -> Refusal {
+/// The limit this usage has reached, most specific first; `None` if none.
+pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool) -> Option<Refusal> {
     if !exempt && usage.used_today >= limits.daily_per_user {
-        Refusal::DailyLimit { limit: limits.daily_per_user }
+        Some(Refusal::DailyLimit { limit: limits.daily_per_user })
     } else if !exempt && usage.active_user >= limits.max_active_per_user {
-        Refusal::UserActive { limit: limits.max_active_per_user }
+        Some(Refusal::UserActive { limit: limits.max_active_per_user })
     } else if let Some(limit) = limits.daily_per_chat.filter(|&limit| !exempt && in_group && usage.used_chat_today >= limit) {
-        Refusal::ChatDaily { limit }
+        Some(Refusal::ChatDaily { limit })
     } else if let Some(limit) = limits.daily_total.filter(|&limit| usage.used_total_today >= limit) {
-        Refusal::TotalDaily { limit }
+        Some(Refusal::TotalDaily { limit })
+    } else if usage.active_total >= limits.max_active_total {
+        Some(Refusal::TotalActive { limit: limits.max_active_total })
     } else {
-        Refusal::TotalActive { limit: limits.max_active_total }
+        None
     }
 }
 
