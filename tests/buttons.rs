@@ -116,10 +116,12 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     assert_eq!(labels(&copy), rows(&[&["🔄 Refresh", "✖ Stop"]]));
     let stop = env.tg.press(&alice, &copy, "✖ Stop");
     assert_eq!(notice(&env, &stop).await.as_deref(), Some("Stopped."));
-    assert_eq!(store.task(1).await.unwrap().unwrap().state, TaskState::Cancelled);
+    // The job goes on upstream: still open and holding its slot, but silenced.
+    let stopped = store.task(1).await.unwrap().unwrap();
+    assert!(stopped.state == TaskState::Running && stopped.is_silenced(), "{stopped:?}");
     for message in [status_id, message_id(&copy)] {
         let stopped = wait_edit(&env, group.id, message, "no longer followed", |c| c.text().unwrap().contains("no longer followed")).await;
-        assert!(stopped.body.get("reply_markup").is_none(), "the buttons go when the task ends: {}", stopped.body);
+        assert!(stopped.body.get("reply_markup").is_none(), "the buttons go when the task is stopped: {}", stopped.body);
     }
 
     let again = env.tg.press(&alice, &status, "✖ Stop");
