@@ -1,6 +1,7 @@
 //! Sends a finished video into the chat, as a reply to the command, playable
-//! inline: by URL; else downloaded (≤ 50 MB, streamed to a temp file) and
-//! uploaded; else as a link.
+//! inline: by URL; else downloaded (≤ 50 MB, streamed to a temp file, only
+//! from public addresses or the video API's own origin, and only if it looks
+//! like a video) and uploaded; else as a link.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,6 +12,7 @@ use teloxide::{ApiError, RequestError};
 use tokio::io::AsyncWriteExt;
 
 use crate::{
+    net_guard::{GuardError, GuardedClient},
     task::Task,
     telegram::Telegram,
     texts::{self, Lang},
@@ -67,13 +69,13 @@ impl DeliveryError {
 }
 
 /// Delivers `video_url` for `task`. See the module doc for the order of attempts.
-pub async fn deliver(telegram: &Telegram, http: &reqwest::Client, task: &Task, video_url: &str) -> Result<Delivered, DeliveryError> {
+pub async fn deliver(telegram: &Telegram, http: &GuardedClient, task: &Task, video_url: &str) -> Result<Delivered, DeliveryError> {
     deliver_with_limit(telegram, http, task, video_url, MAX_UPLOAD_BYTES).await
 }
 
 async fn deliver_with_limit(
     telegram: &Telegram,
-    http: &reqwest::Client,
+    http: &GuardedClient,
     task: &Task,
     video_url: &str,
     limit: u64,
@@ -152,6 +154,10 @@ enum UploadError {
     TooLarge { limit: u64 },
     #[error("download failed: {0}")]
     Download(reqwest::Error),
+    #[error("download refused: {0}")]
+    Refused(#[from] GuardError),
+    #[error("not a video (content type {0:?})")]
+    NotAVideo(String),
     #[error("temp file: {0}")]
     Io(#[from] std::io::Error),
     #[error("upload failed: {0}")]
@@ -165,7 +171,7 @@ impl From<reqwest::Error> for UploadError {
     }
 }
 
-async fn upload(telegram: &Telegram, http: &reqwest::Client, task: &Task, url: &reqwest::Url, caption: &str, limit: u64) -> Result<(), UploadError> {
+async fn upload(telegram: &Telegram, http: &GuardedClient, task: &Task, url: &reqwest::Url, caption: &str, limit: u64) -> Result<(), UploadError> {
     let file = TempVideo::new(task.id);
     let send = async {
         download(http, url, file.path(), limit).await?;
@@ -188,12 +194,16 @@ async fn keep_showing_upload(telegram: &Telegram, chat_id: i64) {
     }
 }
 
-/// Streams `url` into `path`, never holding the video in memory; refuses more than `limit` bytes.
-async fn download(http: &reqwest::Client, url: &reqwest::Url, path: &Path, limit: u64) -> Result<(), UploadError> {
-    let mut response = http.get(url.clone()).timeout(DOWNLOAD_TIMEOUT).send().await?.error_for_status()?;
+/// Streams `url` into `path`, never holding the video in memory; refuses more
+/// than `limit` bytes, and anything that is neither labelled nor shaped like a video.
+async fn download(http: &GuardedClient, url: &reqwest::Url, path: &Path, limit: u64) -> Result<(), UploadError> {
+    let mut response = http.get(url, DOWNLOAD_TIMEOUT).await?.error_for_status()?;
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(UploadError::TooLarge { limit });
     }
+    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let mut checked = content_type.to_ascii_lowercase().starts_with("video/");
+    let mut head = Vec::with_capacity(VIDEO_MAGIC_BYTES);
     let mut out = tokio::fs::File::create(path).await?;
     let mut written: u64 = 0;
     while let Some(chunk) = response.chunk().await? {
@@ -201,10 +211,30 @@ async fn download(http: &reqwest::Client, url: &reqwest::Url, path: &Path, limit
         if written > limit {
             return Err(UploadError::TooLarge { limit });
         }
+        if !checked {
+            head.extend(chunk.iter().take(VIDEO_MAGIC_BYTES - head.len()));
+            if head.len() == VIDEO_MAGIC_BYTES {
+                if !looks_like_video(&head) {
+                    return Err(UploadError::NotAVideo(content_type));
+                }
+                checked = true;
+            }
+        }
         out.write_all(&chunk).await?;
+    }
+    if !checked && !looks_like_video(&head) {
+        return Err(UploadError::NotAVideo(content_type));
     }
     out.flush().await?;
     Ok(())
+}
+
+/// Bytes needed to recognise a video container.
+const VIDEO_MAGIC_BYTES: usize = 8;
+
+/// MP4/MOV (an `ftyp` box first) or WebM/Matroska (an EBML header).
+fn looks_like_video(head: &[u8]) -> bool {
+    matches!(head, [_, _, _, _, b'f', b't', b'y', b'p', ..] | [0x1A, 0x45, 0xDF, 0xA3, ..])
 }
 
 /// A temp file path removed when done: explicitly, or on drop (error, panic, cancellation).

@@ -19,6 +19,7 @@ use decide::{Step, decide, delivery_expired, lease_ttl, millis, should_edit, tic
 use crate::{
     delivery,
     metrics,
+    net_guard::GuardedClient,
     store::{Store, now_ms},
     task::{Task, TaskState},
     telegram::Telegram,
@@ -56,7 +57,8 @@ struct Inner {
     store: Store,
     api: VideoApi,
     telegram: Telegram,
-    http: reqwest::Client,
+    /// Video downloads: public addresses or the video API's own origin only.
+    http: GuardedClient,
     config: WatcherConfig,
     /// See `STALE_MARGIN`.
     stale_after: Duration,
@@ -66,7 +68,7 @@ struct Inner {
 }
 
 impl Watcher {
-    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: reqwest::Client, config: WatcherConfig) -> Self {
+    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let stale_after = video_api::DEFAULT_CREATE_TIMEOUT + STALE_MARGIN;
         Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, stale_after, in_flight: Mutex::new(HashSet::new()) }) }
     }

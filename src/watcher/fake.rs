@@ -16,7 +16,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{config::Config, telegram::Telegram, video_api::VideoApi};
+use crate::{config::Config, net_guard::GuardedClient, telegram::Telegram, video_api::VideoApi};
 
 /// Shaped like a bot token, but not like a real one (no secret-scan false alarm).
 pub const TOKEN: &str = "123456789:test-token-for-the-watcher-fake-api";
@@ -72,6 +72,11 @@ impl Fake {
 
     pub fn video_api(&self) -> VideoApi {
         VideoApi::new(&self.base, "test-key".to_owned().into()).with_timeouts(Duration::from_secs(5), Duration::from_secs(5))
+    }
+
+    /// A download client trusting this fake's origin, as the bot trusts `VIDEO_API_BASE_URL`.
+    pub fn downloads(&self) -> GuardedClient {
+        GuardedClient::new(Some(&self.base.parse().unwrap()))
     }
 
     /// Serves `bytes` at `{base}{path}`, with or without Content-Length.
