@@ -141,11 +141,6 @@ impl MediaProxy {
         });
         fetch
     }
-
-    #[cfg(test)]
-    fn cached_bytes(&self) -> usize {
-        self.inner.fetches.lock().unwrap().values().map(|f| f.bytes()).sum()
-    }
 }
 
 impl Inner {

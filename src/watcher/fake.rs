@@ -38,6 +38,10 @@ struct Inner {
     refusals: HashMap<String, VecDeque<String>>,
     /// Path → (bytes, send without Content-Length).
     files: HashMap<String, (Bytes, bool)>,
+    /// Path → Location of a 302 answer.
+    redirects: HashMap<String, String>,
+    /// GETs of served files and redirects.
+    file_requests: usize,
     /// Query answers; the last one repeats.
     answers: VecDeque<Value>,
     queries: usize,
@@ -83,6 +87,17 @@ impl Fake {
     pub fn serve(&self, path: &str, bytes: Vec<u8>, chunked: bool) -> String {
         self.lock().files.insert(path.to_owned(), (bytes.into(), chunked));
         format!("{}{path}", self.base)
+    }
+
+    /// Answers `{base}{path}` with a redirect to `location`.
+    pub fn redirect(&self, path: &str, location: &str) -> String {
+        self.lock().redirects.insert(path.to_owned(), location.to_owned());
+        format!("{}{path}", self.base)
+    }
+
+    /// How many times a served file or redirect was asked for.
+    pub fn file_requests(&self) -> usize {
+        self.lock().file_requests
     }
 
     pub fn refuse_next(&self, method: &str, description: &str) {
@@ -136,7 +151,14 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: axum:
         };
         return axum::Json(json!({"ok": true, "result": result})).into_response();
     }
-    let file = inner.lock().unwrap().files.get(path).cloned();
+    let (file, redirect) = {
+        let mut inner = inner.lock().unwrap();
+        inner.file_requests += 1;
+        (inner.files.get(path).cloned(), inner.redirects.get(path).cloned())
+    };
+    if let Some(location) = redirect {
+        return (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    }
     match file {
         Some((bytes, false)) => bytes.into_response(),
         Some((bytes, true)) => {
