@@ -20,7 +20,7 @@
 mod support;
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
     sync::{
         Arc,
@@ -82,10 +82,10 @@ struct Bot {
     addr: String,
 }
 
-async fn start_bot(bin: &PathBuf, image_mode: &str) -> Bot {
+async fn start_bot(bin: &Path, image_mode: &str) -> Bot {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut env = TestEnv::start(bin.clone()).await;
+    let mut env = TestEnv::start(bin).await;
     env.set_env("HTTP_BIND", &addr);
     env.set_env("PUBLIC_BASE_URL", &format!("http://{addr}"));
     env.set_env("WEBHOOK_SECRET", SECRET);
@@ -179,7 +179,7 @@ fn show(name: &str, mut latencies: Vec<Duration>, failures: usize) {
     );
 }
 
-async fn hostile(bin: &PathBuf) {
+async fn hostile(bin: &Path) {
     let bot = start_bot(bin, "data").await;
     let pid = bot.process.pid();
     let (rss0, _, fds0) = sample(pid);
@@ -249,7 +249,7 @@ async fn hostile(bin: &PathBuf) {
     bot.process.wait_exit(WAIT).await;
 }
 
-async fn media(bin: &PathBuf) {
+async fn media(bin: &Path) {
     let bot = start_bot(bin, "proxy").await;
     let pid = bot.process.pid();
     bot.env.tg.add_photo("big");

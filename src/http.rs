@@ -83,8 +83,10 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = metrics_access(state.metrics_token.as_ref(), peer, &headers) {
-        return refusal;
+    match metrics_access(state.metrics_token.as_ref(), peer, &headers) {
+        Ok(()) => {}
+        Err(StatusCode::UNAUTHORIZED) => return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response(),
+        Err(status) => return status.into_response(),
     }
     if let Ok(open) = state.store.count_open().await {
         crate::metrics::open_tasks(open);
@@ -98,14 +100,14 @@ async fn metrics(State(state): State<Arc<HttpState>>, ConnectInfo(peer): Connect
 /// Without a token only the host itself may read the metrics (they tell how
 /// busy the bot is and how much it spends); with one, whoever presents it.
 /// Behind a reverse proxy on the same host every client looks local: set a token there.
-fn metrics_access(token: Option<&SecretString>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Response> {
+fn metrics_access(token: Option<&SecretString>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), StatusCode> {
     let Some(token) = token else {
-        return if peer.ip().to_canonical().is_loopback() { Ok(()) } else { Err(StatusCode::FORBIDDEN.into_response()) };
+        return if peer.ip().to_canonical().is_loopback() { Ok(()) } else { Err(StatusCode::FORBIDDEN) };
     };
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
     match presented {
         Some(given) if bool::from(given.ct_eq(token.expose_secret().as_bytes())) => Ok(()),
-        _ => Err((StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response()),
+        _ => Err(StatusCode::UNAUTHORIZED),
     }
 }
 
@@ -312,13 +314,13 @@ mod tests {
         assert!(metrics_access(None, peer("127.0.0.1"), &none).is_ok());
         assert!(metrics_access(None, peer("::1"), &none).is_ok());
         assert!(metrics_access(None, peer("::ffff:127.0.0.1"), &none).is_ok());
-        assert_eq!(metrics_access(None, peer("203.0.113.9"), &none).unwrap_err().status(), StatusCode::FORBIDDEN);
+        assert_eq!(metrics_access(None, peer("203.0.113.9"), &none).unwrap_err(), StatusCode::FORBIDDEN);
 
         let token = SecretString::from("0123456789abcdef");
         for ip in ["127.0.0.1", "203.0.113.9"] {
             assert!(metrics_access(Some(&token), peer(ip), &bearer("Bearer 0123456789abcdef")).is_ok());
             for wrong in [none.clone(), bearer("Bearer 0123456789abcdeX"), bearer("Bearer 0123456789abcdef0"), bearer("0123456789abcdef")] {
-                assert_eq!(metrics_access(Some(&token), peer(ip), &wrong).unwrap_err().status(), StatusCode::UNAUTHORIZED);
+                assert_eq!(metrics_access(Some(&token), peer(ip), &wrong).unwrap_err(), StatusCode::UNAUTHORIZED);
             }
         }
     }
