@@ -12,7 +12,8 @@
 //! - small read buffers, so a thousand half-sent heads cost little memory;
 //! - request bodies are read only by the webhook, after its secret, capped in
 //!   size and time; a response never waits for an unread body (hyper closes
-//!   such a connection after answering).
+//!   such a connection after answering);
+//! - a client that stops reading our answer is dropped after `WRITE_STALL`.
 
 use std::{
     collections::VecDeque,
@@ -53,6 +54,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ours are a few hundred bytes, and hyper's default (about 400 KB) times a
 /// thousand slow clients would be 400 MB.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// A client that reads none of our answer for this long is dropped (it would
+/// hold its connection, and a media download, forever).
+const WRITE_STALL: Duration = Duration::from_secs(30);
 /// On shutdown, requests in progress get this long to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -161,7 +165,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, slot
     let service = PerConnection { app, peer, conn: slot.conn.clone() };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(READ_BUFFER_BYTES);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(TokioIo::new(StallGuard { stream, stalled_since: None }), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -291,6 +295,60 @@ impl http_body::Body for TrackedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// The socket, failing a write that has made no progress for `WRITE_STALL`.
+struct StallGuard {
+    stream: TcpStream,
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallGuard {
+    fn progress<T>(&mut self, cx: &mut Context<'_>, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let deadline = self.stalled_since.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::ErrorKind::TimedOut.into())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for StallGuard {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for StallGuard {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.progress(cx, poll)
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.progress(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_flush(cx);
+        this.progress(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
