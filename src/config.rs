@@ -33,6 +33,10 @@ pub struct Config {
     pub image_mode: ImageMode,
     /// `false` only for benchmarks against a local fake (`TELEGRAM_SEND_LIMITS=off`).
     pub telegram_send_limits: bool,
+    /// With it, `/metrics` wants `Authorization: Bearer <token>` from anywhere; without, loopback only.
+    pub metrics_token: Option<SecretString>,
+    /// Connections the HTTP server holds at once; the rest of the file descriptors stay for outbound calls.
+    pub http_max_connections: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -180,6 +184,14 @@ impl Config {
             Some(_) => return Err(problem("TELEGRAM_SEND_LIMITS", "must be telegram or off")),
         };
 
+        let metrics_token = get("METRICS_TOKEN");
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(problem("METRICS_TOKEN", "must be at least 16 printable characters without spaces"));
+        }
+        let http_max_connections: usize = number("HTTP_MAX_CONNECTIONS", get("HTTP_MAX_CONNECTIONS"), 512)?;
+        if !(8..=65_536).contains(&http_max_connections) {
+            return Err(problem("HTTP_MAX_CONNECTIONS", "must be between 8 and 65536"));
+        }
         Ok(Config {
             telegram_token: telegram_token.into(),
             telegram_api_url,
@@ -198,6 +210,8 @@ impl Config {
             webhook_secret: webhook_secret.map(SecretString::from),
             image_mode,
             telegram_send_limits,
+            metrics_token: metrics_token.map(SecretString::from),
+            http_max_connections,
         })
     }
 
@@ -326,6 +340,19 @@ mod tests {
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
         assert_eq!(error_var(&[("DAILY_LIMIT_TOTAL", "lots")]), "DAILY_LIMIT_TOTAL");
         assert_eq!(error_var(&[("DAILY_LIMIT_PER_CHAT", "-3")]), "DAILY_LIMIT_PER_CHAT");
+    }
+
+    #[test]
+    fn http_hardening_knobs() {
+        let c = config(&[]).unwrap();
+        assert!(c.metrics_token.is_none());
+        assert_eq!(c.http_max_connections, 512);
+        let c = config(&[("METRICS_TOKEN", "0123456789abcdef"), ("HTTP_MAX_CONNECTIONS", "64")]).unwrap();
+        assert_eq!(c.metrics_token.unwrap().expose_secret(), "0123456789abcdef");
+        assert_eq!(c.http_max_connections, 64);
+        assert_eq!(error_var(&[("METRICS_TOKEN", "short")]), "METRICS_TOKEN");
+        assert_eq!(error_var(&[("METRICS_TOKEN", "has a space in it here")]), "METRICS_TOKEN");
+        assert_eq!(error_var(&[("HTTP_MAX_CONNECTIONS", "2")]), "HTTP_MAX_CONNECTIONS");
     }
 
     #[test]

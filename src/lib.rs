@@ -14,3 +14,6 @@ pub mod images;
 pub mod delivery;
 pub mod watcher;
 pub mod http;
+pub mod media_proxy;
+pub mod net_guard;
+pub mod webhook;

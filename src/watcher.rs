@@ -19,6 +19,7 @@ use decide::{Step, decide, delivery_expired, lease_ttl, millis, should_edit, tic
 use crate::{
     delivery,
     metrics,
+    net_guard::GuardedClient,
     store::{Store, now_ms},
     task::{Task, TaskState},
     telegram::Telegram,
@@ -48,7 +49,8 @@ struct Inner {
     store: Store,
     api: VideoApi,
     telegram: Telegram,
-    http: reqwest::Client,
+    /// Video downloads: public addresses or the video API's own origin only.
+    http: GuardedClient,
     config: WatcherConfig,
     /// Unix ms: on SQLite, a create still `submitting` from before this was
     /// cut off by the previous run's end.
@@ -59,7 +61,7 @@ struct Inner {
 }
 
 impl Watcher {
-    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: reqwest::Client, config: WatcherConfig) -> Self {
+    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let started_at = now_ms();
         Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, started_at, in_flight: Mutex::new(HashSet::new()) }) }
     }

@@ -146,6 +146,8 @@ struct Record {
     last_update_id: i64,
     last_message_id: i64,
     files: HashMap<String, Vec<u8>>,
+    /// Requests for file contents (`/file/bot<token>/<path>`).
+    downloads: usize,
     /// Keyed by lowercased method name.
     failures: HashMap<String, VecDeque<Failure>>,
     /// (chat id, user id) of group administrators, for getChatMember.
@@ -163,6 +165,7 @@ impl FakeTelegram {
                 last_update_id: 0,
                 last_message_id: FIRST_SENT_MESSAGE_ID - 1,
                 files: HashMap::new(),
+                downloads: 0,
                 failures: HashMap::new(),
                 chat_admins: Vec::new(),
             }),
@@ -246,6 +249,11 @@ impl FakeTelegram {
             self.add_file(&file_id, bytes);
         }
         largest
+    }
+
+    /// How many file downloads were asked for.
+    pub fn downloads(&self) -> usize {
+        self.state.lock().downloads
     }
 
     /// Serves the file of `Msg::document(.., file_id, ..)`; returns its bytes.
@@ -448,7 +456,8 @@ impl FakeState {
     }
 
     fn file_bytes(&self, path: &str) -> Option<Vec<u8>> {
-        let record = self.lock();
+        let mut record = self.lock();
+        record.downloads += 1;
         record
             .files
             .iter()
