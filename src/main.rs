@@ -24,9 +24,6 @@ use tracing_subscriber::EnvFilter;
 
 /// Long-poll timeout; below teloxide's 17 s client timeout (PITFALLS 4).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Parallel task queries: enough for thousands of open tasks at one query per
-/// interval each, few enough to stay far below the video API's rate limits.
-const WATCHER_CONCURRENCY: usize = 16;
 
 fn main() -> ExitCode {
     // A missing .env is fine; a malformed one is a configuration error.
@@ -101,7 +98,7 @@ async fn run(config: Config) -> Result<(), String> {
             owner,
             poll_interval: config.poll_interval,
             task_timeout: config.task_timeout,
-            max_concurrency: WATCHER_CONCURRENCY,
+            queries_per_second: config.video_api_queries_per_second,
             exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
         },
     )

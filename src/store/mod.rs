@@ -14,6 +14,7 @@ use sqlx::{
 };
 
 pub use tasks::{Lease, Refusal, Reservation, Usage};
+pub use watch::Schedule;
 
 use crate::{
     command::VideoOptions,
