@@ -8,6 +8,7 @@ use sora_bot::{
     config::{Config, ImageMode},
     http::{self, HttpState},
     images::ImageUrls,
+    leader::{self, PollerElection, PollingErrors},
     metrics,
     store::Store,
     telegram::Telegram,
@@ -57,6 +58,8 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
+    // Before the database is touched: a second process on one SQLite file refuses to start.
+    let _sqlite_lock = leader::lock_sqlite(config.database_url.expose_secret())?;
     let prometheus = metrics::install();
     let store = Store::connect(config.database_url.expose_secret()).await.map_err(|e| format!("database: {e}"))?;
     let telegram = Telegram::new(&config);
@@ -105,21 +108,13 @@ async fn run(config: Config) -> Result<(), String> {
     .with_create_timeout(config.video_api_timeout);
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
-    let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())
-        .dependencies(teloxide::dptree::deps![state])
-        // Plain chat messages are not for us; teloxide would log each one in full.
-        .default_handler(|_| async {})
-        .build();
-    let stop_dispatcher = dispatcher.shutdown_token();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: no new updates, finishing what is in flight");
-        // The dispatcher may still be starting (getMe); try until it listens.
-        loop {
-            match stop_dispatcher.shutdown() {
-                Ok(stopped) => return stopped.await,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
+    let stopping = CancellationToken::new();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: no new updates, finishing what is in flight");
+            stopping.cancel();
         }
     });
 
@@ -133,17 +128,73 @@ async fn run(config: Config) -> Result<(), String> {
         app = app.merge(webhook);
         let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
         tracing::info!("receiving updates by webhook");
+        let mut dispatcher = dispatcher(&telegram, state);
+        stop_when(&dispatcher, stopping.clone().cancelled_owned());
         dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("webhook error")).await;
         finish(tracker, shutdown, watcher, server, store).await;
     } else {
         let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
-        let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
-        tracing::info!("receiving updates by long polling");
-        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("polling error")).await;
+        let errors = PollingErrors::new();
+        if config.database_url.expose_secret().starts_with("sqlite:") {
+            poll(&telegram, state, errors, stopping.clone().cancelled_owned()).await;
+        } else {
+            // Replicas on one PostgreSQL database: only the holder of the poller lock polls.
+            let mut election = PollerElection::new(config.database_url.expose_secret());
+            while let Some(mut leadership) = election.acquire(&stopping).await {
+                let stopping = stopping.clone();
+                let lost_or_stopping = async move {
+                    tokio::select! {
+                        () = stopping.cancelled() => {}
+                        () = leadership.lost() => {}
+                    }
+                    leadership
+                };
+                poll(&telegram, state.clone(), errors.clone(), lost_or_stopping).await;
+            }
+        }
         finish(tracker, shutdown, watcher, server, store).await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+type BotDispatcher = Dispatcher<teloxide::Bot, bot::HandlerError, teloxide::dispatching::DefaultKey>;
+
+fn dispatcher(telegram: &Telegram, state: Arc<AppState>) -> BotDispatcher {
+    Dispatcher::builder(telegram.bot.clone(), bot::schema())
+        .dependencies(teloxide::dptree::deps![state])
+        // Plain chat messages are not for us; teloxide would log each one in full.
+        .default_handler(|_| async {})
+        .build()
+}
+
+/// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
+/// is kept until polling has fully stopped.
+async fn poll<T: Send + 'static>(telegram: &Telegram, state: Arc<AppState>, errors: Arc<PollingErrors>, stop: impl Future<Output = T> + Send + 'static) {
+    let mut dispatcher = dispatcher(telegram, state);
+    stop_when(&dispatcher, stop);
+    let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
+    tracing::info!("receiving updates by long polling");
+    dispatcher.dispatch_with_listener(updates, errors).await;
+}
+
+/// Stops the dispatcher once `stop` resolves, holding its output until it stopped.
+fn stop_when<T: Send + 'static>(
+    dispatcher: &BotDispatcher,
+    stop: impl Future<Output = T> + Send + 'static,
+) {
+    let token = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        let held = stop.await;
+        // The dispatcher may still be starting (getMe); try until it listens.
+        loop {
+            match token.shutdown() {
+                Ok(stopped) => break stopped.await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        drop(held);
+    });
 }
 
 /// After the dispatcher stopped: let submissions finish, then the watcher
