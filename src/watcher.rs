@@ -157,11 +157,14 @@ impl Watcher {
                 }
             };
             budget.spend(due.len());
+            let paced_from = tokio::time::Instant::now();
             for (i, task) in due.into_iter().enumerate() {
                 if i > 0 {
+                    // Deadlines from the round's start: the timer's millisecond
+                    // rounding must not add up over a round and lower the rate.
                     tokio::select! {
                         () = shutdown.cancelled() => break 'rounds,
-                        () = tokio::time::sleep(budget.gap()) => {}
+                        () = tokio::time::sleep_until(paced_from + budget.gap() * i as u32) => {}
                     }
                 }
                 let Some(guard) = InFlight::enter(&inner, task.id) else { continue };
