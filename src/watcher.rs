@@ -99,7 +99,7 @@ impl Watcher {
         let rate = config.queries_per_second.max(1);
         let ttl = lease_ttl(config.poll_interval);
         let round = tick_every(config.poll_interval);
-        let concurrency = concurrency_for(rate);
+        let concurrency = concurrency_for(rate, round);
         let permits = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
         let mut ticker = tokio::time::interval(round);

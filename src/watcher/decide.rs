@@ -80,11 +80,14 @@ pub fn tick_every(poll_interval: Duration) -> Duration {
 /// API lowers the query rate instead of queueing tasks in memory.
 const EXPECTED_QUERY_LATENCY: Duration = Duration::from_secs(1);
 
-/// Tasks followed at the same time for a rate limit of `rate` queries per second:
-/// enough to keep the rate with queries of `EXPECTED_QUERY_LATENCY`, bounded so a
-/// huge limit cannot open hundreds of connections at once.
-pub fn concurrency_for(rate: u32) -> usize {
-    ((f64::from(rate) * EXPECTED_QUERY_LATENCY.as_secs_f64()).ceil() as usize).clamp(4, 256)
+/// Tasks followed at the same time for a rate limit of `rate` queries per
+/// second and rounds `round` long: a round starts up to `rate × round` of them
+/// while those of the previous rounds may still run for up to
+/// `EXPECTED_QUERY_LATENCY`. Bounded, so a huge limit cannot open thousands of
+/// connections at once; a slower API then lowers the rate instead.
+pub fn concurrency_for(rate: u32, round: Duration) -> usize {
+    let slots = f64::from(rate) * (round + EXPECTED_QUERY_LATENCY).as_secs_f64();
+    (slots.ceil() as usize).clamp(4, 1024)
 }
 
 /// The interval each of `open` tasks is actually polled at: the configured one,
@@ -259,9 +262,12 @@ mod tests {
 
     #[test]
     fn concurrency_follows_the_rate() {
-        assert_eq!(concurrency_for(1), 4);
-        assert_eq!(concurrency_for(20), 20);
-        assert_eq!(concurrency_for(400), 256);
+        let second = Duration::from_secs(1);
+        assert_eq!(concurrency_for(1, second), 4);
+        assert_eq!(concurrency_for(20, second), 40);
+        assert_eq!(concurrency_for(400, second), 800);
+        assert_eq!(concurrency_for(400, Duration::from_millis(500)), 600);
+        assert_eq!(concurrency_for(10_000, second), 1024);
     }
 
     #[test]
