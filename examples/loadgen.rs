@@ -770,7 +770,14 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
     );
 
     env.set_env("POLL_INTERVAL_SECS", "1");
-    println!("  restart: same database, POLL_INTERVAL_SECS=1, RUST_LOG=warn");
+    // The restart backlog, not the rate limit, is measured (unless --env sets one).
+    if !args.extra_env.iter().any(|(key, _)| key == "VIDEO_API_QUERIES_PER_SECOND") {
+        env.set_env("VIDEO_API_QUERIES_PER_SECOND", "10000");
+    }
+    println!(
+        "  restart: same database, POLL_INTERVAL_SECS=1, VIDEO_API_QUERIES_PER_SECOND={}, RUST_LOG=warn",
+        env.var("VIDEO_API_QUERIES_PER_SECOND").unwrap_or_default()
+    );
     let queries_before = env.video.queries().len();
     let restarted = Instant::now();
     let bot = env.start_bot();
