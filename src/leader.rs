@@ -22,9 +22,19 @@ use sqlx::{AnyConnection, Connection, Row};
 use teloxide::{ApiError, RequestError, error_handlers::ErrorHandler};
 use tokio_util::sync::CancellationToken;
 
-/// The advisory lock key of "the poller" ("sorabot" in ASCII). One database
-/// serves one bot token, so one fixed key suffices.
-const POLLER_LOCK_KEY: i64 = 0x0073_6f72_6162_6f74;
+/// The advisory lock key of the poller of one bot at one Bot API server: what
+/// Telegram allows one `getUpdates` caller for. From the bot's id (the public
+/// part of its token, before the colon) and the server's URL, hashed with
+/// FNV-1a: unlike std's hasher it is fixed, so replicas built by different
+/// compiler versions (a rolling upgrade) still agree on the key.
+pub fn poller_lock_key(api_url: &str, bot_token: &str) -> i64 {
+    let bot_id = bot_token.split(':').next().unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in api_url.bytes().chain([b'\n']).chain(bot_id.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
 
 /// How often a follower tries for the lock and the poller checks that its lock
 /// connection is alive: together with a dead session ending at once, this keeps
@@ -77,6 +87,7 @@ fn sqlite_path(database_url: &str) -> Option<PathBuf> {
 /// Elects the poller among replicas sharing one PostgreSQL database.
 pub struct PollerElection {
     url: String,
+    key: i64,
     announced_follower: bool,
 }
 
@@ -87,8 +98,9 @@ pub struct Leadership {
 }
 
 impl PollerElection {
-    pub fn new(database_url: &str) -> Self {
-        PollerElection { url: database_url.to_owned(), announced_follower: false }
+    /// `key`: see `poller_lock_key`.
+    pub fn new(database_url: &str, key: i64) -> Self {
+        PollerElection { url: database_url.to_owned(), key, announced_follower: false }
     }
 
     /// Waits until this process holds the poller lock (`None` once `stop` is
@@ -124,7 +136,7 @@ impl PollerElection {
             .map_err(|e| e.to_string())?;
         let row = tokio::time::timeout(
             DB_TIMEOUT,
-            sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(POLLER_LOCK_KEY).fetch_one(&mut conn),
+            sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(self.key).fetch_one(&mut conn),
         )
         .await
         .map_err(|_| "pg_try_advisory_lock timed out".to_owned())?
@@ -230,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn the_lock_key_is_per_bot_and_server_and_fixed() {
+        let key = poller_lock_key("https://api.telegram.org/", "123:secret");
+        assert_eq!(key, poller_lock_key("https://api.telegram.org/", "123:other-secret"), "the secret plays no part");
+        assert_ne!(key, poller_lock_key("https://api.telegram.org/", "124:secret"));
+        assert_ne!(key, poller_lock_key("http://127.0.0.1:8081/", "123:secret"));
+        // Fixed across builds: FNV-1a of "https://api.telegram.org/\n123".
+        assert_eq!(key, 495_649_792_443_176_666);
+    }
+
+    #[test]
     fn conflicts_are_explained_once_per_streak() {
         let errors = PollingErrors::default();
         let t0 = Instant::now();
@@ -243,10 +265,13 @@ mod tests {
     async fn one_poller_at_a_time_and_a_take_over_when_it_goes() {
         let url = crate::store::test_support::postgres_url().await;
         let stop = CancellationToken::new();
-        let mut first = PollerElection::new(&url);
-        let mut second = PollerElection::new(&url);
+        let key = poller_lock_key("https://api.telegram.org/", "123:secret");
+        let mut first = PollerElection::new(&url, key);
+        let mut second = PollerElection::new(&url, key);
+        let mut other_bot = PollerElection::new(&url, poller_lock_key("https://api.telegram.org/", "456:secret"));
         let leader = first.acquire(&stop).await.expect("free lock");
         assert!(second.try_acquire().await.unwrap().is_none(), "held by the first");
+        assert!(other_bot.try_acquire().await.unwrap().is_some(), "another bot has a poller of its own");
         drop(leader);
         let taken = tokio::time::timeout(Duration::from_secs(10), second.acquire(&stop)).await.expect("taken over");
         assert!(taken.is_some());

@@ -138,8 +138,9 @@ async fn run(config: Config) -> Result<(), String> {
         if config.database_url.expose_secret().starts_with("sqlite:") {
             poll(&telegram, state, errors, stopping.clone().cancelled_owned()).await;
         } else {
-            // Replicas on one PostgreSQL database: only the holder of the poller lock polls.
-            let mut election = PollerElection::new(config.database_url.expose_secret());
+            // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
+            let key = leader::poller_lock_key(config.telegram_api_url.as_str(), config.telegram_token.expose_secret());
+            let mut election = PollerElection::new(config.database_url.expose_secret(), key);
             while let Some(mut leadership) = election.acquire(&stopping).await {
                 let stopping = stopping.clone();
                 let lost_or_stopping = async move {
