@@ -268,7 +268,7 @@ mod tests {
         let key = poller_lock_key("https://api.telegram.org/", "123:secret");
         let mut first = PollerElection::new(&url, key);
         let mut second = PollerElection::new(&url, key);
-        let mut other_bot = PollerElection::new(&url, poller_lock_key("https://api.telegram.org/", "456:secret"));
+        let other_bot = PollerElection::new(&url, poller_lock_key("https://api.telegram.org/", "456:secret"));
         let leader = first.acquire(&stop).await.expect("free lock");
         assert!(second.try_acquire().await.unwrap().is_none(), "held by the first");
         assert!(other_bot.try_acquire().await.unwrap().is_some(), "another bot has a poller of its own");
