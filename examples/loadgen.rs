@@ -17,6 +17,15 @@
 //!   process has queried every task once.
 //! - `memory` (N = 10000): the same restart with N open tasks inserted
 //!   straight into SQLite; the bot's peak and current RSS once all are polled.
+//! - `watcher` (N = 10000): N running tasks inserted straight into SQLite,
+//!   due times spread over one interval as in a bot that has been running;
+//!   the bot follows them for `--secs` (90) with every query answered after
+//!   `--query-ms` (200): poll gap per task (median, max), query rate, CPU
+//!   share of one core, RSS. Set the interval and the rate limit with
+//!   `--env POLL_INTERVAL_SECS=30 --env VIDEO_API_QUERIES_PER_SECOND=20`.
+//! - `failover`: two replicas in polling mode on a fresh PostgreSQL database
+//!   (127.0.0.1:5432); the poller is SIGKILLed three times in turn: how long
+//!   until the other replica polls.
 //! - `floor`: the `commands` load answered by a minimal client (getUpdates →
 //!   create → sendMessage, nothing else) on its own thread instead of the bot:
 //!   what the fakes, HTTP and this machine cost before the bot adds anything.
@@ -35,13 +44,19 @@ use sqlx::{Connection, Row};
 use support::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User};
 
 const USAGE: &str = "\
-usage: loadgen [N] [commands|backlog|memory|floor] [--rate R] [--batch B] [--csv FILE] [--env KEY=VALUE]...
+usage: loadgen [N] [commands|backlog|memory|watcher|failover|floor] [--rate R] [--batch B] [--csv FILE]
+               [--secs S] [--query-ms MS] [--env KEY=VALUE]...
 
   commands  N /video commands (default 1000): bot-added latency, throughput, RSS
   backlog   restart with N open tasks (default 1000, made through the bot):
             time until every task has been queried once
   memory    restart with N open tasks (default 10000, inserted by SQL):
             the bot's RSS once every task has been polled
+  watcher   N running tasks (default 10000) followed for --secs S (default 90),
+            queries answered after --query-ms (default 200): poll gaps,
+            query rate, CPU, RSS (POLL_INTERVAL_SECS=30 unless --env sets it)
+  failover  two replicas polling on one PostgreSQL database: SIGKILL the
+            poller (3 times); time until the other one polls
   floor     the commands load answered by a minimal HTTP client instead of
             the bot: the harness's own share of latencies A and B
   --rate R          offered commands per second (default 200; 0 = all at once)
@@ -88,6 +103,8 @@ enum Mode {
     Commands,
     Backlog,
     Memory,
+    Watcher,
+    Failover,
     Floor,
 }
 
@@ -122,6 +139,10 @@ struct Args {
     n: usize,
     pacing: Pacing,
     csv: Option<PathBuf>,
+    /// `watcher`: how long the bot follows the tasks.
+    secs: u64,
+    /// `watcher`: how long the fake video API takes to answer a query.
+    query_ms: u64,
     /// Set on the bot after the benchmark's own variables.
     extra_env: Vec<(String, String)>,
 }
@@ -153,6 +174,8 @@ async fn main() -> ExitCode {
         Mode::Commands | Mode::Floor => commands(&bin, &args).await,
         Mode::Backlog => backlog(&bin, &args, Prefill::Bot(args.pacing)).await,
         Mode::Memory => backlog(&bin, &args, Prefill::Sql).await,
+        Mode::Watcher => watcher(&bin, &args).await,
+        Mode::Failover => failover(&bin, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,6 +191,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut n = None;
     let mut csv = None;
     let mut extra_env = Vec::new();
+    let (mut secs, mut query_ms) = (90, 200);
     let mut pacing = Pacing {
         rate: DEFAULT_RATE,
         batch: DEFAULT_BATCH,
@@ -178,6 +202,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "backlog" => mode = Mode::Backlog,
             "memory" => mode = Mode::Memory,
             "floor" => mode = Mode::Floor,
+            "watcher" => mode = Mode::Watcher,
+            "failover" => mode = Mode::Failover,
+            "--secs" => secs = option_value(&arg, args.next())?,
+            "--query-ms" => query_ms = option_value(&arg, args.next())?,
             "--rate" => pacing.rate = option_value(&arg, args.next())?,
             "--batch" => pacing.batch = option_value(&arg, args.next())?,
             "--csv" => csv = Some(option_value::<PathBuf>(&arg, args.next())?),
@@ -199,8 +227,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         return Err("--batch must be at least 1 and --rate a number ≥ 0".into());
     }
     let n = n.unwrap_or(match mode {
-        Mode::Commands | Mode::Backlog | Mode::Floor => 1000,
-        Mode::Memory => 10_000,
+        Mode::Commands | Mode::Backlog | Mode::Floor | Mode::Failover => 1000,
+        Mode::Memory | Mode::Watcher => 10_000,
     });
     if n == 0 {
         return Err("N must be at least 1".into());
@@ -210,6 +238,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         n,
         pacing,
         csv,
+        secs,
+        query_ms,
         extra_env,
     }))
 }
@@ -740,7 +770,14 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
     );
 
     env.set_env("POLL_INTERVAL_SECS", "1");
-    println!("  restart: same database, POLL_INTERVAL_SECS=1, RUST_LOG=warn");
+    // The restart backlog, not the rate limit, is measured (unless --env sets one).
+    if !args.extra_env.iter().any(|(key, _)| key == "VIDEO_API_QUERIES_PER_SECOND") {
+        env.set_env("VIDEO_API_QUERIES_PER_SECOND", "10000");
+    }
+    println!(
+        "  restart: same database, POLL_INTERVAL_SECS=1, VIDEO_API_QUERIES_PER_SECOND={}, RUST_LOG=warn",
+        env.var("VIDEO_API_QUERIES_PER_SECOND").unwrap_or_default()
+    );
     let queries_before = env.video.queries().len();
     let restarted = Instant::now();
     let bot = env.start_bot();
@@ -795,6 +832,192 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
     report_logs(&bot);
     stop(&bot).await;
     waited
+}
+
+// ---------------------------------------------------------------------------
+// Mode `watcher`
+// ---------------------------------------------------------------------------
+
+async fn watcher(bin: &Path, args: &Args) -> Result<(), String> {
+    let n = args.n;
+    let mut env = bench_env(bin, "3600", args).await;
+    let interval_secs: u64 = env
+        .var("POLL_INTERVAL_SECS")
+        .filter(|_| args.extra_env.iter().any(|(key, _)| key == "POLL_INTERVAL_SECS"))
+        .map_or(Ok(30), str::parse)
+        .map_err(|_| "POLL_INTERVAL_SECS must be a number")?;
+    env.set_env("POLL_INTERVAL_SECS", &interval_secs.to_string());
+    let rate = env.var("VIDEO_API_QUERIES_PER_SECOND").unwrap_or("20 (default)").to_owned();
+    let db = env.dir.path().join("bot.db");
+    // The bot makes the schema (its own migrations); stop it cleanly and add rows.
+    let first = env.start_bot();
+    wait_for_calls(&env.tg, Some(&first), "setMyCommands", 1, STARTUP_WAIT).await?;
+    first.terminate();
+    first.wait_exit(Duration::from_secs(15)).await;
+    first.kill();
+    insert_open_tasks(&db, n).await?;
+    let open = spread_due(&db, interval_secs * 1000).await?;
+    let delay = Duration::from_millis(args.query_ms);
+    for id in &open {
+        env.video.script_task(id, vec![support::Reply::task(id, "pending").after(delay)]);
+    }
+    println!(
+        "  {n} running tasks, next polls spread over one interval; POLL_INTERVAL_SECS={interval_secs}, \
+         VIDEO_API_QUERIES_PER_SECOND={rate}, queries answered after {} ms, {} s run",
+        args.query_ms, args.secs
+    );
+
+    let bot = env.start_bot();
+    wait_for_calls(&env.tg, Some(&bot), "setMyCommands", 2, STARTUP_WAIT).await?;
+    let started = Instant::now();
+    let cpu_before = cpu_ticks(bot.pid());
+    wait_until(Some(&bot), Duration::from_secs(args.secs) + Duration::from_secs(1), "the end of the run", || {
+        started.elapsed() >= Duration::from_secs(args.secs)
+    })
+    .await?;
+    let window = started.elapsed();
+    let cpu_after = cpu_ticks(bot.pid());
+    let memory = memory_of(bot.pid());
+
+    let mut by_task: HashMap<String, Vec<Instant>> = HashMap::new();
+    let mut in_window = 0;
+    for query in env.video.queries() {
+        if query.at >= started {
+            in_window += 1;
+            by_task.entry(query.id).or_default().push(query.at);
+        }
+    }
+    let mut gaps = Vec::new();
+    for times in by_task.values_mut() {
+        times.sort_unstable();
+        gaps.extend(times.windows(2).map(|pair| pair[1].duration_since(pair[0])));
+    }
+    println!("results");
+    println!(
+        "  queries: {in_window} in {:.1} s = {:.1}/s; {} of {n} tasks queried at least once",
+        window.as_secs_f64(),
+        in_window as f64 / window.as_secs_f64(),
+        by_task.len()
+    );
+    let secs = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+    println!(
+        "  poll gap per task ({} gaps): median {}, p99 {}, max {}",
+        gaps.len(),
+        secs(percentile(&gaps, 0.5)),
+        secs(percentile(&gaps, 0.99)),
+        secs(gaps.iter().max().copied())
+    );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        let cpu = (after - before) as f64 / CLOCK_TICKS_PER_SEC / window.as_secs_f64();
+        println!("  bot CPU: {:.1} % of one core", cpu * 100.0);
+    }
+    print_memory(&memory, false);
+    report_logs(&bot);
+    stop(&bot).await;
+    Ok(())
+}
+
+/// Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// User plus system CPU time of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the first,
+    // utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Spreads the running tasks' next polls over the coming `interval_ms` (as in a
+/// bot that has been following them for a while) and returns their upstream ids.
+async fn spread_due(db: &Path, interval_ms: u64) -> Result<Vec<String>, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let mut conn = open_db(db).await?;
+    sqlx::query("UPDATE tasks SET next_poll_at = ? + (id * 7919) % ? WHERE state = 'running'")
+        .bind(now)
+        .bind(interval_ms as i64)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let rows = sqlx::query("SELECT upstream_id FROM tasks WHERE state = 'running'")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    conn.close().await.map_err(|e| format!("database: {e}"))?;
+    rows.iter()
+        .map(|row| row.try_get("upstream_id"))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|e| format!("database: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Mode `failover`
+// ---------------------------------------------------------------------------
+
+const POLLER_LINE: &str = "this replica polls Telegram for updates";
+
+async fn failover(bin: &Path, args: &Args) -> Result<(), String> {
+    let db = support::fresh_postgres_db().await;
+    let mut env = TestEnv::start(bin).await;
+    env.set_env("DATABASE_URL", &db);
+    env.set_env("RUST_LOG", "info");
+    for (key, value) in &args.extra_env {
+        env.set_env(key, value);
+    }
+    println!("  two replicas in polling mode on {db}");
+    let mut poller = env.start_bot();
+    wait_log(&poller, POLLER_LINE, STARTUP_WAIT).await?;
+    let mut follower = env.start_bot();
+    wait_log(&follower, "another replica polls Telegram", STARTUP_WAIT).await?;
+    let mut took = Vec::new();
+    for round in 1..=3 {
+        // Let the follower settle into its retry rhythm at a random phase.
+        tokio::time::sleep(Duration::from_millis(1_000 + 700 * round)).await;
+        let killed = Instant::now();
+        poller.kill();
+        wait_log(&follower, POLLER_LINE, Duration::from_secs(30)).await?;
+        let elected = killed.elapsed();
+        wait_until(Some(&follower), Duration::from_secs(30), "a getUpdates from the new poller", || {
+            env.tg.attempts_of("getUpdates").iter().any(|call| call.at > killed)
+        })
+        .await?;
+        let polling = env
+            .tg
+            .attempts_of("getUpdates")
+            .iter()
+            .filter(|call| call.at > killed)
+            .map(|call| call.at.duration_since(killed))
+            .min()
+            .unwrap_or_default();
+        println!(
+            "  round {round}: SIGKILL → other replica holds the lock {:.2} s, → its first getUpdates {:.2} s",
+            elected.as_secs_f64(),
+            polling.as_secs_f64()
+        );
+        took.push(polling);
+        // The killed replica comes back as the follower.
+        let restarted = env.start_bot();
+        wait_log(&restarted, "another replica polls Telegram", STARTUP_WAIT).await?;
+        poller = std::mem::replace(&mut follower, restarted);
+    }
+    println!("results");
+    println!(
+        "  poller failover (SIGKILL → first getUpdates of the other replica): max {:.2} s of 3",
+        took.iter().max().copied().unwrap_or_default().as_secs_f64()
+    );
+    stop(&poller).await;
+    stop(&follower).await;
+    support::drop_postgres_db(&db).await;
+    Ok(())
+}
+
+/// Like `BotProcess::wait_log`, as an error instead of a panic.
+async fn wait_log(bot: &BotProcess, needle: &str, timeout: Duration) -> Result<(), String> {
+    wait_until(Some(bot), timeout, &format!("log line {needle:?}"), || bot.logs().contains(needle)).await
 }
 
 async fn open_db(db: &Path) -> Result<SqliteConnection, String> {

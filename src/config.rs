@@ -25,6 +25,8 @@ pub struct Config {
     pub limits: Limits,
     pub max_images: usize,
     pub poll_interval: Duration,
+    /// Per replica: the most task queries per second toward the video API.
+    pub video_api_queries_per_second: u32,
     pub task_timeout: Duration,
     pub http_bind: SocketAddr,
     pub public_base_url: Option<Url>,
@@ -147,6 +149,10 @@ impl Config {
             return Err(problem("MAX_IMAGES", "must be at most 10 (a Telegram album holds 10)"));
         }
         let poll_interval = Duration::from_secs(positive("POLL_INTERVAL_SECS", get("POLL_INTERVAL_SECS"), 30)?);
+        let video_api_queries_per_second = match positive("VIDEO_API_QUERIES_PER_SECOND", get("VIDEO_API_QUERIES_PER_SECOND"), 20)? {
+            n @ 1..=10_000 => n as u32,
+            _ => return Err(problem("VIDEO_API_QUERIES_PER_SECOND", "must be at most 10000")),
+        };
         let task_timeout = Duration::from_secs(positive("TASK_TIMEOUT_SECS", get("TASK_TIMEOUT_SECS"), 3600)?);
 
         let http_bind = parsed("HTTP_BIND", "127.0.0.1:8080")
@@ -204,6 +210,7 @@ impl Config {
             limits,
             max_images,
             poll_interval,
+            video_api_queries_per_second,
             task_timeout,
             http_bind,
             public_base_url,
@@ -306,6 +313,7 @@ mod tests {
         );
         assert_eq!(c.max_images, 4);
         assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.video_api_queries_per_second, 20);
         assert_eq!(c.task_timeout, Duration::from_secs(3600));
         assert_eq!(c.http_bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.image_mode, ImageMode::Data);
@@ -327,6 +335,8 @@ mod tests {
         assert_eq!(error_var(&[("DEFAULT_DURATION", "25")]), "DEFAULT_DURATION");
         assert_eq!(error_var(&[("DAILY_LIMIT_PER_USER", "-1")]), "DAILY_LIMIT_PER_USER");
         assert_eq!(error_var(&[("POLL_INTERVAL_SECS", "0")]), "POLL_INTERVAL_SECS");
+        assert_eq!(error_var(&[("VIDEO_API_QUERIES_PER_SECOND", "0")]), "VIDEO_API_QUERIES_PER_SECOND");
+        assert_eq!(error_var(&[("VIDEO_API_QUERIES_PER_SECOND", "20001")]), "VIDEO_API_QUERIES_PER_SECOND");
         assert_eq!(error_var(&[("ALLOWED_USER_IDS", "1,abc")]), "ALLOWED_USER_IDS");
         assert_eq!(error_var(&[("ALLOW_EVERYONE", "maybe")]), "ALLOW_EVERYONE");
         assert_eq!(error_var(&[("HTTP_BIND", "localhost")]), "HTTP_BIND");

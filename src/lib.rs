@@ -17,3 +17,4 @@ pub mod http;
 pub mod media_proxy;
 pub mod net_guard;
 pub mod webhook;
+pub mod leader;

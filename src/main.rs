@@ -9,6 +9,7 @@ use sora_bot::{
     http::{self, HttpState},
     images::ImageUrls,
     media_proxy::MediaProxy,
+    leader::{self, PollerElection, PollingErrors},
     metrics,
     net_guard::GuardedClient,
     store::Store,
@@ -27,9 +28,6 @@ use tracing_subscriber::EnvFilter;
 
 /// Long-poll timeout; below teloxide's 17 s client timeout (PITFALLS 4).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Parallel task queries: enough for thousands of open tasks at one query per
-/// interval each, few enough to stay far below the video API's rate limits.
-const WATCHER_CONCURRENCY: usize = 16;
 
 fn main() -> ExitCode {
     // A missing .env is fine; a malformed one is a configuration error.
@@ -63,6 +61,8 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
+    // Before the database is touched: a second process on one SQLite file refuses to start.
+    let _sqlite_lock = leader::lock_sqlite(config.database_url.expose_secret())?;
     let prometheus = metrics::install();
     let store = Store::connect(config.database_url.expose_secret()).await.map_err(|e| format!("database: {e}"))?;
     let telegram = Telegram::new(&config);
@@ -108,27 +108,19 @@ async fn run(config: Config) -> Result<(), String> {
             owner,
             poll_interval: config.poll_interval,
             task_timeout: config.task_timeout,
-            max_concurrency: WATCHER_CONCURRENCY,
+            queries_per_second: config.video_api_queries_per_second,
             exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
         },
     );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
-    let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())
-        .dependencies(teloxide::dptree::deps![state])
-        // Plain chat messages are not for us; teloxide would log each one in full.
-        .default_handler(|_| async {})
-        .build();
-    let stop_dispatcher = dispatcher.shutdown_token();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: no new updates, finishing what is in flight");
-        // The dispatcher may still be starting (getMe); try until it listens.
-        loop {
-            match stop_dispatcher.shutdown() {
-                Ok(stopped) => return stopped.await,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
+    let stopping = CancellationToken::new();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: no new updates, finishing what is in flight");
+            stopping.cancel();
         }
     });
 
@@ -141,17 +133,74 @@ async fn run(config: Config) -> Result<(), String> {
         app = app.merge(webhook);
         let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         tracing::info!("receiving updates by webhook");
+        let mut dispatcher = dispatcher(&telegram, state);
+        stop_when(&dispatcher, stopping.clone().cancelled_owned());
         dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("webhook error")).await;
         finish(tracker, shutdown, watcher, server, store).await;
     } else {
         let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
-        let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
-        tracing::info!("receiving updates by long polling");
-        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("polling error")).await;
+        let errors = PollingErrors::new();
+        if config.database_url.expose_secret().starts_with("sqlite:") {
+            poll(&telegram, state, errors, stopping.clone().cancelled_owned()).await;
+        } else {
+            // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
+            let key = leader::poller_lock_key(config.telegram_api_url.as_str(), config.telegram_token.expose_secret());
+            let mut election = PollerElection::new(config.database_url.expose_secret(), key);
+            while let Some(mut leadership) = election.acquire(&stopping).await {
+                let stopping = stopping.clone();
+                let lost_or_stopping = async move {
+                    tokio::select! {
+                        () = stopping.cancelled() => {}
+                        () = leadership.lost() => {}
+                    }
+                    leadership
+                };
+                poll(&telegram, state.clone(), errors.clone(), lost_or_stopping).await;
+            }
+        }
         finish(tracker, shutdown, watcher, server, store).await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+type BotDispatcher = Dispatcher<teloxide::Bot, bot::HandlerError, teloxide::dispatching::DefaultKey>;
+
+fn dispatcher(telegram: &Telegram, state: Arc<AppState>) -> BotDispatcher {
+    Dispatcher::builder(telegram.bot.clone(), bot::schema())
+        .dependencies(teloxide::dptree::deps![state])
+        // Plain chat messages are not for us; teloxide would log each one in full.
+        .default_handler(|_| async {})
+        .build()
+}
+
+/// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
+/// is kept until polling has fully stopped.
+async fn poll<T: Send + 'static>(telegram: &Telegram, state: Arc<AppState>, errors: Arc<PollingErrors>, stop: impl Future<Output = T> + Send + 'static) {
+    let mut dispatcher = dispatcher(telegram, state);
+    stop_when(&dispatcher, stop);
+    let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
+    tracing::info!("receiving updates by long polling");
+    dispatcher.dispatch_with_listener(updates, errors).await;
+}
+
+/// Stops the dispatcher once `stop` resolves, holding its output until it stopped.
+fn stop_when<T: Send + 'static>(
+    dispatcher: &BotDispatcher,
+    stop: impl Future<Output = T> + Send + 'static,
+) {
+    let token = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        let held = stop.await;
+        // The dispatcher may still be starting (getMe); try until it listens.
+        loop {
+            match token.shutdown() {
+                Ok(stopped) => break stopped.await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        drop(held);
+    });
 }
 
 /// After the dispatcher stopped: let submissions finish, then the watcher

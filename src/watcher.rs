@@ -14,7 +14,10 @@ use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
-use decide::{Step, decide, delivery_expired, lease_ttl, millis, should_edit, tick_every};
+use decide::{
+    Budget, Pace, PaceChange, Step, concurrency_for, decide, delivery_expired, effective_interval, lease_ttl, millis, next_poll,
+    should_edit, tick_every,
+};
 
 use crate::{
     delivery,
@@ -27,16 +30,15 @@ use crate::{
     video_api::VideoApi,
 };
 
-/// Due tasks taken per round.
-const TAKE_LIMIT: i64 = 256;
 
 pub struct WatcherConfig {
     /// Lease owner name of this process (the same one handlers lease new tasks to).
     pub owner: String,
     pub poll_interval: Duration,
     pub task_timeout: Duration,
-    /// Tasks polled or delivered at the same time.
-    pub max_concurrency: usize,
+    /// Per process: the most task queries (or deliveries) started per second.
+    /// Tasks followed at the same time are sized from it.
+    pub queries_per_second: u32,
     /// SQLite: only one process, so take over every lease at start.
     pub exclusive: bool,
 }
@@ -74,45 +76,93 @@ impl Watcher {
 
     /// Runs until `shutdown` is cancelled; in-flight polls/deliveries finish first;
     /// leases are released at the end. Open tasks stay open for the next start.
+    ///
+    /// Each round takes only as many due tasks as the rate limit allows right now
+    /// and as there are free slots, longest-due first, and starts them spread over
+    /// the round; the rest stay due in the database, not queued in memory. When
+    /// the open tasks need more queries than the limit, each task's interval is
+    /// stretched evenly (`effective_interval`).
     pub async fn run(self, shutdown: CancellationToken) {
         let inner = self.inner;
         let config = &inner.config;
+        let rate = config.queries_per_second.max(1);
         let ttl = lease_ttl(config.poll_interval);
-        let poll_every_ms = millis(config.poll_interval);
-        let permits = Arc::new(Semaphore::new(config.max_concurrency.max(1)));
+        let round = tick_every(config.poll_interval);
+        let concurrency = concurrency_for(rate, round);
+        let permits = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
-        let mut ticker = tokio::time::interval(tick_every(config.poll_interval));
+        let mut ticker = tokio::time::interval(round);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut budget = Budget::new(rate, round, Instant::now());
+        let mut pace = Pace::default();
+        let mut open = 0;
         let mut next_renewal = Instant::now();
         let mut taken_over = !config.exclusive;
-        tracing::info!(owner = %config.owner, poll_secs = config.poll_interval.as_secs_f64(), exclusive = config.exclusive, "watcher started");
+        tracing::info!(
+            owner = %config.owner,
+            poll_secs = config.poll_interval.as_secs_f64(),
+            queries_per_second = rate,
+            concurrency,
+            exclusive = config.exclusive,
+            "watcher started"
+        );
 
-        loop {
+        'rounds: loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            if Instant::now() >= next_renewal && inner.renew_leases(ttl, &mut taken_over).await {
+            if Instant::now() >= next_renewal
+                && let Some(count) = inner.renew_leases(ttl, &mut taken_over).await
+            {
                 next_renewal = Instant::now() + ttl / 3;
+                open = count;
+                match pace.observe(open, config.poll_interval, rate) {
+                    Some(PaceChange::Stretched { interval }) => tracing::warn!(
+                        open_tasks = open,
+                        queries_per_second = rate,
+                        every_secs = interval.as_secs(),
+                        "VIDEO_API_QUERIES_PER_SECOND cannot poll every open task each POLL_INTERVAL_SECS; \
+                         each is polled less often, evenly, oldest due first"
+                    ),
+                    Some(PaceChange::Recovered) => {
+                        tracing::info!(open_tasks = open, "every open task is polled each POLL_INTERVAL_SECS again");
+                    }
+                    None => {}
+                }
             }
             inner.report_cut_off_creates(&tracker).await;
-            let due = match inner.store.take_due_tasks(&config.owner, TAKE_LIMIT, poll_every_ms).await {
+            let allowed = budget.available(Instant::now()).min(permits.available_permits());
+            if allowed == 0 {
+                continue;
+            }
+            let interval = effective_interval(open, config.poll_interval, rate);
+            let next = next_poll(now_ms(), interval, rand::random());
+            let due = match inner.store.take_due_tasks(&config.owner, allowed as i64, &next).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::warn!(%error, "could not load due tasks");
                     continue;
                 }
             };
-            for task in due {
+            budget.spend(due.len());
+            let paced_from = tokio::time::Instant::now();
+            for (i, task) in due.into_iter().enumerate() {
+                if i > 0 {
+                    // Deadlines from the round's start: the timer's millisecond
+                    // rounding must not add up over a round and lower the rate.
+                    tokio::select! {
+                        () = shutdown.cancelled() => break 'rounds,
+                        () = tokio::time::sleep_until(paced_from + budget.gap() * i as u32) => {}
+                    }
+                }
                 let Some(guard) = InFlight::enter(&inner, task.id) else { continue };
-                let (inner, permits, shutdown) = (inner.clone(), permits.clone(), shutdown.clone());
+                // Never waits: the round took no more tasks than there were free slots.
+                let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+                let inner = inner.clone();
                 tracker.spawn(async move {
                     let _guard = guard;
-                    // Waiting for a slot ends at shutdown: the task stays open for the next start.
-                    let _permit = tokio::select! {
-                        permit = permits.acquire_owned() => permit.expect("semaphore never closed"),
-                        () = shutdown.cancelled() => return,
-                    };
+                    let _permit = permit;
                     inner.follow(task).await;
                 });
             }
@@ -151,7 +201,8 @@ impl Inner {
     /// Renews our leases (and takes free or expired ones). The first call in
     /// exclusive mode takes over every open task, so that a restart after a crash
     /// resumes at once instead of waiting for the dead process's leases to run out.
-    async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> bool {
+    /// Returns how many open tasks we hold, or `None` if the database failed.
+    async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> Option<u64> {
         let owner = &self.config.owner;
         let until = now_ms() + millis(ttl);
         let result = if *taken_over { self.store.claim_open_tasks(owner, until).await } else { self.store.take_over_all(owner, until).await };
@@ -164,11 +215,11 @@ impl Inner {
                 if let Ok(open) = self.store.count_open().await {
                     metrics::open_tasks(open);
                 }
-                true
+                Some(count)
             }
             Err(error) => {
                 tracing::warn!(%error, "could not renew task leases");
-                false
+                None
             }
         }
     }

@@ -18,6 +18,7 @@ use sqlx::{
 
 pub use buttons::PendingRequest;
 pub use tasks::{Guards, Lease, Refusal, Reservation, Usage, is_group_chat, limit_reached};
+pub use watch::Schedule;
 
 use crate::{
     command::VideoOptions,
@@ -242,11 +243,16 @@ pub(crate) mod test_support {
 
     /// A fresh database on the local PostgreSQL server.
     pub async fn postgres() -> Store {
+        Store::connect(&postgres_url().await).await.unwrap()
+    }
+
+    /// The URL of a fresh, empty database on the local PostgreSQL server.
+    pub async fn postgres_url() -> String {
         sqlx::any::install_default_drivers();
         let admin = AnyPool::connect("postgres://postgres@127.0.0.1:5432/test").await.expect("local PostgreSQL on 127.0.0.1:5432");
         let name = format!("sora_unit_{:032x}", rand::random::<u128>());
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
         admin.close().await;
-        Store::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}")).await.unwrap()
+        format!("postgres://postgres@127.0.0.1:5432/{name}")
     }
 }

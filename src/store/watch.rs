@@ -4,6 +4,23 @@
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row};
 use crate::task::{Task, TaskState};
 
+/// When a round's tasks are polled next: each at `earliest` plus its own offset
+/// in `0..spread` ms, `(id * 7919 + salt) % spread`, so tasks taken together do
+/// not come due together again.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub earliest: i64,
+    pub spread: i64,
+    pub salt: i64,
+}
+
+impl Schedule {
+    /// Every task `after_ms` from now, no spread (tests).
+    pub fn fixed(after_ms: i64) -> Self {
+        Schedule { earliest: now_ms() + after_ms, spread: 1, salt: 0 }
+    }
+}
+
 impl Store {
     /// Renews our own leases (a `submitting` row's too: that is how other
     /// replicas know its create is still in flight) and takes the created tasks
@@ -48,9 +65,10 @@ impl Store {
         Ok(())
     }
 
-    /// Open, created tasks of ours whose next poll is due, oldest first; each one
-    /// is pushed `poll_every_ms` into the future so the next round skips it.
-    pub async fn take_due_tasks(&self, owner: &str, limit: i64, poll_every_ms: i64) -> StoreResult<Vec<Task>> {
+    /// At most `limit` open, created tasks of ours whose next poll is due, the
+    /// longest-due first; each one's next poll is set per `next` so the next round
+    /// skips it.
+    pub async fn take_due_tasks(&self, owner: &str, limit: i64, next: &Schedule) -> StoreResult<Vec<Task>> {
         let now = now_ms();
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE lease_owner = $1 AND state IN ($2, $3) AND next_poll_at <= $4 \
@@ -67,8 +85,10 @@ impl Store {
         if !tasks.is_empty() {
             // One statement for the whole round; ids are integers we just read.
             let ids = tasks.iter().map(|t| t.id.to_string()).collect::<Vec<_>>().join(", ");
-            sqlx::query(&format!("UPDATE tasks SET next_poll_at = $1 WHERE id IN ({ids})"))
-                .bind(now + poll_every_ms)
+            sqlx::query(&format!("UPDATE tasks SET next_poll_at = $1 + (id * 7919 + $2) % $3 WHERE id IN ({ids})"))
+                .bind(next.earliest)
+                .bind(next.salt)
+                .bind(next.spread.max(1))
                 .execute(&self.pool)
                 .await?;
         }
@@ -144,7 +164,7 @@ mod tests {
     use crate::{
         command::{Model, Orientation, Size, VideoOptions},
         config::Limits,
-        store::{Guards, Lease, Reservation, Store, now_ms, test_support},
+        store::{Guards, Lease, Reservation, Schedule, Store, now_ms, test_support},
         task::{NewTask, TaskState},
     };
 
@@ -175,13 +195,13 @@ mod tests {
         let far = now_ms() + 60_000;
         // Each replica keeps what it created; nobody steals a live lease.
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 1);
-        let due_a = store.take_due_tasks("replica-a", 10, 60_000).await.unwrap();
+        let due_a = store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap();
         assert_eq!(due_a.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
-        assert!(store.take_due_tasks("replica-a", 10, 60_000).await.unwrap().is_empty(), "not due again until the next interval");
+        assert!(store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap().is_empty(), "not due again until the next interval");
         // Replica b stops cleanly: a takes its task over.
         store.release_leases("replica-b").await.unwrap();
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2);
-        let due_b = store.take_due_tasks("replica-a", 10, 60_000).await.unwrap();
+        let due_b = store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap();
         assert_eq!(due_b.iter().map(|t| t.id).collect::<Vec<_>>(), vec![b]);
 
         store.record_progress(a, "processing", Some(42)).await.unwrap();
@@ -212,7 +232,7 @@ mod tests {
         let a = created(&store, 1, "dead-process").await;
         assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
-        assert_eq!(store.take_due_tasks("me", 10, 60_000).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(store.take_due_tasks("me", 10, &Schedule::fixed(60_000)).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
         store.end_task(a, TaskState::Done, None).await.unwrap();
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "closed tasks are left alone");
     }
@@ -237,5 +257,63 @@ mod tests {
     #[tokio::test]
     async fn leases_and_delivery_on_postgres() {
         story(test_support::postgres().await).await;
+    }
+
+    /// 10,000 running tasks of "me", due at distinct past times in an order
+    /// unrelated to their ids; returns each id's due time.
+    async fn many_due(store: &Store) -> std::collections::HashMap<i64, i64> {
+        let base = now_ms() - 1_000_000;
+        let due_at = |id: i64| base + (id * 7703) % 10_000 * 10;
+        for chunk in (1..=10_000_i64).collect::<Vec<_>>().chunks(500) {
+            let rows = chunk
+                .iter()
+                .map(|id| {
+                    format!(
+                        "({id}, 5, 5, {id}, 'en', 'p', 'sora-2', 'portrait', 'large', 15, '[]', 'up-{id}', 'running', 0, 0, 0, {}, 'me', {})",
+                        due_at(*id),
+                        now_ms() + 600_000
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            sqlx::query(&format!(
+                "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
+                 image_file_ids, upstream_id, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) VALUES {rows}"
+            ))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        (1..=10_000).map(|id| (id, due_at(id))).collect()
+    }
+
+    /// A rate of 400 queries/s with one-second rounds takes 400 a round, the
+    /// longest-due first, and schedules each within the jitter window.
+    async fn rate_sized_batches(store: Store) {
+        let due_at = many_due(&store).await;
+        let next = Schedule { earliest: now_ms() + 30_000, spread: 6_000, salt: 17 };
+        let mut taken = Vec::new();
+        for round in 0..25 {
+            let batch = store.take_due_tasks("me", 400, &next).await.unwrap();
+            assert_eq!(batch.len(), 400, "round {round}");
+            taken.extend(batch.iter().map(|t| due_at[&t.id]));
+        }
+        assert!(store.take_due_tasks("me", 400, &next).await.unwrap().is_empty(), "every task taken once");
+        assert!(taken.windows(2).all(|w| w[0] < w[1]), "in next_poll_at order");
+        let rows = sqlx::query("SELECT MIN(next_poll_at) AS lo, MAX(next_poll_at) AS hi FROM tasks").fetch_one(&store.pool).await.unwrap();
+        let (lo, hi): (i64, i64) = (sqlx::Row::get(&rows, "lo"), sqlx::Row::get(&rows, "hi"));
+        assert!(lo >= next.earliest && hi < next.earliest + next.spread, "{lo}..{hi}");
+        assert!(hi - lo > 5_000, "spread over the window: {lo}..{hi}");
+    }
+
+    #[tokio::test]
+    async fn ten_thousand_tasks_in_rate_sized_batches_on_sqlite() {
+        let (store, _dir) = test_support::sqlite().await;
+        rate_sized_batches(store).await;
+    }
+
+    #[tokio::test]
+    async fn ten_thousand_tasks_in_rate_sized_batches_on_postgres() {
+        rate_sized_batches(test_support::postgres().await).await;
     }
 }

@@ -1,9 +1,10 @@
 //! The watcher's decisions as pure functions of the stored task, the latest
 //! query answer and the clock, so they can be tested without a network.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{
+    store::Schedule,
     task::Task,
     video_api::{ApiError, TaskPhase, TaskReport},
 };
@@ -72,6 +73,108 @@ pub fn lease_ttl(poll_interval: Duration) -> Duration {
 /// tick only makes each poll happen close to its time.
 pub fn tick_every(poll_interval: Duration) -> Duration {
     poll_interval.clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// How long a task query is expected to take at most in normal operation. The
+/// number of queries in flight is sized from it and the rate limit, so a slower
+/// API lowers the query rate instead of queueing tasks in memory.
+const EXPECTED_QUERY_LATENCY: Duration = Duration::from_secs(1);
+
+/// Tasks followed at the same time for a rate limit of `rate` queries per
+/// second and rounds `round` long: a round starts up to `rate × round` of them
+/// while those of the previous rounds may still run for up to
+/// `EXPECTED_QUERY_LATENCY`. Bounded, so a huge limit cannot open thousands of
+/// connections at once; a slower API then lowers the rate instead.
+pub fn concurrency_for(rate: u32, round: Duration) -> usize {
+    let slots = f64::from(rate) * (round + EXPECTED_QUERY_LATENCY).as_secs_f64();
+    (slots.ceil() as usize).clamp(4, 1024)
+}
+
+/// The interval each of `open` tasks is actually polled at: the configured one,
+/// or, when that would need more than `rate` queries per second, the interval at
+/// which they share the rate evenly.
+pub fn effective_interval(open: u64, interval: Duration, rate: u32) -> Duration {
+    interval.max(Duration::from_secs_f64(open as f64 / f64::from(rate.max(1))))
+}
+
+/// Each next poll lands anywhere within ±this share of the interval, so tasks
+/// created (or taken over) together drift apart instead of staying one burst.
+const JITTER_SHARE: f64 = 0.1;
+
+/// Where the next polls of a round's tasks go: `earliest` plus a per-task offset
+/// in `0..spread` (ms). The offset is `(id * 7919 + salt) mod spread`: the prime
+/// scatters consecutive ids over the window, the random salt differs per round.
+pub fn next_poll(now_ms: i64, interval: Duration, salt: u32) -> Schedule {
+    let spread = ((millis(interval) as f64 * JITTER_SHARE * 2.0) as i64).max(1);
+    Schedule { earliest: now_ms + millis(interval) - spread / 2, spread, salt: i64::from(salt) }
+}
+
+/// A token bucket: `rate` queries per second, at most `burst` saved up, so a slow
+/// round cannot be followed by a burst catching up.
+#[derive(Debug)]
+pub struct Budget {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Budget {
+    /// Starts full: `burst` is one round's worth (`round` long, at least one query).
+    pub fn new(rate: u32, round: Duration, now: Instant) -> Self {
+        let burst = (f64::from(rate) * round.as_secs_f64()).max(1.0);
+        Budget { rate: f64::from(rate), burst, tokens: burst, last: now }
+    }
+
+    /// Whole queries that may be made now.
+    pub fn available(&mut self, now: Instant) -> usize {
+        let earned = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.last = now;
+        self.tokens.floor() as usize
+    }
+
+    pub fn spend(&mut self, queries: usize) {
+        self.tokens = (self.tokens - queries as f64).max(0.0);
+    }
+
+    /// The gap between two queries of one round, so a round's queries are spread
+    /// over it instead of leaving at once.
+    pub fn gap(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.rate.max(1.0))
+    }
+}
+
+/// Whether the rate limit keeps up with the open tasks, remembered so the log
+/// says so once when it stops keeping up and once when it recovers.
+#[derive(Debug, Default)]
+pub struct Pace {
+    stretched: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum PaceChange {
+    /// Each task is now polled every `interval` instead of the configured one.
+    Stretched { interval: Duration },
+    Recovered,
+}
+
+impl Pace {
+    /// Recovery needs 10 % headroom, so a count hovering at the limit does not
+    /// log on every lease renewal.
+    pub fn observe(&mut self, open: u64, interval: Duration, rate: u32) -> Option<PaceChange> {
+        let needed = open as f64 / interval.as_secs_f64().max(0.001);
+        let rate = f64::from(rate);
+        if !self.stretched && needed > rate {
+            self.stretched = true;
+            Some(PaceChange::Stretched { interval: effective_interval(open, interval, rate as u32) })
+        } else if self.stretched && needed <= rate * 0.9 {
+            self.stretched = false;
+            Some(PaceChange::Recovered)
+        } else {
+            None
+        }
+    }
 }
 
 pub fn millis(duration: Duration) -> i64 {
@@ -155,5 +258,67 @@ mod tests {
         assert_eq!(tick_every(Duration::from_secs(30)), Duration::from_secs(1));
         assert_eq!(tick_every(Duration::from_millis(200)), Duration::from_millis(200));
         assert_eq!(tick_every(Duration::ZERO), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn concurrency_follows_the_rate() {
+        let second = Duration::from_secs(1);
+        assert_eq!(concurrency_for(1, second), 4);
+        assert_eq!(concurrency_for(20, second), 40);
+        assert_eq!(concurrency_for(400, second), 800);
+        assert_eq!(concurrency_for(400, Duration::from_millis(500)), 600);
+        assert_eq!(concurrency_for(10_000, second), 1024);
+    }
+
+    #[test]
+    fn intervals_stretch_evenly_only_over_budget() {
+        let thirty = Duration::from_secs(30);
+        // 10,000 tasks every 30 s need 333 queries/s.
+        assert_eq!(effective_interval(10_000, thirty, 400), thirty);
+        assert_eq!(effective_interval(10_000, thirty, 20), Duration::from_secs(500));
+        assert_eq!(effective_interval(0, thirty, 20), thirty);
+        assert_eq!(effective_interval(600, thirty, 20), thirty, "exactly at the limit");
+        assert_eq!(effective_interval(601, thirty, 20), Duration::from_secs_f64(30.05));
+    }
+
+    #[test]
+    fn next_polls_spread_around_the_interval() {
+        let s = next_poll(1_000_000, Duration::from_secs(30), 12_345);
+        assert_eq!((s.earliest, s.spread), (1_000_000 + 27_000, 6_000));
+        // The offsets the store applies: consecutive ids land all over the window.
+        let offsets: Vec<i64> = (1..=1_000_i64).map(|id| (id * 7919 + s.salt) % s.spread).collect();
+        assert!(offsets.iter().all(|o| (0..6_000).contains(o)));
+        let mut tenths = [0; 10];
+        for o in &offsets {
+            tenths[(*o / 600) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|&n| (80..=120).contains(&n)), "evenly spread: {tenths:?}");
+    }
+
+    #[test]
+    fn budget_refills_at_the_rate_and_caps_the_burst() {
+        let t0 = Instant::now();
+        let mut budget = Budget::new(20, Duration::from_secs(1), t0);
+        assert_eq!(budget.available(t0), 20, "one round's worth at start");
+        budget.spend(20);
+        assert_eq!(budget.available(t0), 0);
+        assert_eq!(budget.available(t0 + Duration::from_millis(500)), 10);
+        budget.spend(10);
+        // A long stall earns no more than one round's worth.
+        assert_eq!(budget.available(t0 + Duration::from_secs(60)), 20);
+        assert_eq!(budget.gap(), Duration::from_millis(50));
+        assert_eq!(Budget::new(1, Duration::from_millis(50), t0).available(t0), 1, "at least one query");
+    }
+
+    #[test]
+    fn pace_changes_are_reported_once_each_way() {
+        let thirty = Duration::from_secs(30);
+        let mut pace = Pace::default();
+        assert_eq!(pace.observe(600, thirty, 20), None);
+        assert_eq!(pace.observe(10_000, thirty, 20), Some(PaceChange::Stretched { interval: Duration::from_secs(500) }));
+        assert_eq!(pace.observe(12_000, thirty, 20), None, "still stretched: said once");
+        assert_eq!(pace.observe(590, thirty, 20), None, "not enough headroom yet");
+        assert_eq!(pace.observe(540, thirty, 20), Some(PaceChange::Recovered));
+        assert_eq!(pace.observe(540, thirty, 20), None);
     }
 }

@@ -37,7 +37,7 @@ fn start(store: &Store, fake: &Fake, owner: &str, task_timeout: Duration, exclus
         owner: owner.into(),
         poll_interval: Duration::from_millis(100),
         task_timeout,
-        max_concurrency: 4,
+        queries_per_second: 100,
         exclusive,
     };
     let watcher = Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config);
@@ -168,7 +168,7 @@ async fn without_exclusive_a_live_lease_of_another_process_is_respected() {
 async fn a_task_is_handled_by_one_round_at_a_time() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fake::start().await;
-    let config = WatcherConfig { owner: "me".into(), poll_interval: Duration::from_secs(1), task_timeout: Duration::from_secs(60), max_concurrency: 1, exclusive: true };
+    let config = WatcherConfig { owner: "me".into(), poll_interval: Duration::from_secs(1), task_timeout: Duration::from_secs(60), queries_per_second: 20, exclusive: true };
     let watcher = Watcher::new(store, fake.video_api(), fake.telegram(), fake.downloads(), config);
     let first = super::InFlight::enter(&watcher.inner, 7).expect("free");
     assert!(super::InFlight::enter(&watcher.inner, 7).is_none(), "a slow delivery is not started twice");

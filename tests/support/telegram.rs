@@ -86,6 +86,8 @@ pub enum Failure {
     /// 400 with this description, e.g.
     /// "Bad Request: wrong file identifier/HTTP URL specified".
     BadRequest(String),
+    /// 409 as Telegram answers getUpdates while another client polls the token.
+    Conflict,
 }
 
 /// An error answer of the Bot API.
@@ -122,6 +124,10 @@ impl From<Failure> for ApiError {
                 ..ApiError::new(429, &format!("Too Many Requests: retry after {seconds}"))
             },
             Failure::BadRequest(description) => ApiError::new(400, &description),
+            Failure::Conflict => ApiError::new(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+            ),
         }
     }
 }
