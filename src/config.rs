@@ -33,6 +33,8 @@ pub struct Config {
     pub image_mode: ImageMode,
     /// `false` only for benchmarks against a local fake (`TELEGRAM_SEND_LIMITS=off`).
     pub telegram_send_limits: bool,
+    /// Commands per user per minute (after a small burst); 0 = no limit.
+    pub commands_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,6 +176,8 @@ impl Config {
             Some(_) => return Err(problem("TELEGRAM_SEND_LIMITS", "must be telegram or off")),
         };
 
+        let commands_per_minute: u32 = number("COMMANDS_PER_MINUTE", get("COMMANDS_PER_MINUTE"), 20)?;
+
         Ok(Config {
             telegram_token: telegram_token.into(),
             telegram_api_url,
@@ -192,6 +196,7 @@ impl Config {
             webhook_secret: webhook_secret.map(SecretString::from),
             image_mode,
             telegram_send_limits,
+            commands_per_minute,
         })
     }
 

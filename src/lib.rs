@@ -13,3 +13,4 @@ pub mod images;
 pub mod delivery;
 pub mod watcher;
 pub mod http;
+pub mod rate_limit;

@@ -4,7 +4,7 @@ use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
 use secrecy::ExposeSecret;
 use sora_bot::{
-    bot::{self, AppState, Albums},
+    bot::{self, AppState, Albums, Gate},
     config::{Config, ImageMode},
     http::{self, HttpState},
     images::ImageUrls,
@@ -27,6 +27,8 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Parallel task queries: enough for thousands of open tasks at one query per
 /// interval each, few enough to stay far below the video API's rate limits.
 const WATCHER_CONCURRENCY: usize = 16;
+/// How long a stopping bot waits for queued answers (one a second per chat).
+const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     // A missing .env is fine; a malformed one is a configuration error.
@@ -108,6 +110,9 @@ async fn run(config: Config) -> Result<(), String> {
     .with_create_timeout(config.video_api_timeout);
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
+    // The gate needs the bot's username to tell our commands from other bots'.
+    let me = telegram.me().await.map_err(|e| format!("getMe: {e}"))?;
+    let gate = Gate::new(config.clone(), telegram.clone(), me.username());
     let mut dispatcher = Dispatcher::builder(telegram.bot.clone(), bot::schema())
         .dependencies(teloxide::dptree::deps![state])
         // Plain chat messages are not for us; teloxide would log each one in full.
@@ -136,23 +141,25 @@ async fn run(config: Config) -> Result<(), String> {
         app = app.merge(webhook);
         let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
         tracing::info!("receiving updates by webhook");
-        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("webhook error")).await;
-        finish(tracker, shutdown, watcher, server, store).await;
+        dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error")).await;
+        finish(tracker, telegram, shutdown, watcher, server, store).await;
     } else {
         let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
         let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
         tracing::info!("receiving updates by long polling");
-        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("polling error")).await;
-        finish(tracker, shutdown, watcher, server, store).await;
+        dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("polling error")).await;
+        finish(tracker, telegram, shutdown, watcher, server, store).await;
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// After the dispatcher stopped: let submissions finish, then the watcher
-/// (it releases its leases), then the HTTP server. Open tasks stay open.
+/// After the dispatcher stopped: let submissions finish and queued answers go
+/// out, then stop the watcher (it releases its leases), then the HTTP server.
+/// Open tasks stay open.
 async fn finish(
     tracker: TaskTracker,
+    telegram: Telegram,
     shutdown: CancellationToken,
     watcher: tokio::task::JoinHandle<()>,
     server: tokio::task::JoinHandle<()>,
@@ -160,6 +167,7 @@ async fn finish(
 ) {
     tracker.close();
     tracker.wait().await;
+    telegram.flush_outbox(OUTBOX_FLUSH_LIMIT).await;
     shutdown.cancel();
     let _ = watcher.await;
     let _ = server.await;

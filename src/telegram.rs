@@ -1,7 +1,19 @@
 //! Talking to the Bot API: the bot handles and the few outbound calls every
 //! part of the bot makes (reply, edit, send a video), each waiting out `retry_after`.
+//!
+//! Command answers go through a per-chat outbox instead: Telegram lets a bot
+//! send about one message a second into a chat (20 a minute into a group), so
+//! a handler that waited for its answer would hold up its chat's whole queue
+//! of updates, and teloxide's dispatcher stops taking updates for every chat
+//! once one chat's queue is full.
 
-use std::{future::Future, path::Path, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque, hash_map::Entry},
+    future::Future,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use reqwest::Url;
 use secrecy::ExposeSecret;
@@ -9,10 +21,16 @@ use teloxide::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
     prelude::*,
-    types::{ChatAction, InputFile, MessageId, ReplyParameters},
+    types::{ChatAction, InputFile, Me, MessageId, ReplyParameters},
 };
 
+use tokio_util::task::TaskTracker;
+
 use crate::{config::Config, metrics};
+
+/// Answers waiting in one chat's outbox; past this, new ones are dropped (the
+/// per-user rate limit keeps a normal chat far below it).
+pub const OUTBOX_PER_CHAT: usize = 32;
 
 #[derive(Clone)]
 pub struct Telegram {
@@ -22,8 +40,24 @@ pub struct Telegram {
     /// (Throttle's worker adds up to 250 ms, which a local benchmark must not measure).
     throttled: Option<Throttle<Bot>>,
     /// For file downloads and video uploads: a client whose timeout suits
-    /// large transfers (teloxide's default gives up after 17 s, PITFALLS 4).
+    /// large transfers (teloxide's default gives up after 17 s, total).
     pub files: Bot,
+    outbox: Arc<Outbox>,
+}
+
+/// Per-chat queues of answers, each drained in order by one sender task that
+/// exists only while its chat has something to send. A chat with a sender
+/// always has an entry (possibly empty); the entry goes when the sender ends,
+/// both under the lock, so an answer is never left without a sender.
+#[derive(Default)]
+struct Outbox {
+    chats: Mutex<HashMap<i64, VecDeque<Answer>>>,
+    senders: TaskTracker,
+}
+
+struct Answer {
+    reply_to: i32,
+    text: String,
 }
 
 /// Evaluates `$call` with `$bot` bound to the throttled bot when there is one.
@@ -53,7 +87,59 @@ impl Telegram {
             .build()
             .expect("TLS backend available");
         let files = Bot::with_client(token, long_client).set_api_url(api_url);
-        Telegram { bot, throttled, files }
+        Telegram { bot, throttled, files, outbox: Arc::default() }
+    }
+
+    /// Queues a plain-text reply to `reply_to` in its chat's outbox and returns
+    /// at once; answers to one chat go out in the order they were queued.
+    /// A failed send is logged. Dropped (and logged) if the outbox is full.
+    pub fn post_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
+        let answer = Answer { reply_to, text: text.into() };
+        let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match chats.entry(chat_id) {
+            Entry::Occupied(queue) if queue.get().len() >= OUTBOX_PER_CHAT => {
+                drop(chats);
+                tracing::warn!(chat_id, "outbox full; an answer was dropped");
+                metrics::dropped("answer");
+            }
+            Entry::Occupied(mut queue) => queue.get_mut().push_back(answer),
+            Entry::Vacant(slot) => {
+                slot.insert(VecDeque::from([answer]));
+                let telegram = self.clone();
+                self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id).await });
+            }
+        }
+    }
+
+    async fn send_outbox(&self, chat_id: i64) {
+        loop {
+            let next = {
+                let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                match chats.get_mut(&chat_id).and_then(VecDeque::pop_front) {
+                    Some(answer) => answer,
+                    None => {
+                        chats.remove(&chat_id);
+                        return;
+                    }
+                }
+            };
+            if let Err(error) = self.reply(chat_id, next.reply_to, &next.text).await {
+                tracing::warn!(chat_id, %error, "could not send an answer");
+            }
+        }
+    }
+
+    /// At shutdown: waits up to `limit` for every outbox to be sent.
+    pub async fn flush_outbox(&self, limit: Duration) {
+        self.outbox.senders.close();
+        if tokio::time::timeout(limit, self.outbox.senders.wait()).await.is_err() {
+            tracing::warn!("stopping with answers still unsent");
+        }
+    }
+
+    /// The bot's own account (`getMe`).
+    pub async fn me(&self) -> Result<Me, RequestError> {
+        with_retry("getMe", || self.bot.get_me().send()).await
     }
 
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
@@ -65,7 +151,7 @@ impl Telegram {
         Ok(message.id)
     }
 
-    /// Edits a status message; "message is not modified" is success (PITFALLS 5).
+    /// Edits a status message; "message is not modified" (same text) is success.
     /// Throttle does not cover edits: the watcher spaces them itself.
     pub async fn edit(&self, chat_id: i64, message_id: i32, text: &str) -> Result<(), RequestError> {
         let result =
@@ -119,7 +205,8 @@ fn reply_to_command(message_id: i32) -> ReplyParameters {
 /// Attempts before a call that keeps answering 429 is given up.
 const RETRY_ATTEMPTS: u32 = 6;
 
-/// Runs `call` again after each 429 for as long as Telegram asks (PITFALLS 6).
+/// Runs `call` again after each 429 for as long as Telegram asks: a message is
+/// delayed, never dropped, by Telegram's rate limit.
 pub async fn with_retry<T, F, Fut>(method: &'static str, mut call: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,

@@ -1,6 +1,7 @@
 //! The Telegram side: commands, the dptree schema, handlers.
 
 mod albums;
+mod gate;
 mod handlers;
 mod photos;
 mod submit;
@@ -16,6 +17,7 @@ use teloxide::{
 use tokio_util::task::TaskTracker;
 
 pub use albums::Albums;
+pub use gate::{Gate, Gated};
 
 use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram, video_api::VideoApi};
 
@@ -99,8 +101,12 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 /// Command of this message, for us. Also reads captions (a photo captioned
 /// `/video …`); `/video@OtherBot` fails the bot-name check and is ignored.
 fn parse_command(message: Message, me: Me) -> Option<Command> {
+    command_of(&message, me.username())
+}
+
+fn command_of(message: &Message, username: &str) -> Option<Command> {
     let text = message.text().or(message.caption())?;
-    Command::parse(&separate_command(text)?, me.username()).ok()
+    Command::parse(&separate_command(text)?, username).ok()
 }
 
 /// teloxide splits the command from its arguments at the first space only; a
