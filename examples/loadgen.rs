@@ -729,6 +729,7 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
     let allowed: Vec<String> = std::iter::once(FLOODER).chain(others.iter().copied()).map(|id| id.to_string()).collect();
     env.set_env("ALLOWED_USER_IDS", &allowed.join(","));
     env.set_env("TELEGRAM_SEND_LIMITS", "telegram");
+    env.set_env("COMMANDS_PER_MINUTE", "20");
     for (key, value) in &args.extra_env {
         println!("  extra bot variable: {key}={value}");
         env.set_env(key, value);
@@ -737,7 +738,7 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
         "  Telegram send limits: {} (Throttle: 1 message/s per chat, 30/s in all)",
         env.var("TELEGRAM_SEND_LIMITS").unwrap_or("telegram")
     );
-    println!("  COMMANDS_PER_MINUTE={}", env.var("COMMANDS_PER_MINUTE").unwrap_or("20 (default)"));
+    println!("  COMMANDS_PER_MINUTE={}", env.var("COMMANDS_PER_MINUTE").unwrap_or("20"));
     let bot = env.start_bot();
     wait_for_calls(&env.tg, Some(&bot), "setMyCommands", 1, STARTUP_WAIT).await?;
 

@@ -292,6 +292,7 @@ mod tests {
         assert_eq!(c.http_bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.image_mode, ImageMode::Data);
         assert!(c.telegram_send_limits);
+        assert_eq!(c.commands_per_minute, 20);
         assert!(!c.access.allow_everyone && !c.uses_webhook());
     }
 
@@ -319,6 +320,7 @@ mod tests {
         assert_eq!(error_var(&[("WEBHOOK_SECRET", "abc")]), "WEBHOOK_SECRET");
         assert_eq!(error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]), "WEBHOOK_SECRET");
         assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
+        assert_eq!(error_var(&[("COMMANDS_PER_MINUTE", "-5")]), "COMMANDS_PER_MINUTE");
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
     }
 

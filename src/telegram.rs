@@ -1,11 +1,15 @@
 //! Talking to the Bot API: the bot handles and the few outbound calls every
 //! part of the bot makes (reply, edit, send a video), each waiting out `retry_after`.
 //!
-//! Command answers go through a per-chat outbox instead: Telegram lets a bot
-//! send about one message a second into a chat (20 a minute into a group), so
-//! a handler that waited for its answer would hold up its chat's whole queue
-//! of updates, and teloxide's dispatcher stops taking updates for every chat
-//! once one chat's queue is full.
+//! Telegram lets a bot send about one message a second into a chat (20 a
+//! minute into a group). Two things keep one busy chat from slowing the rest:
+//! - Sends into a chat take turns: at most one of them is inside Throttle at a
+//!   time. Throttle queues at most 30 requests for all chats together, so a
+//!   chat with hundreds of waiting messages would otherwise fill that queue and
+//!   every other chat would wait behind it.
+//! - Command answers go through a per-chat outbox: a handler that waited for
+//!   its answer would hold up its chat's whole queue of updates, and teloxide's
+//!   dispatcher stops taking updates for every chat once one chat's queue is full.
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
@@ -43,6 +47,46 @@ pub struct Telegram {
     /// large transfers (teloxide's default gives up after 17 s, total).
     pub files: Bot,
     outbox: Arc<Outbox>,
+    turns: Arc<Turns>,
+}
+
+/// One FIFO lock per chat with a send in progress or waiting; a chat's entry
+/// goes with its last user. Clones of a lock are only made and dropped under
+/// the map's lock, so "only the map holds it" means nobody waits for it.
+#[derive(Default)]
+struct Turns {
+    chats: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Turns {
+    /// Runs `send` once every earlier send into `chat_id` has finished.
+    async fn in_turn<T>(&self, chat_id: i64, send: impl Future<Output = T>) -> T {
+        let turn = Turn { turns: self, chat_id, lock: Some(self.lock().entry(chat_id).or_default().clone()) };
+        let _mine = turn.lock.as_ref().expect("set until dropped").lock().await;
+        send.await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<tokio::sync::Mutex<()>>>> {
+        self.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A place in a chat's line; leaving it (also when cancelled) removes the
+/// chat's lock if nobody else holds or waits for it.
+struct Turn<'a> {
+    turns: &'a Turns,
+    chat_id: i64,
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut chats = self.turns.lock();
+        self.lock = None;
+        if chats.get(&self.chat_id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            chats.remove(&self.chat_id);
+        }
+    }
 }
 
 /// Per-chat queues of answers, each drained in order by one sender task that
@@ -87,7 +131,7 @@ impl Telegram {
             .build()
             .expect("TLS backend available");
         let files = Bot::with_client(token, long_client).set_api_url(api_url);
-        Telegram { bot, throttled, files, outbox: Arc::default() }
+        Telegram { bot, throttled, files, outbox: Arc::default(), turns: Arc::default() }
     }
 
     /// Queues a plain-text reply to `reply_to` in its chat's outbox and returns
@@ -144,10 +188,10 @@ impl Telegram {
 
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
     pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
-        let message = with_retry("sendMessage", || async {
+        let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot.send_message(ChatId(chat_id), text).reply_parameters(reply_to_command(reply_to)).await)
-        })
-        .await?;
+        });
+        let message = self.turns.in_turn(chat_id, send).await?;
         Ok(message.id)
     }
 
@@ -164,15 +208,15 @@ impl Telegram {
 
     /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
     pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str) -> Result<MessageId, RequestError> {
-        let message = with_retry("sendVideo", || async {
+        let send = with_retry("sendVideo", || async {
             sending!(self, bot => bot
                 .send_video(ChatId(chat_id), InputFile::url(url.clone()))
                 .caption(caption)
                 .supports_streaming(true)
                 .reply_parameters(reply_to_command(reply_to))
                 .await)
-        })
-        .await?;
+        });
+        let message = self.turns.in_turn(chat_id, send).await?;
         Ok(message.id)
     }
 
@@ -238,5 +282,47 @@ fn error_kind(error: &RequestError) -> &'static str {
         RequestError::Io(_) => "io",
         RequestError::InvalidJson { .. } => "invalid_json",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chats(turns: &Turns) -> usize {
+        turns.lock().len()
+    }
+
+    #[tokio::test]
+    async fn sends_into_one_chat_take_turns_others_do_not_wait_and_no_state_is_left() {
+        let turns = Arc::new(Turns::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let push = |order: &Arc<Mutex<Vec<&'static str>>>, what| order.lock().unwrap().push(what);
+
+        let (t, o) = (turns.clone(), order.clone());
+        let first = tokio::spawn(async move { t.in_turn(1, async { released.await.ok(); push(&o, "1a") }).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (t, o) = (turns.clone(), order.clone());
+        let second = tokio::spawn(async move { t.in_turn(1, async { push(&o, "1b") }).await });
+        turns.in_turn(2, async { push(&order, "2") }).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*order.lock().unwrap(), ["2"]);
+
+        release.send(()).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["2", "1a", "1b"]);
+        assert_eq!(chats(&turns), 0);
+
+        // A cancelled send gives its turn up too.
+        let t = turns.clone();
+        let stuck = tokio::spawn(async move { t.in_turn(3, std::future::pending::<()>()).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(chats(&turns), 1);
+        stuck.abort();
+        let _ = stuck.await;
+        assert_eq!(chats(&turns), 0);
+        turns.in_turn(3, async {}).await;
     }
 }
