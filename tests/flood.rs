@@ -73,8 +73,11 @@ async fn a_members_flood_never_delays_another_chat() {
 
     // The burst of 5: /help, /video, /help, /video, /help. Everything after
     // it was dropped before any database or API work.
-    env.tg.wait_text(flooder, SLOW_DOWN, WAIT).await;
+    // Three help texts, two status messages and the notice, at one a second.
+    let all_out = poll_until(WAIT, || (env.tg.sent_texts(flooder).len() >= 6).then_some(())).await;
+    assert!(all_out.is_some(), "{}", env.tg.dump());
     tokio::time::sleep(QUIET).await;
+    assert_eq!(env.tg.sent_texts(flooder).len(), 6, "{}", env.tg.dump());
     let creates = env.video.creates();
     assert_eq!(creates.len(), 3, "{}", env.video.dump());
     assert_eq!(creates.iter().filter(|c| c.body["prompt"].as_str().unwrap_or_default().starts_with("flood")).count(), 2);
