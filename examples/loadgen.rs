@@ -794,7 +794,7 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
     let waited = wait_until(Some(&bot), Duration::from_secs(60), "every other user's /help answer and /video create", || {
         let creates = env.video.creates();
         sent_others.iter().all(|o| {
-            !env.tg.replies(o.user_id, o.help_id).is_empty() && creates.iter().any(|c| c.body["prompt"] == Value::from(o.prompt.as_str()))
+            !env.tg.replies(o.user_id, o.help_id).is_empty() && creates.iter().any(|c| c.body["prompt"] == o.prompt.as_str())
         })
     })
     .await;
@@ -806,7 +806,7 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
     let (mut help_handed, mut help_pushed, mut video_handed, mut video_pushed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for other in &sent_others {
         let reply = env.tg.replies(other.user_id, other.help_id).first().map(|call| call.at);
-        let create = creates.iter().find(|c| c.body["prompt"] == Value::from(other.prompt.as_str())).map(|c| c.at);
+        let create = creates.iter().find(|c| c.body["prompt"] == other.prompt.as_str()).map(|c| c.at);
         if let (Some(reply), Some(handed)) = (reply, env.tg.handed_out_at(other.help_update)) {
             help_handed.push(reply.saturating_duration_since(handed));
             help_pushed.push(reply.saturating_duration_since(other.pushed));
