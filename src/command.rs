@@ -28,7 +28,7 @@ use std::str::FromStr;
 
 mod grammar;
 
-pub use grammar::{ParseError, parse_video_args};
+pub use grammar::{ParseError, parse_video_args, parse_video_args_with_duration};
 
 /// A value that is not one of the accepted spellings for a model,
 /// orientation or size.

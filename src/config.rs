@@ -35,6 +35,10 @@ pub struct Config {
     pub telegram_send_limits: bool,
     /// Commands per user per minute (after a small burst); 0 = no limit.
     pub commands_per_minute: u32,
+    /// With it, `/metrics` wants `Authorization: Bearer <token>` from anywhere; without, loopback only.
+    pub metrics_token: Option<SecretString>,
+    /// Connections the HTTP server holds at once; the rest of the file descriptors stay for outbound calls.
+    pub http_max_connections: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -64,6 +68,10 @@ pub struct Limits {
     pub daily_per_user: u32,
     pub max_active_per_user: u32,
     pub max_active_total: u32,
+    /// Videos per UTC day for everyone together, admins included (`None`: unlimited).
+    pub daily_total: Option<u32>,
+    /// Videos per UTC day in one group chat, admins exempt (`None`: unlimited).
+    pub daily_per_chat: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +141,8 @@ impl Config {
             daily_per_user: number("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), 10)?,
             max_active_per_user: number("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), 2)?,
             max_active_total: number("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), 20)?,
+            daily_total: get("DAILY_LIMIT_TOTAL").map(|raw| number("DAILY_LIMIT_TOTAL", Some(raw), 0)).transpose()?,
+            daily_per_chat: get("DAILY_LIMIT_PER_CHAT").map(|raw| number("DAILY_LIMIT_PER_CHAT", Some(raw), 0)).transpose()?,
         };
         let max_images: usize = number("MAX_IMAGES", get("MAX_IMAGES"), 4)?;
         if max_images > 10 {
@@ -178,6 +188,14 @@ impl Config {
 
         let commands_per_minute: u32 = number("COMMANDS_PER_MINUTE", get("COMMANDS_PER_MINUTE"), 20)?;
 
+        let metrics_token = get("METRICS_TOKEN");
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(problem("METRICS_TOKEN", "must be at least 16 printable characters without spaces"));
+        }
+        let http_max_connections: usize = number("HTTP_MAX_CONNECTIONS", get("HTTP_MAX_CONNECTIONS"), 512)?;
+        if !(8..=65_536).contains(&http_max_connections) {
+            return Err(problem("HTTP_MAX_CONNECTIONS", "must be between 8 and 65536"));
+        }
         Ok(Config {
             telegram_token: telegram_token.into(),
             telegram_api_url,
@@ -197,6 +215,8 @@ impl Config {
             image_mode,
             telegram_send_limits,
             commands_per_minute,
+            metrics_token: metrics_token.map(SecretString::from),
+            http_max_connections,
         })
     }
 
@@ -285,7 +305,10 @@ mod tests {
         assert_eq!(c.video_api_base_url.as_str(), "https://yunwu.ai/");
         assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
         assert_eq!(c.defaults, VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 });
-        assert_eq!(c.limits, Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20 });
+        assert_eq!(
+            c.limits,
+            Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: None, daily_per_chat: None }
+        );
         assert_eq!(c.max_images, 4);
         assert_eq!(c.poll_interval, Duration::from_secs(30));
         assert_eq!(c.task_timeout, Duration::from_secs(3600));
@@ -322,6 +345,21 @@ mod tests {
         assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
         assert_eq!(error_var(&[("COMMANDS_PER_MINUTE", "-5")]), "COMMANDS_PER_MINUTE");
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
+        assert_eq!(error_var(&[("DAILY_LIMIT_TOTAL", "lots")]), "DAILY_LIMIT_TOTAL");
+        assert_eq!(error_var(&[("DAILY_LIMIT_PER_CHAT", "-3")]), "DAILY_LIMIT_PER_CHAT");
+    }
+
+    #[test]
+    fn http_hardening_knobs() {
+        let c = config(&[]).unwrap();
+        assert!(c.metrics_token.is_none());
+        assert_eq!(c.http_max_connections, 512);
+        let c = config(&[("METRICS_TOKEN", "0123456789abcdef"), ("HTTP_MAX_CONNECTIONS", "64")]).unwrap();
+        assert_eq!(c.metrics_token.unwrap().expose_secret(), "0123456789abcdef");
+        assert_eq!(c.http_max_connections, 64);
+        assert_eq!(error_var(&[("METRICS_TOKEN", "short")]), "METRICS_TOKEN");
+        assert_eq!(error_var(&[("METRICS_TOKEN", "has a space in it here")]), "METRICS_TOKEN");
+        assert_eq!(error_var(&[("HTTP_MAX_CONNECTIONS", "2")]), "HTTP_MAX_CONNECTIONS");
     }
 
     #[test]
@@ -341,6 +379,14 @@ mod tests {
         let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("IMAGE_MODE", "telegram")]).unwrap();
         assert_eq!(c.image_mode, ImageMode::Telegram);
         assert!(!c.uses_webhook());
+    }
+
+    #[test]
+    fn budgets_are_unlimited_unless_set() {
+        let c = config(&[("DAILY_LIMIT_TOTAL", "50"), ("DAILY_LIMIT_PER_CHAT", "5")]).unwrap();
+        assert_eq!((c.limits.daily_total, c.limits.daily_per_chat), (Some(50), Some(5)));
+        let c = config(&[("DAILY_LIMIT_TOTAL", " ")]).unwrap();
+        assert_eq!(c.limits.daily_total, None);
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Sends a finished video into the chat, as a reply to the command, playable
-//! inline: by URL; else downloaded (≤ 50 MB, streamed to a temp file) and
-//! uploaded; else as a link.
+//! inline: by URL; else downloaded (≤ 50 MB, streamed to a temp file, only
+//! from public addresses or the video API's own origin, and only if it looks
+//! like a video) and uploaded; else as a link.
 
 use std::{
     path::{Path, PathBuf},
     time::Duration,
 };
 
-use teloxide::{ApiError, RequestError};
+use teloxide::{ApiError, RequestError, types::InlineKeyboardMarkup};
 use tokio::io::AsyncWriteExt;
 
 use crate::{
+    net_guard::{GuardError, GuardedClient},
     task::Task,
     telegram::Telegram,
     texts::{self, Lang},
@@ -67,27 +69,30 @@ impl DeliveryError {
 }
 
 /// Delivers `video_url` for `task`. See the module doc for the order of attempts.
-pub async fn deliver(telegram: &Telegram, http: &reqwest::Client, task: &Task, video_url: &str) -> Result<Delivered, DeliveryError> {
+/// Also returns the Telegram file id of the sent video (none for a link), and
+/// puts the re-request buttons under what it sends.
+pub async fn deliver(telegram: &Telegram, http: &GuardedClient, task: &Task, video_url: &str) -> Result<(Delivered, Option<String>), DeliveryError> {
     deliver_with_limit(telegram, http, task, video_url, MAX_UPLOAD_BYTES).await
 }
 
 async fn deliver_with_limit(
     telegram: &Telegram,
-    http: &reqwest::Client,
+    http: &GuardedClient,
     task: &Task,
     video_url: &str,
     limit: u64,
-) -> Result<Delivered, DeliveryError> {
+) -> Result<(Delivered, Option<String>), DeliveryError> {
     let lang = Lang::from_code(Some(&task.lang));
     let caption = texts::video_caption(lang, task);
+    let buttons = crate::keyboards::video(lang, task);
     tracing::debug!(task = task.id, video_url, "delivering video");
 
     // Only web URLs: the URL comes from the video API and is fetched by us below.
     let url = reqwest::Url::parse(video_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     if let Some(url) = url {
-        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption).await;
+        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption, &buttons).await;
         match by_url {
-            Ok(_) => return Ok(Delivered::ByUrl),
+            Ok(sent) => return Ok((Delivered::ByUrl, video_file_id(&sent))),
             // The chat itself is closed to us: an upload would fail the same way.
             Err(RequestError::Api(error)) if refuses_chat(&error) => {
                 tracing::info!(task = task.id, %error, "telegram refused the video for this chat");
@@ -95,8 +100,8 @@ async fn deliver_with_limit(
             // Telegram could not use the URL (too large for it, unreachable, wrong type…).
             Err(RequestError::Api(error)) => {
                 tracing::info!(task = task.id, %error, "telegram could not send the video by URL; uploading it");
-                match upload(telegram, http, task, &url, &caption, limit).await {
-                    Ok(()) => return Ok(Delivered::Uploaded),
+                match upload(telegram, http, task, &url, &caption, &buttons, limit).await {
+                    Ok(file_id) => return Ok((Delivered::Uploaded, file_id)),
                     Err(why) => tracing::info!(task = task.id, %why, "video not uploaded; sending its link"),
                 }
             }
@@ -112,10 +117,14 @@ async fn deliver_with_limit(
         tracing::warn!(task = task.id, "video URL is not an http(s) URL; sending it as text");
     }
     telegram
-        .reply(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url))
+        .reply_with_keyboard(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url), buttons)
         .await
-        .map(|_| Delivered::Link)
+        .map(|_| (Delivered::Link, None))
         .map_err(DeliveryError::Telegram)
+}
+
+fn video_file_id(sent: &teloxide::types::Message) -> Option<String> {
+    sent.video().map(|video| video.file.id.0.clone())
 }
 
 /// Refusals about the chat, not the video: no point downloading and uploading it.
@@ -152,6 +161,10 @@ enum UploadError {
     TooLarge { limit: u64 },
     #[error("download failed: {0}")]
     Download(reqwest::Error),
+    #[error("download refused: {0}")]
+    Refused(#[from] GuardError),
+    #[error("not a video (content type {0:?})")]
+    NotAVideo(String),
     #[error("temp file: {0}")]
     Io(#[from] std::io::Error),
     #[error("upload failed: {0}")]
@@ -165,12 +178,20 @@ impl From<reqwest::Error> for UploadError {
     }
 }
 
-async fn upload(telegram: &Telegram, http: &reqwest::Client, task: &Task, url: &reqwest::Url, caption: &str, limit: u64) -> Result<(), UploadError> {
+async fn upload(
+    telegram: &Telegram,
+    http: &GuardedClient,
+    task: &Task,
+    url: &reqwest::Url,
+    caption: &str,
+    buttons: &InlineKeyboardMarkup,
+    limit: u64,
+) -> Result<Option<String>, UploadError> {
     let file = TempVideo::new(task.id);
     let send = async {
         download(http, url, file.path(), limit).await?;
-        telegram.upload_video(task.chat_id, task.command_msg_id, file.path(), caption).await?;
-        Ok::<_, UploadError>(())
+        let sent = telegram.upload_video(task.chat_id, task.command_msg_id, file.path(), caption, buttons).await?;
+        Ok::<_, UploadError>(video_file_id(&sent))
     };
     // "uploading video…" in the chat while we download and upload (PITFALLS 11).
     let result = tokio::select! {
@@ -188,12 +209,16 @@ async fn keep_showing_upload(telegram: &Telegram, chat_id: i64) {
     }
 }
 
-/// Streams `url` into `path`, never holding the video in memory; refuses more than `limit` bytes.
-async fn download(http: &reqwest::Client, url: &reqwest::Url, path: &Path, limit: u64) -> Result<(), UploadError> {
-    let mut response = http.get(url.clone()).timeout(DOWNLOAD_TIMEOUT).send().await?.error_for_status()?;
+/// Streams `url` into `path`, never holding the video in memory; refuses more
+/// than `limit` bytes, and anything that is neither labelled nor shaped like a video.
+async fn download(http: &GuardedClient, url: &reqwest::Url, path: &Path, limit: u64) -> Result<(), UploadError> {
+    let mut response = http.get(url, DOWNLOAD_TIMEOUT).await?.error_for_status()?;
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(UploadError::TooLarge { limit });
     }
+    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let mut checked = content_type.to_ascii_lowercase().starts_with("video/");
+    let mut head = Vec::with_capacity(VIDEO_MAGIC_BYTES);
     let mut out = tokio::fs::File::create(path).await?;
     let mut written: u64 = 0;
     while let Some(chunk) = response.chunk().await? {
@@ -201,10 +226,30 @@ async fn download(http: &reqwest::Client, url: &reqwest::Url, path: &Path, limit
         if written > limit {
             return Err(UploadError::TooLarge { limit });
         }
+        if !checked {
+            head.extend(chunk.iter().take(VIDEO_MAGIC_BYTES - head.len()));
+            if head.len() == VIDEO_MAGIC_BYTES {
+                if !looks_like_video(&head) {
+                    return Err(UploadError::NotAVideo(content_type));
+                }
+                checked = true;
+            }
+        }
         out.write_all(&chunk).await?;
+    }
+    if !checked && !looks_like_video(&head) {
+        return Err(UploadError::NotAVideo(content_type));
     }
     out.flush().await?;
     Ok(())
+}
+
+/// Bytes needed to recognise a video container.
+const VIDEO_MAGIC_BYTES: usize = 8;
+
+/// MP4/MOV (an `ftyp` box first) or WebM/Matroska (an EBML header).
+fn looks_like_video(head: &[u8]) -> bool {
+    matches!(head, [_, _, _, _, b'f', b't', b'y', b'p', ..] | [0x1A, 0x45, 0xDF, 0xA3, ..])
 }
 
 /// A temp file path removed when done: explicitly, or on drop (error, panic, cancellation).
@@ -263,6 +308,13 @@ mod tests {
         }
     }
 
+    /// `len` bytes shaped like an MP4 file (an `ftyp` box first).
+    fn mp4(len: usize) -> Vec<u8> {
+        let mut video: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        video[..8].copy_from_slice(b"\0\0\0\x18ftyp");
+        video
+    }
+
     fn temp_files_of(task_id: i64) -> usize {
         let prefix = format!("sora-bot-{task_id}-");
         std::fs::read_dir(std::env::temp_dir()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&prefix)).count()
@@ -272,7 +324,7 @@ mod tests {
     async fn sends_by_url_as_a_playable_reply() {
         let fake = Fake::start().await;
         let url = fake.serve("/v.mp4", vec![1; 100], false);
-        let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(901), &url, LIMIT).await.unwrap();
+        let how = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(901), &url, LIMIT).await.unwrap().0;
         assert_eq!(how, Delivered::ByUrl);
         let sent = fake.calls("sendVideo");
         assert_eq!(sent.len(), 1);
@@ -288,10 +340,10 @@ mod tests {
     async fn uploads_when_telegram_cannot_fetch_the_url() {
         for chunked in [false, true] {
             let fake = Fake::start().await;
-            let video: Vec<u8> = (0..LIMIT).map(|i| (i % 251) as u8).collect();
+            let video = mp4(LIMIT as usize);
             let url = fake.serve("/v.mp4", video.clone(), chunked);
             fake.refuse_next("sendVideo", "Bad Request: failed to get HTTP URL content");
-            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(902), &url, LIMIT).await.unwrap();
+            let how = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(902), &url, LIMIT).await.unwrap().0;
             assert_eq!(how, Delivered::Uploaded);
             let sent = fake.calls("sendVideo");
             assert_eq!(sent.len(), 1, "only the upload succeeded");
@@ -308,7 +360,7 @@ mod tests {
             let fake = Fake::start().await;
             let url = if serve { fake.serve(path, vec![7; LIMIT as usize + 1], chunked) } else { format!("{}{path}", fake.base) };
             fake.refuse_next("sendVideo", "Bad Request: wrong file identifier/HTTP URL specified");
-            let how = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(903), &url, LIMIT).await.unwrap();
+            let how = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(903), &url, LIMIT).await.unwrap().0;
             assert_eq!(how, Delivered::Link, "{path}");
             assert!(fake.calls("sendVideo").is_empty(), "{path}: nothing uploaded");
             let texts = fake.calls("sendMessage");
@@ -325,13 +377,76 @@ mod tests {
         let url = fake.serve("/v.mp4", vec![1; 100], false);
         fake.refuse_next("sendVideo", "Forbidden: bot was blocked by the user");
         fake.refuse_next("sendMessage", "Forbidden: bot was blocked by the user");
-        let error = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(904), &url, LIMIT).await.unwrap_err();
+        let error = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(904), &url, LIMIT).await.unwrap_err();
         assert!(error.is_permanent());
         assert!(fake.calls("sendChatAction").is_empty(), "no upload attempted");
 
         fake.refuse_next("sendVideo", "Bad Request: wrong file identifier/HTTP URL specified");
         fake.refuse_next("sendMessage", "Bad Gateway");
-        let error = deliver_with_limit(&fake.telegram(), &reqwest::Client::new(), &task(904), "https://127.0.0.1:1/x.mp4", LIMIT).await.unwrap_err();
+        let error = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(904), "https://127.0.0.1:1/x.mp4", LIMIT).await.unwrap_err();
         assert!(!error.is_permanent(), "an unnamed Telegram error is retried");
+    }
+
+    /// Telegram could not fetch `url`; what did the bot do with it?
+    async fn after_refused_url(fake: &Fake, http: &GuardedClient, task_id: i64, url: &str) -> Delivered {
+        fake.refuse_next("sendVideo", "Bad Request: failed to get HTTP URL content");
+        deliver_with_limit(&fake.telegram(), http, &task(task_id), url, LIMIT).await.unwrap().0
+    }
+
+    fn assert_link_only(fake: &Fake, url: &str) {
+        assert!(fake.calls("sendVideo").is_empty(), "{url}: nothing uploaded");
+        let texts = fake.calls("sendMessage");
+        assert_eq!(texts.len(), 1, "{url}");
+        assert!(texts[0].json["text"].as_str().unwrap().contains(url), "{url}");
+    }
+
+    #[tokio::test]
+    async fn internal_addresses_are_never_downloaded() {
+        for url in ["http://169.254.169.254/latest/meta-data/iam", "http://10.0.0.1/v.mp4", "http://[::1]:8080/v.mp4", "http://[fd00::1]/v.mp4"] {
+            let fake = Fake::start().await;
+            assert_eq!(after_refused_url(&fake, &fake.downloads(), 905, url).await, Delivered::Link, "{url}");
+            assert_link_only(&fake, url);
+        }
+        // The fake itself, when it is not the trusted video API origin: loopback.
+        let fake = Fake::start().await;
+        let url = fake.serve("/v.mp4", mp4(100), false);
+        let elsewhere = GuardedClient::new(Some(&"http://127.0.0.1:1/".parse().unwrap()));
+        assert_eq!(after_refused_url(&fake, &elsewhere, 905, &url).await, Delivered::Link);
+        assert_link_only(&fake, &url);
+        assert_eq!(fake.file_requests(), 0, "no request reached the loopback address");
+    }
+
+    #[tokio::test]
+    async fn every_redirect_is_checked_and_at_most_three_are_followed() {
+        // Trusted origin → loopback elsewhere (the bot's own /metrics, say): refused.
+        let fake = Fake::start().await;
+        let inside = Fake::start().await;
+        let target = inside.serve("/secret.mp4", mp4(100), false);
+        let url = fake.redirect("/r.mp4", &target);
+        assert_eq!(after_refused_url(&fake, &fake.downloads(), 906, &url).await, Delivered::Link);
+        assert_link_only(&fake, &url);
+        assert_eq!(inside.file_requests(), 0, "the redirect target was never fetched");
+
+        // Redirects within the trusted origin are followed, up to three.
+        let fake = Fake::start().await;
+        fake.serve("/v.mp4", mp4(100), false);
+        fake.redirect("/r1", "/v.mp4");
+        fake.redirect("/r2", "/r1");
+        let url = fake.redirect("/r3", &format!("{}/r2", fake.base));
+        assert_eq!(after_refused_url(&fake, &fake.downloads(), 906, &url).await, Delivered::Uploaded);
+        let url = fake.redirect("/r4", "/r3");
+        let fake2 = fake.clone();
+        assert_eq!(after_refused_url(&fake2, &fake.downloads(), 906, &url).await, Delivered::Link, "four redirects");
+    }
+
+    #[tokio::test]
+    async fn only_videos_are_uploaded() {
+        let fake = Fake::start().await;
+        let url = fake.serve("/page.mp4", b"<html>an error page, or some internal file</html>".to_vec(), false);
+        assert_eq!(after_refused_url(&fake, &fake.downloads(), 907, &url).await, Delivered::Link);
+        assert_link_only(&fake, &url);
+        assert_eq!(temp_files_of(907), 0);
+        let url = fake.serve("/v.webm", [&[0x1A, 0x45, 0xDF, 0xA3][..], &[0; 96]].concat(), true);
+        assert_eq!(after_refused_url(&fake, &fake.downloads(), 907, &url).await, Delivered::Uploaded);
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
+use futures_util::StreamExt;
 use teloxide::{Bot, net::Download, prelude::Requester};
 
 use crate::{
@@ -17,6 +18,11 @@ use crate::{
 
 /// Largest image we inline or proxy (Telegram's own download limit is 20 MB).
 const MAX_IMAGE_BYTES: u32 = 20 * 1024 * 1024;
+/// Largest total of inlined images in one create request: the whole request
+/// must stay a size the video API accepts and we can hold in memory.
+pub const MAX_DATA_BYTES_TOTAL: u32 = 20 * 1024 * 1024;
+/// Enough of a file to tell JPEG, PNG and WebP apart.
+const SNIFF_BYTES: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -25,6 +31,8 @@ pub enum ImageError {
     Telegram(String),
     #[error("image too large ({0} bytes)")]
     TooLarge(u32),
+    #[error("images too large together (more than {MAX_DATA_BYTES_TOTAL} bytes)")]
+    TooLargeTogether,
     #[error("not a JPEG, PNG or WebP image")]
     NotAnImage,
     #[error("storing the media token failed: {0}")]
@@ -62,39 +70,59 @@ impl ImageUrls {
         }
     }
 
-    /// One URL per Telegram file id, in order.
-    pub async fn urls(&self, file_ids: &[String]) -> Result<Vec<String>, ImageError> {
+    /// One URL per Telegram file id, in order, for task `task_id`. Every file
+    /// is checked to be a JPEG, PNG or WebP image first, in every mode, so a
+    /// file the video API cannot read never costs a create.
+    pub async fn urls(&self, task_id: i64, file_ids: &[String]) -> Result<Vec<String>, ImageError> {
         let mut urls = Vec::with_capacity(file_ids.len());
+        let mut inlined: u64 = 0;
         for file_id in file_ids {
-            urls.push(self.url(file_id).await?);
+            let url = match self.mode {
+                ImageMode::Data => {
+                    let image = self.fetch(file_id).await?;
+                    inlined += image.bytes.len() as u64;
+                    if inlined > u64::from(MAX_DATA_BYTES_TOTAL) {
+                        return Err(ImageError::TooLargeTogether);
+                    }
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
+                    format!("data:{};base64,{encoded}", image.content_type)
+                }
+                ImageMode::Proxy => {
+                    self.check_is_image(file_id).await?;
+                    let token = format!("{:032x}", rand::random::<u128>());
+                    let expires_at = crate::store::now_ms() + self.proxy_ttl.as_millis() as i64;
+                    self.store.add_media(&token, file_id, expires_at, task_id).await?;
+                    // Expired tokens are dead rows: drop them as new ones come, so the table stays small.
+                    self.store.purge_expired_media().await?;
+                    let base = self.public_base_url.as_ref().expect("config: proxy mode has PUBLIC_BASE_URL");
+                    format!("{}/media/{token}.jpg", base.as_str().trim_end_matches('/'))
+                }
+                ImageMode::Telegram => {
+                    let path = self.check_is_image(file_id).await?;
+                    let api = self.telegram_api_url.as_str().trim_end_matches('/');
+                    format!("{api}/file/bot{}/{path}", self.token.expose_secret())
+                }
+            };
+            urls.push(url);
         }
         Ok(urls)
     }
 
-    async fn url(&self, file_id: &str) -> Result<String, ImageError> {
-        match self.mode {
-            ImageMode::Data => {
-                let image = self.fetch(file_id).await?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-                Ok(format!("data:{};base64,{encoded}", image.content_type))
-            }
-            ImageMode::Proxy => {
-                // Check the file exists now rather than after the paid call.
-                self.file_path(file_id).await?;
-                let token = format!("{:032x}", rand::random::<u128>());
-                let expires_at = crate::store::now_ms() + self.proxy_ttl.as_millis() as i64;
-                self.store.add_media(&token, file_id, expires_at).await?;
-                // Expired tokens are dead rows: drop them as new ones come, so the table stays small.
-                self.store.purge_expired_media().await?;
-                let base = self.public_base_url.as_ref().expect("config: proxy mode has PUBLIC_BASE_URL");
-                Ok(format!("{}/media/{token}.jpg", base.as_str().trim_end_matches('/')))
-            }
-            ImageMode::Telegram => {
-                let path = self.file_path(file_id).await?;
-                let api = self.telegram_api_url.as_str().trim_end_matches('/');
-                Ok(format!("{api}/file/bot{}/{path}", self.token.expose_secret()))
+    /// Reads the first bytes of the file (the rest is not downloaded) and
+    /// returns its Telegram path when it is an image the video API can read.
+    async fn check_is_image(&self, file_id: &str) -> Result<String, ImageError> {
+        let path = self.file_path(file_id).await?;
+        let mut stream = self.files.download_file_stream(&path);
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        while head.len() < SNIFF_BYTES {
+            match stream.next().await {
+                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                Some(Err(error)) => return Err(ImageError::Telegram(error.without_url().to_string())),
+                None => break,
             }
         }
+        sniff_image_type(&head).ok_or(ImageError::NotAnImage)?;
+        Ok(path)
     }
 
     async fn file_path(&self, file_id: &str) -> Result<String, ImageError> {

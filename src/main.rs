@@ -8,16 +8,19 @@ use sora_bot::{
     config::{Config, ImageMode},
     http::{self, HttpState},
     images::ImageUrls,
+    media_proxy::MediaProxy,
     metrics,
+    net_guard::GuardedClient,
     store::Store,
     telegram::Telegram,
     video_api::VideoApi,
     watcher::{Watcher, WatcherConfig},
+    webhook,
 };
 use teloxide::{
     dispatching::Dispatcher,
     error_handlers::LoggingErrorHandler,
-    update_listeners::{Polling, webhooks},
+    update_listeners::Polling,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing_subscriber::EnvFilter;
@@ -87,7 +90,10 @@ async fn run(config: Config) -> Result<(), String> {
     });
 
     let listener = http::bind(config.http_bind).await.map_err(|e| format!("HTTP_BIND {}: {e}", config.http_bind))?;
-    let mut app = http::router(Arc::new(HttpState { store: store.clone(), images, metrics: prometheus }));
+    let media = MediaProxy::new(telegram.files.clone());
+    let http_state = HttpState { store: store.clone(), media, metrics: prometheus, metrics_token: config.metrics_token.clone() };
+    let mut app = http::router(Arc::new(http_state));
+    let max_connections = config.http_max_connections;
 
     if let Err(error) = bot::register_commands(&telegram).await {
         tracing::warn!(%error, "setMyCommands failed; the command menu may be stale");
@@ -98,7 +104,8 @@ async fn run(config: Config) -> Result<(), String> {
         store.clone(),
         api,
         telegram.clone(),
-        reqwest::Client::new(),
+        // The video API may run on a private network; its own video URLs may point there too.
+        GuardedClient::new(Some(&config.video_api_base_url)),
         WatcherConfig {
             owner,
             poll_interval: config.poll_interval,
@@ -106,8 +113,7 @@ async fn run(config: Config) -> Result<(), String> {
             max_concurrency: WATCHER_CONCURRENCY,
             exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
         },
-    )
-    .with_create_timeout(config.video_api_timeout);
+    );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
     // The gate needs the bot's username to tell our commands from other bots'.
@@ -134,17 +140,16 @@ async fn run(config: Config) -> Result<(), String> {
     let server_shutdown = shutdown.clone();
     if let (Some(public), Some(secret)) = (&config.public_base_url, &config.webhook_secret) {
         let url = public.join("telegram/webhook").map_err(|e| format!("PUBLIC_BASE_URL: {e}"))?;
-        let options = webhooks::Options::new(config.http_bind, url).secret_token(secret.expose_secret().to_owned());
-        // The stop future would delete the webhook, which other replicas still use: not awaited.
-        let (updates, _delete_webhook_on_stop, webhook) =
-            webhooks::axum_to_router(telegram.bot.clone(), options).await.map_err(|e| format!("setWebhook: {e}"))?;
+        // Left in place on stop: other replicas sharing the token still use it.
+        webhook::register(&telegram.bot, url.clone(), secret).await.map_err(|e| format!("setWebhook: {e}"))?;
+        let (webhook, updates) = webhook::listener(url.path(), secret.clone());
         app = app.merge(webhook);
-        let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
+        let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         tracing::info!("receiving updates by webhook");
         dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error")).await;
         finish(tracker, telegram, shutdown, watcher, server, store).await;
     } else {
-        let server = tokio::spawn(http::serve(listener, app, async move { server_shutdown.cancelled().await }));
+        let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
         tracing::info!("receiving updates by long polling");
         dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("polling error")).await;

@@ -4,12 +4,9 @@
 //! Pure logic: every call takes the current time, so tests drive the clock.
 //! The state lives in this process only; replicas each limit on their own.
 
-use std::{
-    num::NonZeroUsize,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use lru::LruCache;
+use hashlink::LruCache;
 
 /// Commands a user may send at once before the per-minute rate applies.
 pub const BURST: u32 = 5;
@@ -86,7 +83,7 @@ impl RateLimiter {
     }
 
     fn with_capacity(per_minute: u32, capacity: usize) -> RateLimiter {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        let capacity = capacity.max(1);
         RateLimiter {
             per_second: (per_minute > 0).then(|| per_minute as f32 / 60.0),
             members: LruCache::new(capacity),
@@ -96,7 +93,10 @@ impl RateLimiter {
 
     fn bucket(&mut self, user_id: i64, member: bool, now: Instant) -> &mut Bucket {
         let map = if member { &mut self.members } else { &mut self.strangers };
-        map.get_or_insert_mut(user_id, || Bucket::full(now))
+        if map.get_mut(&user_id).is_none() {
+            map.insert(user_id, Bucket::full(now));
+        }
+        map.get_mut(&user_id).expect("inserted above")
     }
 
     /// A command from `user_id`: takes one of their tokens.

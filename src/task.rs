@@ -15,7 +15,8 @@ pub enum TaskState {
     Done,
     Failed,
     TimedOut,
-    /// The user stopped following it (upstream may still run).
+    /// Stopped with /cancel and since ended upstream. While the job still runs
+    /// upstream the task stays open (and keeps its slot) with `cancelled_at` set.
     Cancelled,
     /// The bot died between the create call and storing its answer: maybe charged, never retried.
     Unknown,
@@ -87,6 +88,15 @@ pub struct Task {
     pub shown_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the user stopped following it (unix ms): no more messages about it.
+    pub cancelled_at: Option<i64>,
+}
+
+impl Task {
+    /// Open but stopped by its user: followed silently until it ends upstream.
+    pub fn is_silenced(&self) -> bool {
+        self.cancelled_at.is_some()
+    }
 }
 
 /// What a handler hands to storage before the paid call.
@@ -126,6 +136,7 @@ impl Task {
             shown_at: None,
             created_at: 0,
             updated_at: 0,
+            cancelled_at: None,
         }
     }
 }

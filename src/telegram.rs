@@ -25,9 +25,8 @@ use teloxide::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
     prelude::*,
-    types::{ChatAction, InputFile, Me, MessageId, ReplyParameters},
+    types::{CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, Me, MessageId, ReplyMarkup, ReplyParameters},
 };
-
 use tokio_util::task::TaskTracker;
 
 use crate::{config::Config, metrics};
@@ -186,6 +185,7 @@ impl Telegram {
         with_retry("getMe", || self.bot.get_me().send()).await
     }
 
+
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
     pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
         let send = with_retry("sendMessage", || async {
@@ -206,32 +206,80 @@ impl Telegram {
         }
     }
 
-    /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
-    pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str) -> Result<MessageId, RequestError> {
-        let send = with_retry("sendVideo", || async {
+    /// `reply` with buttons: an inline keyboard, or a ForceReply that opens
+    /// the user's keyboard as a reply to this message.
+    pub async fn reply_with_keyboard(&self, chat_id: i64, reply_to: i32, text: &str, markup: impl Into<ReplyMarkup>) -> Result<MessageId, RequestError> {
+        let markup = markup.into();
+        let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot
-                .send_video(ChatId(chat_id), InputFile::url(url.clone()))
-                .caption(caption)
-                .supports_streaming(true)
+                .send_message(ChatId(chat_id), text)
                 .reply_parameters(reply_to_command(reply_to))
+                .reply_markup(markup.clone())
                 .await)
         });
         let message = self.turns.in_turn(chat_id, send).await?;
         Ok(message.id)
     }
 
+    /// `edit` that also sets the message's buttons: an edit without a markup
+    /// removes them, so `None` leaves the message without buttons.
+    pub async fn edit_with_keyboard(&self, chat_id: i64, message_id: i32, text: &str, markup: Option<InlineKeyboardMarkup>) -> Result<(), RequestError> {
+        let result = with_retry("editMessageText", || {
+            let edit = self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text);
+            match markup.clone() {
+                Some(markup) => edit.reply_markup(markup).send(),
+                None => edit.send(),
+            }
+        })
+        .await;
+        match result {
+            Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Answers a button press (Telegram shows a spinner until then); `notice`
+    /// appears briefly at the top of the chat.
+    pub async fn answer_press(&self, callback_id: &str, notice: Option<&str>) -> Result<(), RequestError> {
+        let id = CallbackQueryId(callback_id.to_owned());
+        with_retry("answerCallbackQuery", || {
+            let answer = self.bot.answer_callback_query(id.clone());
+            match notice {
+                Some(text) => answer.text(text).send(),
+                None => answer.send(),
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
+    /// Returns the sent message (its video's file id can be shared later).
+    pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str, buttons: &InlineKeyboardMarkup) -> Result<Message, RequestError> {
+        let send = with_retry("sendVideo", || async {
+            sending!(self, bot => bot
+                .send_video(ChatId(chat_id), InputFile::url(url.clone()))
+                .caption(caption)
+                .supports_streaming(true)
+                .reply_parameters(reply_to_command(reply_to))
+                .reply_markup(buttons.clone())
+                .await)
+        });
+        self.turns.in_turn(chat_id, send).await
+    }
+
     /// Uploads a video file as a reply, through the long-timeout client.
-    pub async fn upload_video(&self, chat_id: i64, reply_to: i32, path: &Path, caption: &str) -> Result<MessageId, RequestError> {
-        let message = with_retry("sendVideo", || {
+    pub async fn upload_video(&self, chat_id: i64, reply_to: i32, path: &Path, caption: &str, buttons: &InlineKeyboardMarkup) -> Result<Message, RequestError> {
+        with_retry("sendVideo", || {
             self.files
                 .send_video(ChatId(chat_id), InputFile::file(path.to_owned()))
                 .caption(caption)
                 .supports_streaming(true)
                 .reply_parameters(reply_to_command(reply_to))
+                .reply_markup(buttons.clone())
                 .send()
         })
-        .await?;
-        Ok(message.id)
+        .await
     }
 
     /// "uploading video…" in the chat header while a large upload runs.

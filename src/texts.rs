@@ -2,7 +2,7 @@
 //! plain text (no parse mode), so user prompts need no escaping (PITFALLS 14).
 
 use crate::{
-    command::ParseError,
+    command::{Orientation, ParseError, Size, VideoOptions},
     config::Limits,
     store::{Refusal, Usage},
     task::{Task, TaskState},
@@ -73,7 +73,7 @@ pub fn help(lang: Lang) -> String {
              • flags: --pro --portrait --landscape\n\
              • -- ends the options\n\n\
              📷 Photos: send a photo (or album) with /video … as its caption, or reply to a photo with /video …. In groups these two ways always work.\n\n\
-             /status [id] · /tasks · /cancel <id> · /again · /quota"
+             /status [id] · /tasks · /cancel <id> · /again · /quota · /settings"
         ),
         Lang::Zh => format!(
             "🎬 我可以把文字（和照片）变成 Sora-2 视频。\n\n\
@@ -90,14 +90,14 @@ pub fn help(lang: Lang) -> String {
              • 快捷：--pro --portrait --landscape\n\
              • -- 表示选项结束\n\n\
              📷 照片：发送照片（或相册）并以 /video … 作为说明，或回复一张照片发送 /video …。群组里这两种方式总是可用。\n\n\
-             /status [编号] · /tasks · /cancel <编号> · /again · /quota"
+             /status [编号] · /tasks · /cancel <编号> · /again · /quota · /settings"
         ),
     }
 }
 
 /// The Telegram command menu for Chinese users (the English one comes from the
 /// `Command` enum's doc comments; same command form as teloxide sends).
-pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
+pub const ZH_COMMAND_MENU: [(&str, &str); 9] = [
     ("/start", "开始：使用说明"),
     ("/help", "使用说明和示例"),
     ("/video", "生成视频：/video [选项] <描述>"),
@@ -106,6 +106,7 @@ pub const ZH_COMMAND_MENU: [(&str, &str); 8] = [
     ("/cancel", "停止跟踪视频：/cancel <编号>"),
     ("/again", "重复上一次请求"),
     ("/quota", "今日剩余额度"),
+    ("/settings", "默认模型、方向、尺寸、时长"),
 ];
 
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {
@@ -172,6 +173,20 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
             t(lang, "⏳ The bot is busy with other videos. Try again in a few minutes.", "⏳ 机器人正忙于生成其他视频。请几分钟后再试。")
                 .to_owned()
         }
+        Refusal::TotalDaily { limit } => {
+            let hours = hours_until_utc_midnight(now_ms);
+            match lang {
+                Lang::En => format!("⏳ The bot has made all {limit} videos it may make today. Try again in about {hours} h (00:00 UTC)."),
+                Lang::Zh => format!("⏳ 机器人今天的 {limit} 个视频总额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
+            }
+        }
+        Refusal::ChatDaily { limit } => {
+            let hours = hours_until_utc_midnight(now_ms);
+            match lang {
+                Lang::En => format!("⏳ This group has used all {limit} videos for today. Try again in about {hours} h (00:00 UTC)."),
+                Lang::Zh => format!("⏳ 本群今天的 {limit} 个视频额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
+            }
+        }
     }
 }
 
@@ -181,30 +196,56 @@ fn hours_until_utc_midnight(now_ms: i64) -> i64 {
     (left + 3_599_999) / 3_600_000
 }
 
-pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool) -> String {
+/// Every limit that applies to this user here, with what is left.
+pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: bool) -> String {
+    let mut lines = Vec::new();
     if admin {
-        return match lang {
-            Lang::En => format!("👑 Admin: no personal limits. Used today: {}. In progress: {}.", usage.used_today, usage.active_user),
-            Lang::Zh => format!("👑 管理员：不受个人限制。今日已用：{}。生成中：{}。", usage.used_today, usage.active_user),
-        };
+        lines.push(match lang {
+            Lang::En => format!("👑 Admin: no personal or group limits. Used today: {}. In progress: {}.", usage.used_today, usage.active_user),
+            Lang::Zh => format!("👑 管理员：不受个人和群组限制。今日已用：{}。生成中：{}。", usage.used_today, usage.active_user),
+        });
+    } else {
+        let left = limits.daily_per_user.saturating_sub(usage.used_today);
+        lines.push(match lang {
+            Lang::En => format!("📊 Today: {left} of {} videos left.", limits.daily_per_user),
+            Lang::Zh => format!("📊 今日剩余：{left} / {} 个视频。", limits.daily_per_user),
+        });
+        lines.push(match lang {
+            Lang::En => format!("In progress: {} of {}.", usage.active_user, limits.max_active_per_user),
+            Lang::Zh => format!("生成中：{} / {}。", usage.active_user, limits.max_active_per_user),
+        });
+        if let Some(limit) = limits.daily_per_chat.filter(|_| in_group) {
+            let left = limit.saturating_sub(usage.used_chat_today);
+            lines.push(match lang {
+                Lang::En => format!("This group today: {left} of {limit} left."),
+                Lang::Zh => format!("本群今日剩余：{left} / {limit}。"),
+            });
+        }
     }
-    let left = limits.daily_per_user.saturating_sub(usage.used_today);
-    match lang {
-        Lang::En => format!(
-            "📊 Today: {left} of {} videos left.\nIn progress: {} of {}.\nResets at 00:00 UTC.",
-            limits.daily_per_user, usage.active_user, limits.max_active_per_user
-        ),
-        Lang::Zh => format!(
-            "📊 今日剩余：{left} / {} 个视频。\n生成中：{} / {}。\nUTC 0 点重置。",
-            limits.daily_per_user, usage.active_user, limits.max_active_per_user
-        ),
+    if usage.cancelled_running > 0 {
+        lines.push(match lang {
+            Lang::En => format!("🛑 {} stopped with /cancel still count until the video API finishes them.", usage.cancelled_running),
+            Lang::Zh => format!("🛑 {} 个已用 /cancel 停止的视频在视频接口完成前仍占用额度。", usage.cancelled_running),
+        });
     }
+    if let Some(limit) = limits.daily_total {
+        let left = limit.saturating_sub(usage.used_total_today);
+        lines.push(match lang {
+            Lang::En => format!("Whole bot today: {left} of {limit} left."),
+            Lang::Zh => format!("整个机器人今日剩余：{left} / {limit}。"),
+        });
+    }
+    lines.push(t(lang, "Resets at 00:00 UTC.", "UTC 0 点重置。").to_owned());
+    lines.join("\n")
 }
 
 /// A human label for the task's state (upstream status for running tasks).
 fn state_label(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_status.as_deref().unwrap_or("").to_ascii_lowercase();
     let label = match task.state {
+        _ if task.state.is_open() && task.is_silenced() => {
+            t(lang, "🛑 no longer followed (the video API may still be making it)", "🛑 已停止跟踪（视频接口可能仍在生成）")
+        }
         TaskState::Submitting => t(lang, "⏳ submitting", "⏳ 提交中"),
         TaskState::Running => match upstream.as_str() {
             "" | "pending" | "queued" => t(lang, "⏳ queued", "⏳ 排队中"),
@@ -234,7 +275,10 @@ fn options_line(lang: Lang, task: &Task) -> String {
         (Lang::En, n) => format!(" · {n} photos"),
         (Lang::Zh, n) => format!(" · {n} 张照片"),
     };
-    format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration)
+    match lang {
+        Lang::En => format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration),
+        Lang::Zh => format!("{} · {} · {} · {}秒{photos}", o.model, orientation_name(lang, o.orientation), size_name(lang, o.size), o.duration),
+    }
 }
 
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.
@@ -274,15 +318,17 @@ pub fn cancel_usage(lang: Lang) -> String {
 
 pub fn cancelled(lang: Lang, id: i64) -> String {
     match lang {
-        Lang::En => format!("🛑 Stopped following video #{id}. The video API cannot cancel it, so it may still count against the key."),
-        Lang::Zh => format!("🛑 已停止跟踪视频 #{id}。视频接口无法取消任务，它可能仍会计费。"),
+        Lang::En => format!(
+            "🛑 Stopped following video #{id}. The video API cannot cancel it, so it keeps its place in your limits until it ends there."
+        ),
+        Lang::Zh => format!("🛑 已停止跟踪视频 #{id}。视频接口无法取消任务，在它结束前仍占用你的额度。"),
     }
 }
 
 pub fn not_cancellable(lang: Lang, task: &Task) -> String {
     match lang {
-        Lang::En => format!("Video #{} is already finished: {}", task.id, state_label(lang, task)),
-        Lang::Zh => format!("视频 #{} 已经结束：{}", task.id, state_label(lang, task)),
+        Lang::En => format!("Video #{} can no longer be stopped: {}", task.id, state_label(lang, task)),
+        Lang::Zh => format!("视频 #{} 已无法停止：{}", task.id, state_label(lang, task)),
     }
 }
 
@@ -290,38 +336,82 @@ pub fn nothing_to_repeat(lang: Lang) -> String {
     t(lang, "Nothing to repeat yet. Start with /video <prompt>.", "还没有可以重复的请求。先发送 /video <描述>。").to_owned()
 }
 
-/// The create call failed: not charged (except a timeout, see `create_unknown`).
-pub fn api_error(lang: Lang, error: &ApiError) -> String {
+/// The create call failed. A definite refusal says why and that nothing was
+/// made; an answer that may have come after the job was taken says so.
+pub fn api_error(lang: Lang, task_id: i64, error: &ApiError) -> String {
+    if error.create_may_have_succeeded() {
+        return create_unknown(lang, task_id);
+    }
     let head = match error {
         ApiError::Unauthorized { .. } => t(lang, "🔑 The video API refused the key. The bot owner needs to check it.", "🔑 视频接口拒绝了密钥，请联系机器人管理员检查。"),
         ApiError::QuotaExhausted { .. } => t(lang, "💳 The video API quota is used up. The bot owner needs to top it up.", "💳 视频接口额度已用完，请联系管理员充值。"),
         ApiError::RateLimited { .. } => t(lang, "🐢 The video API is busy (rate limit). Try again in a minute.", "🐢 视频接口繁忙（限流），请一分钟后再试。"),
-        ApiError::Upstream { .. } | ApiError::Network { .. } => {
-            t(lang, "🌩 The video API is not reachable right now. Try again later.", "🌩 视频接口暂时不可用，请稍后再试。")
-        }
-        ApiError::BadResponse { .. } => t(lang, "🌩 The video API gave an answer I could not read. Try again later.", "🌩 视频接口返回了无法识别的内容，请稍后再试。"),
-        ApiError::Timeout { .. } => return create_unknown(lang),
+        _ => t(lang, "🌩 The video API is not reachable right now. Try again later.", "🌩 视频接口暂时不可用，请稍后再试。"),
     };
     let detail = error.user_message().map(|m| format!("\n({})", cut(m, 300))).unwrap_or_default();
     let note = t(lang, "No video was created.", "没有创建视频。");
     format!("{head}{detail}\n{note}")
 }
 
-/// The create call may have reached the API: never retried, so say so.
-pub fn create_unknown(lang: Lang) -> String {
+/// The create call may have reached the API: never retried, so say so, and
+/// claim nothing about what it cost.
+pub fn create_unknown(lang: Lang, task_id: i64) -> String {
+    match lang {
+        Lang::En => format!(
+            "❓ Video #{task_id}: I got no clear answer from the video API, so the video may or may not have been made. \
+             I will not send it again (that could make it twice); it counts toward your limits for now. Check /tasks later or try /again."
+        ),
+        Lang::Zh => format!(
+            "❓ 视频 #{task_id}：视频接口没有给出明确答复，视频可能已生成也可能没有。\
+             我不会再次提交（以免生成两次）；它暂时计入你的额度。稍后用 /tasks 查看，或发送 /again。"
+        ),
+    }
+}
+
+/// The request could not be stored, so nothing was sent to the paid API.
+pub fn not_stored(lang: Lang) -> String {
     t(
         lang,
-        "❓ The video API did not answer in time. The video may or may not have been created; to avoid paying twice I will not retry. Check /tasks later or try /again.",
-        "❓ 视频接口没有及时响应，视频可能已创建也可能没有；为避免重复计费，我不会自动重试。稍后用 /tasks 查看，或发送 /again。",
+        "😵 I could not save your request (database trouble), so I did not start it. Please try again in a minute.",
+        "😵 无法保存你的请求（数据库出错），所以没有提交。请一分钟后再试。",
     )
     .to_owned()
 }
 
-/// The bot was restarted between sending a create and storing its answer.
+/// Created upstream, but the answer could not be stored yet: the id is shown
+/// so the video can still be found while the bot keeps trying.
+pub fn created_not_saved(lang: Lang, task_id: i64, upstream_id: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "⚠️ Video #{task_id} was created (id {upstream_id}), but I could not save it just now. I keep trying and will follow it once it is saved. If it never arrives, give this id to the bot owner."
+        ),
+        Lang::Zh => format!(
+            "⚠️ 视频 #{task_id} 已创建（ID {upstream_id}），但暂时无法保存。我会继续重试，保存后照常跟踪。如果一直没有收到，请把这个 ID 告诉管理员。"
+        ),
+    }
+}
+
+/// The bot was stopped between sending a create and storing its answer.
 pub fn lost_after_restart(lang: Lang, task: &Task) -> String {
     match lang {
-        Lang::En => format!("❓ Video #{}: I was restarted while creating it, so its state is unknown. I will not retry it to avoid paying twice; send /again to make a new one.", task.id),
-        Lang::Zh => format!("❓ 视频 #{}：创建时机器人重启了，状态未知。为避免重复计费，我不会自动重试；发送 /again 可重新生成。", task.id),
+        Lang::En => format!("❓ Video #{}: I was restarted while creating it, so it may or may not have been made. I will not send it again (that could make it twice); send /again for a new one.", task.id),
+        Lang::Zh => format!("❓ 视频 #{}：创建时机器人重启了，视频可能已生成也可能没有。我不会再次提交（以免生成两次）；发送 /again 可重新生成。", task.id),
+    }
+}
+
+pub fn not_an_image(lang: Lang) -> String {
+    t(
+        lang,
+        "📷 One of the files is not a JPEG, PNG or WebP image, so I did not start the video. Send photos, or images in one of those formats.",
+        "📷 其中一个文件不是 JPEG、PNG 或 WebP 图片，所以没有开始生成。请发送照片，或这几种格式的图片。",
+    )
+    .to_owned()
+}
+
+pub fn images_too_large(lang: Lang, max_mb: u32) -> String {
+    match lang {
+        Lang::En => format!("📷 The photos are too large together (at most {max_mb} MB). Send fewer or smaller ones."),
+        Lang::Zh => format!("📷 照片总大小超过上限（最多 {max_mb} MB）。请减少数量或缩小尺寸。"),
     }
 }
 
@@ -363,6 +453,146 @@ pub fn task_timed_out(lang: Lang, task: &Task, minutes: u64) -> String {
         Lang::En => format!("⌛ Video #{} did not finish within {minutes} min, so I stopped waiting for it.", task.id),
         Lang::Zh => format!("⌛ 视频 #{} 在 {minutes} 分钟内没有完成，已停止等待。", task.id),
     }
+}
+
+// ---- Buttons, guided /video, /settings, inline sharing (phones) ----
+
+pub fn button_refresh(lang: Lang) -> &'static str {
+    t(lang, "🔄 Refresh", "🔄 刷新")
+}
+
+pub fn button_stop(lang: Lang) -> &'static str {
+    t(lang, "✖ Stop", "✖ 停止")
+}
+
+pub fn button_again(lang: Lang) -> &'static str {
+    t(lang, "🔁 Again", "🔁 再来一次")
+}
+
+pub fn button_pro(lang: Lang) -> &'static str {
+    t(lang, "⭐ Pro", "⭐ Pro 版")
+}
+
+/// `↔ Landscape` / `↕ Portrait`: the orientation the button asks for.
+pub fn button_orientation(lang: Lang, orientation: Orientation) -> String {
+    let arrow = match orientation {
+        Orientation::Landscape => "↔",
+        Orientation::Portrait => "↕",
+    };
+    format!("{arrow} {}", orientation_name(lang, orientation))
+}
+
+pub fn button_seconds(lang: Lang, seconds: u32) -> String {
+    match lang {
+        Lang::En => format!("{seconds} s"),
+        Lang::Zh => format!("{seconds} 秒"),
+    }
+}
+
+pub fn button_as_prompt(lang: Lang) -> &'static str {
+    t(lang, "Use as prompt", "作为描述使用")
+}
+
+pub fn button_reset(lang: Lang) -> &'static str {
+    t(lang, "↩ Bot defaults", "↩ 恢复默认")
+}
+
+/// An option value as users of this language call it.
+pub fn orientation_name(lang: Lang, orientation: Orientation) -> &'static str {
+    match orientation {
+        Orientation::Landscape => t(lang, "Landscape", "横屏"),
+        Orientation::Portrait => t(lang, "Portrait", "竖屏"),
+    }
+}
+
+pub fn size_name(lang: Lang, size: Size) -> &'static str {
+    match size {
+        Size::Large => t(lang, "Large (1080p)", "大 (1080p)"),
+        Size::Small => t(lang, "Small (720p)", "小 (720p)"),
+    }
+}
+
+/// Short notices shown by Telegram when a press did nothing (at most 200 characters).
+pub fn press_not_yours(lang: Lang) -> &'static str {
+    t(lang, "Not yours: only the person who asked (or an admin) can stop it.", "不是你的视频：只有发起人（或管理员）可以停止。")
+}
+
+pub fn press_already_finished(lang: Lang) -> &'static str {
+    t(lang, "Already finished.", "已经结束了。")
+}
+
+pub fn press_gone(lang: Lang) -> &'static str {
+    t(lang, "This button has expired. Send the command again.", "按钮已失效，请重新发送命令。")
+}
+
+pub fn press_stopped(lang: Lang) -> &'static str {
+    t(lang, "Stopped.", "已停止。")
+}
+
+pub fn press_up_to_date(lang: Lang) -> &'static str {
+    t(lang, "Up to date.", "已是最新状态。")
+}
+
+pub fn press_not_allowed(lang: Lang) -> &'static str {
+    t(lang, "🔒 This bot is private.", "🔒 这是私人机器人。")
+}
+
+pub fn press_working(lang: Lang) -> &'static str {
+    t(lang, "On it…", "正在处理…")
+}
+
+/// The message a re-request button leaves in the chat: it is the presser's
+/// request, and the replies about it answer it.
+pub fn press_request(lang: Lang, who: &str, what: &str, prompt: &str) -> String {
+    match lang {
+        Lang::En => format!("{what}: requested by {who}\n📝 {}", cut(prompt, 200)),
+        Lang::Zh => format!("{what}：由 {who} 请求\n📝 {}", cut(prompt, 200)),
+    }
+}
+
+/// Asks for the prompt after a bare `/video` (sent with ForceReply). The
+/// answer is recognised by this opening, in either language.
+pub fn ask_prompt(lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("{ASK_PROMPT_MARK} What should the video show? Reply with a description (you can attach a photo and write it as the caption)."),
+        Lang::Zh => format!("{ASK_PROMPT_MARK} 视频要展示什么？请回复一段描述（也可以发送照片并把描述写在说明里）。"),
+    }
+}
+
+pub const ASK_PROMPT_MARK: &str = "✍️";
+
+pub fn ask_prompt_placeholder(lang: Lang) -> &'static str {
+    t(lang, "a cat surfing at sunset", "日落时冲浪的猫")
+}
+
+/// `/settings`: what is in force here and who may change it.
+pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
+    let line = format!(
+        "{} · {} · {} · {}",
+        current.model,
+        orientation_name(lang, current.orientation),
+        size_name(lang, current.size),
+        button_seconds(lang, current.duration)
+    );
+    match (lang, in_group) {
+        (Lang::En, false) => format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them."),
+        (Lang::En, true) => format!("⚙️ This group's defaults for /video:\n{line}\n\nOnly group admins can change them. Options in a /video command still override them."),
+        (Lang::Zh, false) => format!("⚙️ 你的 /video 默认设置：\n{line}\n\n/video 命令里的选项仍然优先。"),
+        (Lang::Zh, true) => format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。"),
+    }
+}
+
+pub fn press_saved(lang: Lang) -> &'static str {
+    t(lang, "Saved.", "已保存。")
+}
+
+pub fn press_admins_only(lang: Lang) -> &'static str {
+    t(lang, "Only this group's admins can change its defaults.", "只有本群管理员可以修改默认设置。")
+}
+
+/// Title of an inline result: the video's prompt.
+pub fn inline_title(task: &Task) -> String {
+    format!("#{} {}", task.id, cut(&task.prompt, 60))
 }
 
 #[cfg(test)]

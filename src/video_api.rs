@@ -240,32 +240,31 @@ impl VideoApi {
         let code = status.as_u16();
 
         if !status.is_success() {
-            // A broken or oversized error body only costs us the message.
-            let message = match read_capped(response, MAX_ERROR_BODY_BYTES).await {
-                Ok(Some(bytes)) => {
-                    let text = self.scrub(&String::from_utf8_lossy(&bytes));
-                    serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .map(|v| error_fields(&v))
-                }
+            // A 4xx is a refusal by whoever answered (gateways report their
+            // trouble with 5xx), so nothing was made. A 5xx is the API's own
+            // refusal only with its JSON error; a gateway's page (502, 504,
+            // 52x, HTML, an unreadable body) may come after the job was taken.
+            let body = match read_capped(response, MAX_ERROR_BODY_BYTES).await {
+                Ok(Some(bytes)) => serde_json::from_str::<Value>(&self.scrub(&String::from_utf8_lossy(&bytes)))
+                    .ok()
+                    .filter(Value::is_object),
                 _ => None,
             };
-            let (message, quota) = match message {
-                Some(fields) => {
-                    let quota = fields.mentions_quota();
-                    (fields.message, quota)
-                }
-                None => (None, false),
+            let refused_by_api = match code {
+                400..=499 => true,
+                500..=599 => body.is_some() && !matches!(code, 502 | 504 | 520..=527),
+                _ => false,
             };
+            let fields = body.as_ref().map(error_fields);
+            let quota = fields.as_ref().is_some_and(|f| f.mentions_quota());
+            let message = fields.and_then(|f| f.message);
             let error = match code {
+                _ if !refused_by_api => ApiError::Gateway { status: code },
                 401 | 403 if quota => ApiError::QuotaExhausted { message },
                 401 | 403 => ApiError::Unauthorized { message },
                 402 => ApiError::QuotaExhausted { message },
                 429 => ApiError::RateLimited { message },
-                _ => ApiError::Upstream {
-                    status: code,
-                    message,
-                },
+                _ => ApiError::Upstream { status: code, message },
             };
             return Err(Failure {
                 http_status: Some(code),

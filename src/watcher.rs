@@ -19,20 +19,13 @@ use decide::{Step, decide, delivery_expired, lease_ttl, millis, should_edit, tic
 use crate::{
     delivery,
     metrics,
+    net_guard::GuardedClient,
     store::{Store, now_ms},
     task::{Task, TaskState},
     telegram::Telegram,
     texts::{self, Lang},
-    video_api::{self, VideoApi},
+    video_api::VideoApi,
 };
-
-/// A row still `submitting` this long after its create call gave up belongs to a
-/// create whose answer can no longer be stored (the process died in between).
-/// The margin covers what the handler does in `submitting` besides the call
-/// (fetching up to MAX_IMAGES photos from Telegram, storing the answer). Too short
-/// would turn a live create into `unknown` and lose a paid task; too long only
-/// delays the notice after a crash.
-const STALE_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Due tasks taken per round.
 const TAKE_LIMIT: i64 = 256;
@@ -56,26 +49,21 @@ struct Inner {
     store: Store,
     api: VideoApi,
     telegram: Telegram,
-    http: reqwest::Client,
+    /// Video downloads: public addresses or the video API's own origin only.
+    http: GuardedClient,
     config: WatcherConfig,
-    /// See `STALE_MARGIN`.
-    stale_after: Duration,
+    /// Unix ms: on SQLite, a create still `submitting` from before this was
+    /// cut off by the previous run's end.
+    started_at: i64,
     /// Tasks being handled now. A delivery can outlast the poll interval, and a
     /// second one started meanwhile would send the video twice.
     in_flight: Mutex<HashSet<i64>>,
 }
 
 impl Watcher {
-    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: reqwest::Client, config: WatcherConfig) -> Self {
-        let stale_after = video_api::DEFAULT_CREATE_TIMEOUT + STALE_MARGIN;
-        Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, stale_after, in_flight: Mutex::new(HashSet::new()) }) }
-    }
-
-    /// The create timeout the handlers' `VideoApi` uses, when not the default: a
-    /// `submitting` row counts as cut off by a crash only after it plus a margin.
-    pub fn with_create_timeout(mut self, create_timeout: Duration) -> Self {
-        Arc::get_mut(&mut self.inner).expect("not running yet").stale_after = create_timeout + STALE_MARGIN;
-        self
+    pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
+        let started_at = now_ms();
+        Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, started_at, in_flight: Mutex::new(HashSet::new()) }) }
     }
 
     /// How long a lease lasts unless renewed: max(3 × poll interval, 30 s). The
@@ -107,7 +95,7 @@ impl Watcher {
             if Instant::now() >= next_renewal && inner.renew_leases(ttl, &mut taken_over).await {
                 next_renewal = Instant::now() + ttl / 3;
             }
-            inner.expire_stale_submissions(&tracker).await;
+            inner.report_cut_off_creates(&tracker).await;
             let due = match inner.store.take_due_tasks(&config.owner, TAKE_LIMIT, poll_every_ms).await {
                 Ok(due) => due,
                 Err(error) => {
@@ -185,17 +173,18 @@ impl Inner {
         }
     }
 
-    /// Tells the users of creates cut off by a crash that their video's state is unknown.
-    async fn expire_stale_submissions(self: &Arc<Self>, tracker: &TaskTracker) {
-        let expired = match self.store.expire_stale_submissions(now_ms() - millis(self.stale_after)).await {
+    /// Tells the users of creates cut off by a crash that their video's state
+    /// is unknown, as soon as that is certain (see `Store::expire_cut_off_creates`).
+    async fn report_cut_off_creates(self: &Arc<Self>, tracker: &TaskTracker) {
+        let expired = match self.store.expire_cut_off_creates(self.started_at).await {
             Ok(expired) => expired,
             Err(error) => {
-                tracing::warn!(%error, "could not expire stale submissions");
+                tracing::warn!(%error, "could not look for cut-off creates");
                 return;
             }
         };
         for task in expired {
-            tracing::warn!(task = task.id, "create was cut off by a restart; state unknown");
+            tracing::warn!(task = task.id, "create was cut off by a crash or restart; outcome unknown, counted, not retried");
             let inner = self.clone();
             // Spawned: a 429 wait must not hold up the round.
             tracker.spawn(async move {
@@ -213,6 +202,7 @@ impl Inner {
             // restarted in the middle of it): deliver again. After a restart a video
             // that was sent just before the crash may arrive twice; that window is
             // the send itself, and we prefer it to a video never delivered.
+            TaskState::Delivering if task.is_silenced() => self.end_silenced(task, None).await,
             TaskState::Delivering => match task.video_url.clone() {
                 Some(url) if !delivery_expired(&task, now_ms()) => self.deliver(task, &url).await,
                 _ => self.give_up_delivery(task, "the video could not be delivered").await,
@@ -239,7 +229,11 @@ impl Inner {
             }
         }
         let now = now_ms();
-        match decide(&task, report.as_ref(), now, self.config.task_timeout) {
+        let step = decide(&task, report.as_ref(), now, self.config.task_timeout);
+        if task.is_silenced() {
+            return self.follow_silenced(task, step).await;
+        }
+        match step {
             Step::Retry => {}
             Step::Running { status, progress_pct, changed } => {
                 if changed {
@@ -288,11 +282,11 @@ impl Inner {
             return;
         }
         let Some(message_id) = task.status_msg_id else { return };
-        // `/cancel` may have ended it while we queried: its final text must stay.
-        if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running) {
+        // `/cancel` may have silenced it while we queried: its text must stay.
+        if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running && !current.is_silenced()) {
             return;
         }
-        match self.telegram.edit(task.chat_id, message_id, &text).await {
+        match self.telegram.edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(lang(task), task)).await {
             Ok(()) => {}
             // Refused for good (e.g. the message was deleted): record it anyway so
             // the same doomed edit is not repeated every round.
@@ -309,9 +303,14 @@ impl Inner {
 
     async fn deliver(&self, mut task: Task, video_url: &str) {
         match delivery::deliver(&self.telegram, &self.http, &task, video_url).await {
-            Ok(how) => {
+            Ok((how, file_id)) => {
                 metrics::delivered(how.as_str());
                 tracing::info!(task = task.id, how = how.as_str(), "video delivered");
+                if let Some(file_id) = file_id
+                    && let Err(error) = self.store.set_video_file_id(task.id, &file_id).await
+                {
+                    tracing::warn!(task = task.id, %error, "could not store the video's file id (inline sharing)");
+                }
                 self.end(&mut task, TaskState::Done, None).await;
             }
             Err(error) if error.is_permanent() => {
@@ -319,6 +318,32 @@ impl Inner {
                 self.give_up_delivery(task, &error.to_string()).await;
             }
             Err(error) => tracing::warn!(task = task.id, %error, "video not delivered; trying again next round"),
+        }
+    }
+
+    /// A task stopped with /cancel is still followed, silently, because it
+    /// keeps its active slot until the API ends it; then it ends as cancelled,
+    /// without a video or a message.
+    async fn follow_silenced(&self, task: Task, step: Step<'_>) {
+        match step {
+            Step::Retry => {}
+            Step::Running { status, progress_pct, changed: true } => {
+                if let Err(error) = self.store.record_progress(task.id, status, progress_pct).await {
+                    tracing::warn!(task = task.id, %error, "could not record progress");
+                }
+            }
+            Step::Running { .. } => {}
+            Step::Deliver { .. } => self.end_silenced(task, None).await,
+            Step::Fail { reason } => self.end_silenced(task, reason).await,
+            Step::TimeOut => self.end_silenced(task, Some("timed out")).await,
+        }
+    }
+
+    async fn end_silenced(&self, task: Task, reason: Option<&str>) {
+        match self.store.end_task(task.id, TaskState::Cancelled, reason).await {
+            Ok(true) => tracing::info!(task = task.id, "cancelled task ended upstream; its slot is free"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(task = task.id, %error, "could not end a cancelled task; trying again next round"),
         }
     }
 
@@ -330,7 +355,7 @@ impl Inner {
     /// Ends the task unless something else (e.g. `/cancel`) ended it first, and
     /// shows the final state in its status message. Returns whether this call ended it.
     async fn end(&self, task: &mut Task, state: TaskState, error: Option<&str>) -> bool {
-        match self.store.finish(task.id, state, error).await {
+        match self.store.end_task(task.id, state, error).await {
             Ok(true) => {}
             Ok(false) => return false,
             Err(error) => {

@@ -194,7 +194,7 @@ async fn failed_creates_do_not_use_up_the_daily_quota() {
     let chat = Chat::private(ALICE);
     let alice = User::new(ALICE);
 
-    env.video.push_create(Reply::status(500, "upstream exploded"));
+    env.video.push_create(Reply::json(500, json!({"error": {"message": "upstream exploded"}})));
     let reply = say(&env, &chat, &alice, "/video a cat").await;
     assert!(reply.contains("not reachable") && reply.contains("No video was created"), "{reply}");
     let reply = say(&env, &chat, &alice, "/quota").await;
@@ -227,7 +227,7 @@ async fn quota_speaks_the_users_language() {
     let zh_tw = say(&env, &Chat::private(3003), &User::new(3003).lang("zh-TW"), "/quota").await;
     assert!(zh_tw.contains("今日剩余"), "{zh_tw}");
     let admin_zh = say(&env, &Chat::private(ADMIN), &User::new(ADMIN).lang("zh-hans"), "/quota").await;
-    assert!(admin_zh.contains("管理员：不受个人限制"), "{admin_zh}");
+    assert!(admin_zh.contains("管理员：不受个人和群组限制"), "{admin_zh}");
 }
 
 /// Two users send `/video` at the same instant while one slot is left:

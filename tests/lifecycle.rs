@@ -248,9 +248,9 @@ async fn query_errors_are_retried_and_the_video_still_arrives_once() {
         &upstream_id,
         vec![
             Reply::task(&upstream_id, "pending"),
-            Reply::status(500, "upstream exploded"),
+            Reply::json(500, json!({"error": {"message": "upstream exploded"}})),
             Reply::json(500, json!({"error": {"message": "internal error", "type": "server", "code": "500"}})),
-            Reply::status(500, "upstream exploded"),
+            Reply::json(500, json!({"error": {"message": "upstream exploded"}})),
             Reply::completed(&upstream_id, &video_url),
         ],
     );
@@ -363,7 +363,8 @@ async fn telegram_429s_are_waited_out_and_nothing_is_dropped() {
 
 #[tokio::test]
 async fn status_tasks_cancel_and_again_answer_as_replies() {
-    let (env, _bot) = bot_with(&[]).await;
+    // A cancelled task keeps its slot until it ends upstream: room for three.
+    let (env, _bot) = bot_with(&[("MAX_ACTIVE_PER_USER", "3")]).await;
     let chat = Chat::private(611);
     let user = User::new(611);
     let first = send(&env, Msg::text(&chat, &user, "/video a quiet harbour at dawn"));
@@ -393,7 +394,8 @@ async fn status_tasks_cancel_and_again_answer_as_replies() {
     assert_eq!(recent.iter().map(|t| t.id).collect::<Vec<_>>(), [2, 1]);
     assert_eq!(reply_text(&env, 611, list).await, texts::tasks_list(EN, &recent));
 
-    // /cancel 1: answered, status message edited, polling stops, a later completion is dropped.
+    // /cancel 1: answered, status message edited, no more messages about it;
+    // it keeps its slot and is followed silently until it ends upstream.
     let upstream_1 = FakeVideoApi::task_id(1);
     env.video.wait_queries(&upstream_1, 1, WAIT).await;
     let cancel = send(&env, Msg::text(&chat, &user, "/cancel 1"));
@@ -401,18 +403,16 @@ async fn status_tasks_cancel_and_again_answer_as_replies() {
     assert_eq!(answer, texts::cancelled(EN, 1));
     assert!(answer.contains("cannot cancel"), "{answer}");
     let cancelled = task(store, 1).await;
-    assert_eq!(cancelled.state, TaskState::Cancelled);
+    assert_eq!(cancelled.state, TaskState::Running, "still running upstream");
+    assert!(cancelled.is_silenced());
     let status_1 = cancelled.status_msg_id.expect("status message of #1");
     assert_eq!(texts_of(&wait_edits(&env, 611, status_1, 1).await), [texts::task_status(EN, &cancelled)]);
-    env.video.script_task(&upstream_1, vec![Reply::completed(&upstream_1, &env.video.file_url("cancelled.mp4"))]);
-    // A poll taken before the cancel may still be under way; after that, silence.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let queried = env.video.queries_of(&upstream_1).len();
 
     let again_cancel = send(&env, Msg::text(&chat, &user, "/cancel 1"));
-    assert_eq!(reply_text(&env, 611, again_cancel).await, texts::not_cancellable(EN, &cancelled));
+    assert!(reply_text(&env, 611, again_cancel).await.starts_with("Video #1 can no longer be stopped"));
     let bare_cancel = send(&env, Msg::text(&chat, &user, "/cancel"));
     assert_eq!(reply_text(&env, 611, bare_cancel).await, texts::cancel_usage(EN));
+    env.video.script_task(&upstream_1, vec![Reply::completed(&upstream_1, &env.video.file_url("cancelled.mp4"))]);
 
     // /again: a third task with the same prompt, options and photo as the last request.
     let again = send(&env, Msg::text(&chat, &user, "/again"));
@@ -426,10 +426,16 @@ async fn status_tasks_cancel_and_again_answer_as_replies() {
     assert_eq!(third.image_file_ids, second_task.image_file_ids);
     assert_eq!(again_reply, texts::task_status(EN, &running(&third, "pending", None)));
 
+    // Once it ends upstream it ends here as cancelled, without its video.
+    let deadline = Instant::now() + WAIT;
+    while task(store, 1).await.state != TaskState::Cancelled {
+        assert!(Instant::now() < deadline, "the cancelled task ends when the API finishes it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queried = env.video.queries_of(&upstream_1).len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(env.video.queries_of(&upstream_1).len(), queried, "a cancelled task is not polled");
+    assert_eq!(env.video.queries_of(&upstream_1).len(), queried, "an ended task is not polled");
     assert!(env.tg.attempts_of("sendVideo").is_empty(), "a cancelled task's video is not delivered");
-    assert_eq!(task(store, 1).await.state, TaskState::Cancelled);
     assert_eq!(env.video.creates().len(), 3);
     // Every command got exactly one answer, as a reply to it.
     for command in [latest, by_id, by_upstream, unknown, list, cancel, again_cancel, bare_cancel, again] {

@@ -280,7 +280,7 @@ async fn metrics_count_commands_creates_and_video_api_latency() {
     let bad = Msg::text(&chat, &user, "/video --bogus a cat").build();
     env.tg.push_message(bad.clone());
     assert!(reply_to(&env, &bad).await.contains("Unknown option"));
-    env.video.push_create(Reply::status(500, "upstream exploded"));
+    env.video.push_create(Reply::json(500, json!({"error": {"message": "upstream exploded"}})));
     let failing = Msg::text(&chat, &user, "/video a dog").build();
     env.tg.push_message(failing.clone());
     assert!(reply_to(&env, &failing).await.contains("not reachable"));
@@ -512,7 +512,7 @@ async fn no_secret_leaves_the_bot_over_a_whole_mixed_run() {
     assert!(reply_to(&hook.env, &animate).await.contains("queued"));
 
     // 5. Failing creates: an outage, and a 401 that echoes the key.
-    hook.env.video.push_create(Reply::status(500, "upstream exploded"));
+    hook.env.video.push_create(Reply::json(500, json!({"error": {"message": "upstream exploded"}})));
     let outage = Msg::text(&chat, &user, "/video during an outage").build();
     hook.deliver(&outage).await;
     assert!(reply_to(&hook.env, &outage).await.contains("not reachable"));

@@ -1,26 +1,45 @@
 //! Albums arrive as separate updates sharing a `media_group_id`, the caption on
-//! one of them (PITFALLS 2). We collect them for a short window without ever
-//! waiting inside a handler, and remember recent albums so a later reply to
-//! one of their photos brings the whole album.
+//! one of them. We collect them for a short window without ever waiting inside
+//! a handler, and remember recent albums so a later reply to one of their
+//! photos brings the whole album.
+//!
+//! Two places hold albums. With SQLite (one process) they live here, in
+//! memory, in bounded maps that evict their oldest entry in O(1). With
+//! PostgreSQL (possibly several replicas, each receiving some of an album's
+//! updates) they live in the database, see `store::albums`; this module then
+//! only defines the window and how a caption's command is stored.
 
 use std::{
-    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
-use crate::command::VideoRequest;
+use hashlink::LinkedHashMap;
 
-/// How long after an album's first photo we wait for its siblings.
+use crate::command::{VideoOptions, VideoRequest};
+
+/// How long after an album's first photo (in process), or after the last photo
+/// any replica stored (shared), we wait for its siblings.
 pub const ALBUM_WINDOW: Duration = Duration::from_millis(1000);
-/// How long a seen album is remembered for replies, and how many at most.
-const RECENT_TTL: Duration = Duration::from_secs(6 * 3600);
-const RECENT_MAX: usize = 10_000;
+/// Shared albums: the window restarts whenever a new photo shows up, but the
+/// caption's replica never waits longer than this in all.
+pub const ALBUM_MAX_WAIT: Duration = Duration::from_secs(3);
+/// Shared albums: how often the caption's replica looks for new photos.
+pub const ALBUM_POLL_EVERY: Duration = Duration::from_millis(200);
+/// A Telegram album holds at most 10 items; more messages claiming one group
+/// are not a real album and are not kept.
+pub const PHOTOS_PER_ALBUM: usize = 10;
+/// How long a seen album is remembered for replies.
+pub const RECENT_TTL: Duration = Duration::from_secs(6 * 3600);
+/// Albums being collected at once (each for about `ALBUM_WINDOW`).
+const COLLECTING_MAX: usize = 512;
+/// Albums remembered for replies.
+const RECENT_MAX: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AlbumKey {
-    chat_id: i64,
-    group_id: String,
+    pub chat_id: i64,
+    pub group_id: String,
 }
 
 impl AlbumKey {
@@ -40,6 +59,43 @@ pub struct AlbumCommand {
     pub replied_images: Vec<String>,
 }
 
+/// How an `AlbumCommand` is kept in the shared database until a replica
+/// claims it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCommand {
+    command_msg_id: i32,
+    user_id: i64,
+    language_code: Option<String>,
+    options: VideoOptions,
+    prompt: String,
+    replied_images: Vec<String>,
+}
+
+impl AlbumCommand {
+    pub fn to_json(&self) -> String {
+        let stored = StoredCommand {
+            command_msg_id: self.command_msg_id,
+            user_id: self.user_id,
+            language_code: self.language_code.clone(),
+            options: self.request.options,
+            prompt: self.request.prompt.clone(),
+            replied_images: self.replied_images.clone(),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    pub fn from_json(json: &str) -> Option<AlbumCommand> {
+        let stored: StoredCommand = serde_json::from_str(json).ok()?;
+        Some(AlbumCommand {
+            command_msg_id: stored.command_msg_id,
+            user_id: stored.user_id,
+            language_code: stored.language_code,
+            request: VideoRequest { options: stored.options, prompt: stored.prompt },
+            replied_images: stored.replied_images,
+        })
+    }
+}
+
 /// An album once its window has closed.
 #[derive(Debug)]
 pub struct Album {
@@ -54,20 +110,60 @@ struct Collecting {
     command: Option<AlbumCommand>,
 }
 
-#[derive(Default)]
+/// The in-process album memory. Both maps keep insertion order, so the oldest
+/// entry is at the front and evicting it is O(1); each is capped in entries
+/// and each entry in photos.
+///
+/// Worst case, with Telegram file ids of about 100 bytes and group ids of
+/// about 20: a remembered album of 10 photos is about 1.5 KB (10 × 100-byte
+/// file ids, a vector of 16 `String`s, key and map node), so `recent` holds at
+/// most about 4,096 × 1.5 KB ≈ 6 MB; an album being collected also holds its
+/// command (a caption of at most 1,024 characters, up to 4 KB in UTF-8, and
+/// up to 11 replied file ids), about 7 KB in all, so `collecting` stays under
+/// 512 × 7 KB ≈ 3.5 MB. Under 10 MB together for anything Telegram sends.
 pub struct Albums {
-    collecting: Mutex<HashMap<AlbumKey, Collecting>>,
-    recent: Mutex<HashMap<AlbumKey, (Instant, Vec<String>)>>,
+    collecting: Mutex<LinkedHashMap<AlbumKey, Collecting>>,
+    recent: Mutex<LinkedHashMap<AlbumKey, (Instant, Vec<String>)>>,
+    collecting_max: usize,
+    recent_max: usize,
+}
+
+impl Default for Albums {
+    fn default() -> Self {
+        Albums::with_capacity(COLLECTING_MAX, RECENT_MAX)
+    }
 }
 
 impl Albums {
+    fn with_capacity(collecting_max: usize, recent_max: usize) -> Self {
+        Albums {
+            collecting: Mutex::default(),
+            recent: Mutex::default(),
+            collecting_max: collecting_max.max(1),
+            recent_max: recent_max.max(1),
+        }
+    }
+
     /// Adds one album message. Returns true for the first message of an
     /// album, whose caller schedules `close` after `ALBUM_WINDOW`.
     pub fn add(&self, key: &AlbumKey, message_id: i32, file_id: Option<String>, command: Option<AlbumCommand>) -> bool {
-        let mut collecting = self.collecting.lock().expect("albums lock");
+        let mut collecting = self.collecting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let first = !collecting.contains_key(key);
-        let album = collecting.entry(key.clone()).or_default();
-        if let Some(file_id) = file_id {
+        if first {
+            if collecting.len() >= self.collecting_max {
+                // Only allowed users get here, and an album closes after a
+                // second: this many at once is a flood, and the oldest one
+                // was about to close anyway.
+                if let Some((evicted, _)) = collecting.pop_front() {
+                    tracing::warn!(chat_id = evicted.chat_id, "too many albums at once: dropped the oldest one being collected");
+                }
+            }
+            collecting.insert(key.clone(), Collecting::default());
+        }
+        let Some(album) = collecting.get_mut(key) else { return first };
+        if let Some(file_id) = file_id
+            && album.photos.len() < PHOTOS_PER_ALBUM
+        {
             album.photos.push((message_id, file_id));
         }
         if command.is_some() && album.command.is_none() {
@@ -78,7 +174,7 @@ impl Albums {
 
     /// Ends collection: the album is remembered for replies and handed back.
     pub fn close(&self, key: &AlbumKey) -> Option<Album> {
-        let mut collected = self.collecting.lock().expect("albums lock").remove(key)?;
+        let mut collected = self.collecting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(key)?;
         collected.photos.sort_by_key(|(message_id, _)| *message_id);
         let images: Vec<String> = collected.photos.into_iter().map(|(_, file_id)| file_id).collect();
         self.remember(key, images.clone());
@@ -86,22 +182,26 @@ impl Albums {
     }
 
     fn remember(&self, key: &AlbumKey, images: Vec<String>) {
-        let mut recent = self.recent.lock().expect("albums lock");
-        if recent.len() >= RECENT_MAX {
-            recent.retain(|_, (seen, _)| seen.elapsed() < RECENT_TTL);
-            if recent.len() >= RECENT_MAX {
-                // Still full of fresh albums: forget the oldest one.
-                if let Some(oldest) = recent.iter().min_by_key(|(_, (seen, _))| *seen).map(|(k, _)| k.clone()) {
-                    recent.remove(&oldest);
-                }
-            }
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Insertion order is age order: expired albums are all at the front.
+        while recent.front().is_some_and(|(_, (seen, _))| seen.elapsed() >= RECENT_TTL) {
+            recent.pop_front();
         }
-        recent.entry(key.clone()).or_insert_with(|| (Instant::now(), Vec::new())).1.extend(images);
+        if let Some((_, known)) = recent.get_mut(key) {
+            // Late siblings of an album already closed once.
+            let room = PHOTOS_PER_ALBUM.saturating_sub(known.len());
+            known.extend(images.into_iter().take(room));
+            return;
+        }
+        if recent.len() >= self.recent_max {
+            recent.pop_front();
+        }
+        recent.insert(key.clone(), (Instant::now(), images));
     }
 
     /// Photos of a recently seen album (empty if unknown or expired).
     pub fn recent(&self, key: &AlbumKey) -> Vec<String> {
-        let recent = self.recent.lock().expect("albums lock");
+        let recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match recent.get(key) {
             Some((seen, images)) if seen.elapsed() < RECENT_TTL => images.clone(),
             _ => Vec::new(),
@@ -148,5 +248,41 @@ mod tests {
         albums.add(&AlbumKey::new(2, "g"), 1, Some("y".into()), None);
         assert_eq!(albums.close(&AlbumKey::new(1, "g")).unwrap().images, ["x"]);
         assert!(albums.recent(&AlbumKey::new(2, "g")).is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_albums_keeps_only_the_newest_and_photos_per_album_are_capped() {
+        let albums = Albums::with_capacity(3, 2);
+        for group in 0..5 {
+            albums.add(&AlbumKey::new(1, &group.to_string()), 1, Some(format!("p{group}")), None);
+        }
+        // Collecting: the two oldest were evicted.
+        assert!(albums.close(&AlbumKey::new(1, "0")).is_none());
+        assert!(albums.close(&AlbumKey::new(1, "1")).is_none());
+        for group in 2..5 {
+            assert!(albums.close(&AlbumKey::new(1, &group.to_string())).is_some());
+        }
+        // Remembered: only the two newest of the three closed.
+        assert!(albums.recent(&AlbumKey::new(1, "2")).is_empty());
+        assert_eq!(albums.recent(&AlbumKey::new(1, "4")), ["p4"]);
+
+        let key = AlbumKey::new(1, "big");
+        for id in 0..25 {
+            albums.add(&key, id, Some(format!("f{id}")), None);
+        }
+        assert_eq!(albums.close(&key).unwrap().images.len(), PHOTOS_PER_ALBUM);
+    }
+
+    #[test]
+    fn a_stored_command_reads_back_the_same() {
+        let mut original = command(7);
+        original.language_code = Some("zh".into());
+        original.replied_images = vec!["r1".into()];
+        let back = AlbumCommand::from_json(&original.to_json()).unwrap();
+        assert_eq!(back.command_msg_id, 7);
+        assert_eq!(back.language_code.as_deref(), Some("zh"));
+        assert_eq!(back.request, original.request);
+        assert_eq!(back.replied_images, ["r1"]);
+        assert!(AlbumCommand::from_json("not json").is_none());
     }
 }

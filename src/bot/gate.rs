@@ -4,8 +4,8 @@
 //! teloxide's dispatcher hands each chat's updates to that chat's worker through
 //! a bounded queue, and when one chat's queue is full it waits, which holds up
 //! every other chat. So what must not be handled is dropped here, before any
-//! queue: commands over the user's rate limit, everything strangers send except
-//! `/start`, `/help` and one refused command a minute. Handlers then do only
+//! queue: commands and button presses over the user's rate limit, everything
+//! strangers send except `/start`, `/help` and one refused command a minute. Handlers then do only
 //! their database work and leave answers to the outbox (`Telegram::post_reply`),
 //! so every chat's queue drains quickly.
 
@@ -17,7 +17,7 @@ use std::{
 use futures_util::{StreamExt, future, stream::BoxStream};
 use teloxide::{
     stop::StopToken,
-    types::{AllowedUpdate, Message, Update, UpdateKind},
+    types::{AllowedUpdate, CallbackQuery, Message, Update, UpdateKind},
     update_listeners::{AsUpdateStream, UpdateListener},
 };
 
@@ -56,7 +56,12 @@ impl Gate {
 
     /// Whether `update` may go on to the dispatcher; answers the slow-down notice itself.
     pub fn admit(&self, update: &Update) -> bool {
-        let UpdateKind::Message(message) = &update.kind else { return true };
+        let message = match &update.kind {
+            UpdateKind::Message(message) => message,
+            UpdateKind::CallbackQuery(press) => return self.admit_press(press, Instant::now()),
+            // Inline queries come as the user types, need no chat queue and are cheap.
+            _ => return true,
+        };
         match self.admission(message, Instant::now()) {
             Admission::Pass => true,
             Admission::SlowDown => {
@@ -71,6 +76,22 @@ impl Gate {
                 false
             }
         }
+    }
+
+    /// A button press counts like a command; over the limit it is dropped
+    /// silently (there is no message of the user's to answer).
+    fn admit_press(&self, press: &CallbackQuery, now: Instant) -> bool {
+        let user_id = press.from.id.0 as i64;
+        let access = &self.config.access;
+        if access.is_admin(user_id) {
+            return true;
+        }
+        let member = press.message.as_ref().is_some_and(|message| access.may_create(user_id, message.chat().id.0));
+        let verdict = self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now);
+        if verdict != Verdict::Pass {
+            metrics::dropped("press");
+        }
+        verdict == Verdict::Pass
     }
 
     fn admission(&self, message: &Message, now: Instant) -> Admission {

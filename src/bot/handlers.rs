@@ -7,13 +7,13 @@ use teloxide::prelude::*;
 
 use super::{
     AppState, Command, HandlerResult,
-    albums::{ALBUM_WINDOW, AlbumCommand, AlbumKey},
+    albums::{ALBUM_MAX_WAIT, ALBUM_POLL_EVERY, ALBUM_WINDOW, Album, AlbumCommand, AlbumKey, PHOTOS_PER_ALBUM},
     photos,
     submit::{Submission, submit},
 };
 use crate::{
     command::{VideoRequest, parse_video_args},
-    task::{Task, TaskState},
+    task::Task,
     texts::{self, Lang},
 };
 
@@ -21,16 +21,17 @@ use crate::{
 const RECENT_TASKS: i64 = 10;
 
 /// Who wrote, where, in which language.
-struct Sender {
-    chat_id: i64,
-    user_id: i64,
-    message_id: i32,
-    lang: Lang,
-    in_group: bool,
+pub(super) struct Sender {
+    pub(super) chat_id: i64,
+    pub(super) user_id: i64,
+    /// The command message: replies answer it, and with the chat it keys the task.
+    pub(super) message_id: i32,
+    pub(super) lang: Lang,
+    pub(super) in_group: bool,
 }
 
 impl Sender {
-    fn of(message: &Message) -> Option<Sender> {
+    pub(super) fn of(message: &Message) -> Option<Sender> {
         let user = message.from.as_ref()?;
         Some(Sender {
             chat_id: message.chat.id.0,
@@ -69,14 +70,22 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Cancel(arg) => cancel(&sender, &arg, &state).await,
         Command::Again(_) => again(&sender, state).await,
         Command::Quota(_) => quota(&sender, &state).await,
+        Command::Settings(_) => super::settings::show(&state, &sender).await,
         Command::Start(_) | Command::Help(_) => answer(&state, &sender, &texts::help(sender.lang)).await,
     }
 }
 
 async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppState>) -> HandlerResult {
-    let request = match parse_video_args(args, &state.config.defaults) {
+    if args.trim().is_empty() && message.caption().is_none() && message.reply_to_message().is_none() {
+        return super::guided::ask(&state, sender).await;
+    }
+    let defaults = super::settings::defaults(&state, sender.chat_id).await;
+    let request = match parse_video_args(args, &defaults) {
         Ok(request) => request,
-        Err(error) => return answer(&state, sender, &texts::parse_error(sender.lang, &error)).await,
+        Err(error) => {
+            let images = photos::command_images(message, &state).await;
+            return super::buttons::refuse_with_fix(&state, sender, args, &images, &error).await;
+        }
     };
     if let Some(group) = message.media_group_id() {
         // The caption of an album: the images come from all of its messages.
@@ -85,17 +94,17 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
             user_id: sender.user_id,
             language_code: Some(sender.lang.code().to_owned()),
             request,
-            replied_images: photos::replied_images(message, &state.albums),
+            replied_images: photos::replied_images(message, &state).await,
         };
         collect_album_message(message, &group.0, Some(command), state);
         return Ok(());
     }
-    let images = photos::command_images(message, &state.albums);
+    let images = photos::command_images(message, &state).await;
     start_submission(sender, request, images, state).await
 }
 
 /// Checks the image count, then hands the request to the tracker.
-async fn start_submission(sender: &Sender, request: VideoRequest, images: Vec<String>, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn start_submission(sender: &Sender, request: VideoRequest, images: Vec<String>, state: Arc<AppState>) -> HandlerResult {
     let max = state.config.max_images;
     if images.len() > max {
         return answer(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
@@ -123,29 +132,124 @@ pub async fn album_photo(message: Message, state: Arc<AppState>) -> HandlerResul
 
 fn collect_album_message(message: &Message, group_id: &str, command: Option<AlbumCommand>, state: Arc<AppState>) {
     let key = AlbumKey::new(message.chat.id.0, group_id);
-    let first = state.albums.add(&key, message.id.0, photos::image_of(message), command);
+    let file_id = photos::image_of(message);
+    let tracker = state.tracker.clone();
+    if state.store.is_shared() {
+        // Other replicas may hold some of this album's photos: collect it in
+        // the database.
+        tracker.spawn(collect_shared_album(key, message.id.0, file_id, command, state));
+        return;
+    }
+    let first = state.albums.add(&key, message.id.0, file_id, command);
     if first {
-        let chat_id = message.chat.id.0;
-        let tracker = state.tracker.clone();
         tracker.spawn(async move {
             tokio::time::sleep(ALBUM_WINDOW).await;
-            close_album(chat_id, key, state).await;
+            close_album(key, state).await;
         });
     }
 }
 
-async fn close_album(chat_id: i64, key: AlbumKey, state: Arc<AppState>) {
-    let Some(album) = state.albums.close(&key) else { return };
-    let Some(command) = album.command else { return };
-    let mut images = album.images;
-    photos::add_unique(&mut images, command.replied_images);
-    let sender = Sender {
+/// Stores this replica's album message; the replica holding the caption then
+/// waits for the album to go quiet and closes it.
+async fn collect_shared_album(key: AlbumKey, message_id: i32, file_id: Option<String>, command: Option<AlbumCommand>, state: Arc<AppState>) {
+    let chat_id = key.chat_id;
+    if let Some(file_id) = file_id
+        && let Err(error) = state.store.add_album_photo(chat_id, &key.group_id, message_id, &file_id).await
+    {
+        tracing::warn!(chat_id, %error, "could not store an album photo");
+    }
+    let Some(command) = command else { return };
+    // A caption delivered twice (or two captions in one album) is offered
+    // twice; the first one stays and is claimed once. Every replica holding
+    // a caption waits and tries, so the album survives one of them dying.
+    if let Err(error) = state.store.offer_album_command(chat_id, &key.group_id, &command.to_json()).await {
+        tracing::warn!(chat_id, %error, "could not store an album command");
+        return album_failed(&state, chat_id, &command).await;
+    }
+    wait_until_album_is_quiet(&key, &state).await;
+    close_album(key, state).await;
+}
+
+/// Waits until no new photo of the album was stored for `ALBUM_WINDOW` (counted
+/// from the caption at the earliest), at most `ALBUM_MAX_WAIT` in all. Photos
+/// are counted rather than timed, so replicas' clocks need not agree.
+async fn wait_until_album_is_quiet(key: &AlbumKey, state: &AppState) {
+    let count = || state.store.album_photo_count(key.chat_id, &key.group_id);
+    let started = tokio::time::Instant::now();
+    let mut quiet_since = started;
+    let mut known = count().await.ok();
+    loop {
+        let until = (quiet_since + ALBUM_WINDOW).min(started + ALBUM_MAX_WAIT);
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        tokio::time::sleep(ALBUM_POLL_EVERY.min(until - now)).await;
+        match count().await {
+            Ok(n) if known != Some(n) => {
+                known = Some(n);
+                quiet_since = tokio::time::Instant::now();
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(chat_id = key.chat_id, %error, "could not count album photos; waiting on"),
+        }
+    }
+}
+
+/// The album once collected: from memory, or claimed from the database by
+/// exactly one replica.
+async fn collected_album(key: &AlbumKey, state: &AppState) -> Option<Album> {
+    if !state.store.is_shared() {
+        return state.albums.close(key);
+    }
+    let claimed = state.store.claim_album_command(key.chat_id, &key.group_id, &state.owner).await;
+    let json = match claimed {
+        Ok(json) => json?,
+        Err(error) => {
+            tracing::warn!(chat_id = key.chat_id, %error, "could not claim an album command");
+            return None;
+        }
+    };
+    let Some(command) = AlbumCommand::from_json(&json) else {
+        tracing::warn!(chat_id = key.chat_id, "unreadable album command in the database");
+        return None;
+    };
+    let images = match state.store.album_photos(key.chat_id, &key.group_id, PHOTOS_PER_ALBUM).await {
+        Ok(images) => images,
+        Err(error) => {
+            tracing::warn!(chat_id = key.chat_id, %error, "could not read an album's photos");
+            album_failed(state, key.chat_id, &command).await;
+            return None;
+        }
+    };
+    Some(Album { command: Some(command), images })
+}
+
+fn album_sender(chat_id: i64, command: &AlbumCommand) -> Sender {
+    Sender {
         chat_id,
         user_id: command.user_id,
         message_id: command.command_msg_id,
         lang: Lang::from_code(command.language_code.as_deref()),
         in_group: chat_id < 0,
-    };
+    }
+}
+
+/// Tells the album's sender that its command was lost to a database error.
+async fn album_failed(state: &AppState, chat_id: i64, command: &AlbumCommand) {
+    let sender = album_sender(chat_id, command);
+    if let Err(error) = answer(state, &sender, &texts::internal_error(sender.lang)).await {
+        tracing::warn!(chat_id, %error, "could not answer an album command");
+    }
+}
+
+async fn close_album(key: AlbumKey, state: Arc<AppState>) {
+    let chat_id = key.chat_id;
+    let Some(album) = collected_album(&key, &state).await else { return };
+    let Some(command) = album.command else { return };
+    let sender = album_sender(chat_id, &command);
+    let mut images = album.images;
+    photos::add_unique(&mut images, command.replied_images);
     if let Err(error) = start_submission(&sender, command.request, images, state).await {
         tracing::warn!(chat_id, %error, "could not answer an album command");
     }
@@ -166,7 +270,14 @@ async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Optio
 
 async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     let text = match find_task(state, sender, arg).await? {
-        Some(task) => texts::task_status(sender.lang, &task),
+        Some(task) => {
+            let text = texts::task_status(sender.lang, &task);
+            if let Some(buttons) = crate::keyboards::status(sender.lang, &task) {
+                state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, buttons).await?;
+                return Ok(());
+            }
+            text
+        }
         None if arg.trim().is_empty() => texts::no_tasks_yet(sender.lang),
         None => texts::task_not_found(sender.lang),
     };
@@ -190,17 +301,10 @@ async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
         .await?
         .filter(|task| task.user_id == sender.user_id || state.config.access.is_admin(sender.user_id));
     let Some(task) = task else { return answer(state, sender, &texts::task_not_found(sender.lang)).await };
-    if !state.store.finish(task.id, TaskState::Cancelled, None).await? {
+    if !super::buttons::stop_task(state, &task).await? {
         return answer(state, sender, &texts::not_cancellable(sender.lang, &task)).await;
     }
     tracing::info!(task = task.id, user_id = sender.user_id, "task cancelled by its user");
-    if let (Some(message_id), Some(mut cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
-        cancelled.state = TaskState::Cancelled;
-        let text = texts::task_status(Lang::from_code(Some(&task.lang)), &cancelled);
-        if let Err(error) = state.telegram.edit(task.chat_id, message_id, &text).await {
-            tracing::warn!(task = task.id, %error, "could not edit the status message");
-        }
-    }
     answer(state, sender, &texts::cancelled(sender.lang, task.id)).await
 }
 
@@ -212,7 +316,8 @@ async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
 }
 
 async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
-    let usage = state.store.usage(sender.user_id).await?;
+    let unknown_active_since = crate::store::now_ms() - state.config.task_timeout.as_millis() as i64;
+    let usage = state.store.usage(sender.user_id, sender.chat_id, unknown_active_since).await?;
     let admin = state.config.access.is_admin(sender.user_id);
-    answer(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin)).await
+    answer(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group)).await
 }

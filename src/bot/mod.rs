@@ -1,9 +1,13 @@
 //! The Telegram side: commands, the dptree schema, handlers.
 
 mod albums;
+mod buttons;
 mod gate;
+mod guided;
 mod handlers;
+mod inline;
 mod photos;
+mod settings;
 mod submit;
 
 use std::{sync::Arc, time::Duration};
@@ -43,6 +47,8 @@ pub enum Command {
     Again(String),
     /// What you have left today
     Quota(String),
+    /// Your default model, orientation, size, duration
+    Settings(String),
 }
 
 impl Command {
@@ -56,6 +62,7 @@ impl Command {
             Command::Cancel(_) => "cancel",
             Command::Again(_) => "again",
             Command::Quota(_) => "quota",
+            Command::Settings(_) => "settings",
         }
     }
 
@@ -91,11 +98,21 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(dptree::filter(may_use).endpoint(handlers::command))
         .branch(dptree::endpoint(handlers::not_allowed));
 
-    Update::filter_message()
+    let messages = Update::filter_message()
         .branch(commands)
+        // ---- phones: the answer to a guided `/video`'s question ----
+        .branch(dptree::filter(guided::is_answer).filter(may_use).endpoint(guided::answer))
+        // ---- end phones ----
         // Uncaptioned album photos: siblings of a `/video` caption, or an album
         // a later command may reply to.
-        .branch(dptree::filter(|message: Message| message.media_group_id().is_some()).endpoint(handlers::album_photo))
+        .branch(dptree::filter(|message: Message, state: Arc<AppState>| message.media_group_id().is_some() && may_use(message, state)).endpoint(handlers::album_photo));
+
+    dptree::entry()
+        .branch(messages)
+        // ---- phones: button presses and inline sharing ----
+        .branch(Update::filter_callback_query().endpoint(buttons::press))
+        .branch(Update::filter_inline_query().endpoint(inline::answer))
+        // ---- end phones ----
 }
 
 /// Command of this message, for us. Also reads captions (a photo captioned

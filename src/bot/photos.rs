@@ -3,7 +3,10 @@
 
 use teloxide::types::Message;
 
-use super::albums::{AlbumKey, Albums};
+use super::{
+    AppState,
+    albums::{AlbumKey, PHOTOS_PER_ALBUM},
+};
 
 /// Image documents the video API can read; other files are not images to it.
 const IMAGE_MIME_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
@@ -20,11 +23,20 @@ pub fn image_of(message: &Message) -> Option<String> {
     IMAGE_MIME_TYPES.contains(&mime.as_str()).then(|| document.file.id.0.clone())
 }
 
-/// Images of the message the command replies to: the whole album when we saw it.
-pub fn replied_images(message: &Message, albums: &Albums) -> Vec<String> {
+/// Images of the message the command replies to: the whole album when this
+/// process (SQLite) or any replica (PostgreSQL) saw it.
+pub async fn replied_images(message: &Message, state: &AppState) -> Vec<String> {
     let Some(replied) = message.reply_to_message() else { return Vec::new() };
     let mut images = match replied.media_group_id() {
-        Some(group) => albums.recent(&AlbumKey::new(replied.chat.id.0, &group.0)),
+        Some(group) if state.store.is_shared() => {
+            let chat_id = replied.chat.id.0;
+            // Without the album the command still has the replied photo itself.
+            state.store.album_photos(chat_id, &group.0, PHOTOS_PER_ALBUM).await.unwrap_or_else(|error| {
+                tracing::warn!(chat_id, %error, "could not read a replied album's photos");
+                Vec::new()
+            })
+        }
+        Some(group) => state.albums.recent(&AlbumKey::new(replied.chat.id.0, &group.0)),
         None => Vec::new(),
     };
     if let Some(own) = image_of(replied) {
@@ -43,8 +55,8 @@ pub fn add_unique(images: &mut Vec<String>, more: impl IntoIterator<Item = Strin
 }
 
 /// Own image first, then the replied ones, without repeats.
-pub fn command_images(message: &Message, albums: &Albums) -> Vec<String> {
+pub async fn command_images(message: &Message, state: &AppState) -> Vec<String> {
     let mut images: Vec<String> = image_of(message).into_iter().collect();
-    add_unique(&mut images, replied_images(message, albums));
+    add_unique(&mut images, replied_images(message, state).await);
     images
 }

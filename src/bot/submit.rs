@@ -2,15 +2,16 @@
 //! store → image URLs → paid create → store outcome → reply. Runs off the
 //! dispatcher (PITFALLS 1), so no chat waits for another's create call.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::{
     command::VideoRequest,
+    images::{ImageError, MAX_DATA_BYTES_TOTAL},
     metrics,
-    store::{Lease, Reservation, now_ms},
-    task::{NewTask, TaskState},
+    store::{Guards, Lease, Reservation, now_ms},
+    task::{NewTask, Task, TaskState},
     texts::{self, Lang},
-    video_api::{ApiError, CreateRequest},
+    video_api::CreateRequest,
 };
 
 use super::AppState;
@@ -43,8 +44,14 @@ pub async fn submit(state: &AppState, submission: Submission) {
         image_file_ids,
     };
     let lease = Lease { owner: &state.owner, until: now_ms() + state.lease_ttl.as_millis() as i64 };
-    let admin = state.config.access.is_admin(user_id);
-    let id = match state.store.reserve(&new, &state.config.limits, admin, &lease).await {
+    let guards = Guards {
+        limits: &state.config.limits,
+        exempt: state.config.access.is_admin(user_id),
+        // A create with an unknown outcome may run upstream until the task timeout.
+        unknown_active_since: now_ms() - state.config.task_timeout.as_millis() as i64,
+        lease,
+    };
+    let id = match state.store.reserve(&new, &guards).await {
         Ok(Reservation::Reserved(id)) => id,
         Ok(Reservation::Duplicate) => {
             tracing::info!(chat_id, command_msg_id, "command seen before, not creating it again");
@@ -56,18 +63,25 @@ pub async fn submit(state: &AppState, submission: Submission) {
             return answer(texts::refusal(lang, refusal, now_ms())).await;
         }
         Err(error) => {
-            tracing::error!(%error, "could not store a request");
-            return answer(texts::internal_error(lang)).await;
+            // Not durably stored: the paid call must not happen.
+            tracing::error!(%error, "could not store a request; nothing was sent to the video API");
+            metrics::create_outcome("not_stored");
+            return answer(texts::not_stored(lang)).await;
         }
     };
 
-    let image_urls = match state.images.urls(&new.image_file_ids).await {
+    let image_urls = match state.images.urls(id, &new.image_file_ids).await {
         Ok(urls) => urls,
         Err(error) => {
             tracing::warn!(task = id, %error, "could not prepare the photos");
-            end(state, id, TaskState::Rejected, "photos unavailable").await;
+            end(state, id, TaskState::Rejected, "photos unusable").await;
             metrics::create_outcome("bad_image");
-            return answer(texts::image_error(lang)).await;
+            let text = match error {
+                ImageError::NotAnImage => texts::not_an_image(lang),
+                ImageError::TooLarge(_) | ImageError::TooLargeTogether => texts::images_too_large(lang, MAX_DATA_BYTES_TOTAL / (1024 * 1024)),
+                ImageError::Telegram(_) | ImageError::Store(_) => texts::image_error(lang),
+            };
+            return answer(text).await;
         }
     };
 
@@ -86,34 +100,45 @@ pub async fn submit(state: &AppState, submission: Submission) {
 
     let created = match created {
         Ok(created) => created,
-        Err(error @ ApiError::Timeout { .. }) => {
-            // It may have been charged: never retried, and it keeps its quota slot.
-            tracing::warn!(task = id, %error, "create timed out; state unknown");
-            end(state, id, TaskState::Unknown, "create timed out").await;
-            metrics::create_outcome("timeout");
-            return answer(texts::create_unknown(lang)).await;
+        Err(error) if error.create_may_have_succeeded() => {
+            // It may exist and cost money: never retried, and it keeps its
+            // daily quota and active slot (see `Guards::unknown_active_since`).
+            tracing::warn!(task = id, kind = error.kind(), %error, "create outcome unknown; counted as made, not retried");
+            end(state, id, TaskState::Unknown, error.kind()).await;
+            metrics::create_outcome(error.kind());
+            return answer(texts::create_unknown(lang, id)).await;
         }
         Err(error) => {
             tracing::warn!(task = id, kind = error.kind(), "create refused");
             end(state, id, TaskState::Rejected, error.kind()).await;
             metrics::create_outcome(error.kind());
-            return answer(texts::api_error(lang, &error)).await;
+            return answer(texts::api_error(lang, id, &error)).await;
         }
     };
     metrics::create_outcome("created");
     let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
     let task = match state.store.mark_created(id, &created.id, &created.status, first_poll_at).await {
         Ok(Some(task)) => task,
-        other => {
-            // The row stays `submitting` and is reported as unknown later: never re-created.
-            tracing::error!(task = id, ?other, "created upstream but could not store it");
+        Ok(None) => {
+            tracing::error!(task = id, upstream_id = %created.id, "created upstream, but the task had already ended; it is not followed");
             return;
+        }
+        Err(error) => {
+            // The id is the only way to find this paid video: log it, show it,
+            // and keep trying to store it.
+            tracing::error!(task = id, upstream_id = %created.id, %error, "created upstream but could not store it; retrying");
+            answer(texts::created_not_saved(lang, id, &created.id)).await;
+            match store_created_later(state, id, &created.id, &created.status).await {
+                Some(task) => task,
+                None => return,
+            }
         }
     };
     tracing::info!(task = id, upstream_id = %created.id, "video task created");
 
     let text = texts::task_status(lang, &task);
-    match state.telegram.reply(chat_id, command_msg_id, &text).await {
+    let buttons = crate::keyboards::status(lang, &task);
+    match state.telegram.reply_with_keyboard(chat_id, command_msg_id, &text, buttons.unwrap_or_default()).await {
         Ok(message_id) => {
             if let Err(error) = state.store.set_status_message(id, message_id.0, &text).await {
                 tracing::error!(task = id, %error, "could not store the status message id");
@@ -123,8 +148,37 @@ pub async fn submit(state: &AppState, submission: Submission) {
     }
 }
 
+/// How long a created task's answer is retried into a failing database.
+const STORE_RETRY_FOR: Duration = Duration::from_secs(10 * 60);
+const STORE_RETRY_MAX_GAP: Duration = Duration::from_secs(30);
+
+/// Retries `mark_created` with backoff until it is stored or `STORE_RETRY_FOR` passed.
+async fn store_created_later(state: &AppState, id: i64, upstream_id: &str, upstream_status: &str) -> Option<Task> {
+    let give_up_at = Instant::now() + STORE_RETRY_FOR;
+    let mut gap = Duration::from_millis(500);
+    while Instant::now() < give_up_at {
+        tokio::time::sleep(gap).await;
+        gap = (gap * 2).min(STORE_RETRY_MAX_GAP);
+        let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
+        match state.store.mark_created(id, upstream_id, upstream_status, first_poll_at).await {
+            Ok(Some(task)) => {
+                tracing::info!(task = id, upstream_id, "created task stored after retrying");
+                return Some(task);
+            }
+            Ok(None) => {
+                tracing::error!(task = id, upstream_id, "created task had ended meanwhile; it is not followed");
+                return None;
+            }
+            Err(error) => tracing::warn!(task = id, upstream_id, %error, "still cannot store the created task"),
+        }
+    }
+    tracing::error!(task = id, upstream_id, "gave up storing a created task: follow it by hand with this upstream id");
+    None
+}
+
 async fn end(state: &AppState, id: i64, how: TaskState, reason: &str) {
-    if let Err(error) = state.store.finish(id, how, Some(reason)).await {
+    if let Err(error) = state.store.end_task(id, how, Some(reason)).await {
+        // Left `submitting`, it is reported as cut off later: counted, never re-created.
         tracing::error!(task = id, %error, "could not record the end of a task");
     }
 }

@@ -279,6 +279,17 @@ impl Given {
 /// duration is checked against the final model after all options are read,
 /// and an empty prompt is reported last.
 pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequest, ParseError> {
+    parse_with_duration(args, defaults, None)
+}
+
+/// [`parse_video_args`] with the duration replaced by `duration` (a valid one
+/// for the final model), whatever the text says: the fix offered when the
+/// duration given does not fit the model.
+pub fn parse_video_args_with_duration(args: &str, defaults: &VideoOptions, duration: u32) -> Result<VideoRequest, ParseError> {
+    parse_with_duration(args, defaults, Some(duration))
+}
+
+fn parse_with_duration(args: &str, defaults: &VideoOptions, duration: Option<u32>) -> Result<VideoRequest, ParseError> {
     let mut scanner = Scanner { text: args, pos: 0 };
     let mut given = Given::default();
 
@@ -331,7 +342,7 @@ pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequ
     };
 
     let model = given.model.unwrap_or(defaults.model);
-    let duration = match given.duration {
+    let duration = match duration.or(given.duration) {
         Some(d) if model.durations().contains(&d) => d,
         Some(d) => return Err(ParseError::BadDuration { model, duration: d }),
         None => model.nearest_duration(defaults.duration),

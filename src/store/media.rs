@@ -6,13 +6,14 @@ use sqlx::Row;
 use super::{Store, StoreResult, now_ms};
 
 impl Store {
-    pub async fn add_media(&self, token: &str, file_id: &str, expires_at: i64) -> StoreResult<()> {
-        sqlx::query("INSERT INTO media (token, file_id, expires_at) VALUES ($1, $2, $3)")
+    /// A token for one photo of task `task_id`, deleted with the task's end.
+    pub async fn add_media(&self, token: &str, file_id: &str, expires_at: i64, task_id: i64) -> StoreResult<()> {
+        let query = sqlx::query("INSERT INTO media (token, file_id, expires_at, task_id) VALUES ($1, $2, $3, $4)")
             .bind(token)
             .bind(file_id)
             .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+            .bind(task_id);
+        self.write(query).await?;
         Ok(())
     }
 
@@ -37,8 +38,8 @@ mod tests {
     use crate::store::{Store, now_ms, test_support};
 
     async fn story(store: Store) {
-        store.add_media("live", "file-1", now_ms() + 60_000).await.unwrap();
-        store.add_media("old", "file-2", now_ms() - 1).await.unwrap();
+        store.add_media("live", "file-1", now_ms() + 60_000, 1).await.unwrap();
+        store.add_media("old", "file-2", now_ms() - 1, 1).await.unwrap();
         assert_eq!(store.media_file("live").await.unwrap().as_deref(), Some("file-1"));
         assert_eq!(store.media_file("old").await.unwrap(), None);
         assert_eq!(store.media_file("missing").await.unwrap(), None);

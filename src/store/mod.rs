@@ -2,7 +2,10 @@
 //! sqlx's `AnyPool`, see PITFALLS 13). Placeholders are `$1, $2, …` in order of
 //! first use, which both backends read the same way.
 
+mod albums;
+mod buttons;
 mod media;
+mod settings;
 mod tasks;
 mod watch;
 
@@ -13,7 +16,8 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
 };
 
-pub use tasks::{Lease, Refusal, Reservation, Usage};
+pub use buttons::PendingRequest;
+pub use tasks::{Guards, Lease, Refusal, Reservation, Usage, is_group_chat, limit_reached};
 
 use crate::{
     command::VideoOptions,
@@ -41,18 +45,23 @@ pub struct Store {
 
 impl Store {
     /// Connects, creating the SQLite file if needed, and applies the embedded migrations.
+    ///
+    /// A SQLite URL may carry `max_page_count=N`: a cap on the file's size in
+    /// pages, so a runaway database cannot fill the disk (it is also how the
+    /// tests make a database full).
     pub async fn connect(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
-        let url = if is_sqlite && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_owned() };
+        let (url, max_page_count) = if is_sqlite { take_max_page_count(url)? } else { (url.to_owned(), None) };
+        let url = if is_sqlite && !url.contains('?') { format!("{url}?mode=rwc") } else { url };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = if is_sqlite {
             // SQLite has one writer anyway; one connection serialises our
             // statements in-process and avoids SQLITE_BUSY upgrades.
-            let pool = sqlite_pool(options.clone(), false).await?;
+            let pool = sqlite_pool(options.clone(), false, max_page_count).await?;
             // Checkpoints fsync the database: done beside the hot path, not in
             // the middle of a /video command's commit.
-            tokio::spawn(checkpoint_wal(sqlite_pool(options, true).await?, pool.clone()));
+            tokio::spawn(checkpoint_wal(sqlite_pool(options, true, max_page_count).await?, pool.clone()));
             pool
         } else {
             AnyPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?
@@ -61,10 +70,37 @@ impl Store {
         Ok(Store { pool, shared_writers: !is_sqlite })
     }
 
-    /// For `/healthz`.
-    pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+    /// Whether several processes may share this database (PostgreSQL): state
+    /// every replica must see (albums) lives here, not in memory. SQLite is
+    /// one process per file, so at start nothing else can be mid-create.
+    pub fn is_shared(&self) -> bool {
+        self.shared_writers
+    }
+
+    /// For `/healthz`: the database answers and takes a write. The probe
+    /// inserts a row larger than a page and deletes it in one checked
+    /// transaction, so a full database or disk fails it.
+    pub async fn check_writable(&self) -> StoreResult<()> {
+        let id = i64::from(rand::random::<u32>());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO health_probe (id, at, pad) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(now_ms())
+            .bind("x".repeat(8192))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM health_probe WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Runs one state-changing statement in its own transaction and checks the
+    /// commit: SQLite can report a full disk only when the change is committed.
+    async fn write<'q>(&self, query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let affected = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(affected)
     }
 
     pub async fn close(&self) {
@@ -75,8 +111,25 @@ impl Store {
 /// How often the WAL is copied back into the SQLite database file.
 const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
+/// Splits our own `max_page_count=N` off a SQLite URL (sqlx refuses unknown parameters).
+fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), None)) };
+    let mut max = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("max_page_count=") {
+            Some(value) => {
+                max = Some(value.parse().map_err(|_| StoreError::Corrupt(format!("DATABASE_URL: max_page_count={value:?} is not a number")))?)
+            }
+            None => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, max))
+}
+
 /// A one-connection SQLite pool in WAL mode. Only the `checkpointer` checkpoints.
-async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool) -> StoreResult<AnyPool> {
+async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool, max_page_count: Option<u64>) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .after_connect(move |conn, _| {
@@ -86,6 +139,10 @@ async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool) -> StoreRes
                 sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
                 if !checkpointer {
                     sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                }
+                if let Some(pages) = max_page_count {
+                    // Never below the current size: SQLite clamps it there.
+                    sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&mut *conn).await?;
                 }
                 Ok(())
             })
@@ -122,7 +179,7 @@ pub fn utc_day(ms: i64) -> i64 {
 
 const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id, lang, prompt, model, orientation, size, \
      duration, image_file_ids, upstream_id, state, upstream_status, progress_pct, video_url, error, shown_text, shown_at, \
-     created_at, updated_at";
+     created_at, updated_at, cancelled_at";
 
 fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
@@ -153,6 +210,7 @@ fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
         shown_at: row.try_get("shown_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        cancelled_at: row.try_get("cancelled_at")?,
     })
 }
 

@@ -24,6 +24,10 @@ pub enum Refusal {
     DailyLimit { limit: u32 },
     UserActive { limit: u32 },
     TotalActive { limit: u32 },
+    /// `DAILY_LIMIT_TOTAL`: everyone together, admins included.
+    TotalDaily { limit: u32 },
+    /// `DAILY_LIMIT_PER_CHAT`: this group chat's videos today.
+    ChatDaily { limit: u32 },
 }
 
 /// Which process follows a task, and until when unless renewed.
@@ -33,26 +37,53 @@ pub struct Lease<'a> {
     pub until: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The cost guards one reservation must pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Guards<'a> {
+    pub limits: &'a Limits,
+    /// Admins skip the per-user and per-chat limits, never the totals.
+    pub exempt: bool,
+    /// A create whose outcome is unknown may be running upstream until the
+    /// task timeout: it keeps an active slot while created after this (unix ms).
+    pub unknown_active_since: i64,
+    /// The new row is leased to this process, which follows it.
+    pub lease: Lease<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub used_today: u32,
     pub active_user: u32,
     pub active_total: u32,
+    /// The user's tasks stopped with /cancel that still run upstream (and count).
+    pub cancelled_running: u32,
+    /// Videos today for everyone together.
+    pub used_total_today: u32,
+    /// Videos today in this chat.
+    pub used_chat_today: u32,
+}
+
+/// Group and supergroup ids are negative; private chats are the user's own id.
+pub fn is_group_chat(chat_id: i64) -> bool {
+    chat_id < 0
 }
 
 impl Store {
     /// Stores the request before the paid call, if the cost guards allow it.
-    /// `exempt` (admins) skips the per-user limits; the total limit always applies.
-    /// The new row is leased to `lease` so that this process follows it.
     ///
     /// One conditional INSERT checks the limits, skips a command seen before
-    /// (PITFALLS 9) and takes the next id. On SQLite our single connection runs
-    /// it alone; PostgreSQL may have several writers (replicas), so there it runs
-    /// after locking `quota_guard`, and every check sees the others' commits.
-    pub async fn reserve(&self, new: &NewTask, limits: &Limits, exempt: bool, lease: &Lease<'_>) -> StoreResult<Reservation> {
+    /// (updates are delivered at least once) and takes the next id, inside a
+    /// transaction whose commit is checked: a reservation that is not durably
+    /// stored is an error, and then no create may be made. PostgreSQL may have
+    /// several writers (replicas), so there it runs after locking
+    /// `quota_guard`, and every check sees the others' commits.
+    pub async fn reserve(&self, new: &NewTask, guards: &Guards<'_>) -> StoreResult<Reservation> {
         let now = now_ms();
         let day = utc_day(now);
-        let per_user = |limit: u32| if exempt { i64::MAX } else { i64::from(limit) };
+        let limits = guards.limits;
+        let unlimited = |limit: Option<u32>| limit.map_or(i64::MAX, i64::from);
+        let per_user = |limit: u32| if guards.exempt { i64::MAX } else { i64::from(limit) };
+        let per_chat = if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
         let insert = sqlx::query(&RESERVE_SQL)
             .bind(new.chat_id)
             .bind(new.user_id)
@@ -67,53 +98,61 @@ impl Store {
             .bind(TaskState::Submitting.as_str())
             .bind(now)
             .bind(day)
-            .bind(lease.owner)
-            .bind(lease.until)
+            .bind(guards.lease.owner)
+            .bind(guards.lease.until)
             .bind(per_user(limits.daily_per_user))
             .bind(per_user(limits.max_active_per_user))
-            .bind(i64::from(limits.max_active_total));
+            .bind(i64::from(limits.max_active_total))
+            .bind(unlimited(limits.daily_total))
+            .bind(per_chat)
+            .bind(guards.unknown_active_since);
 
+        let mut tx = self.pool.begin().await?;
         if self.shared_writers {
-            let mut tx = self.pool.begin().await?;
             sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
-            let outcome = match insert.fetch_optional(&mut *tx).await? {
-                Some(row) => Reservation::Reserved(row.try_get("id")?),
-                None => why_not_reserved(&mut tx, new, limits, exempt, day).await?,
-            };
-            tx.commit().await?;
-            return Ok(outcome);
         }
-        let mut conn = self.pool.acquire().await?;
-        match insert.fetch_optional(&mut *conn).await? {
-            Some(row) => Ok(Reservation::Reserved(row.try_get("id")?)),
-            None => why_not_reserved(&mut conn, new, limits, exempt, day).await,
-        }
+        // Every row is read, so the statement runs to its end and reports its error.
+        let rows = insert.fetch_all(&mut *tx).await?;
+        let outcome = match rows.first() {
+            Some(row) => Reservation::Reserved(row.try_get("id")?),
+            None => why_not_reserved(&mut tx, new, guards, day).await?,
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
-    /// The create call answered: from now on the watcher follows it.
-    /// Returns the task as stored, `None` if it was no longer `submitting`.
+    /// The create call answered: from now on the watcher follows it. Returns
+    /// the task as stored, `None` if it had already ended. A task marked
+    /// `unknown` meanwhile (its create was thought lost) is taken back: the
+    /// answer proves it exists upstream.
     pub async fn mark_created(&self, id: i64, upstream_id: &str, upstream_status: &str, first_poll_at: i64) -> StoreResult<Option<Task>> {
-        let row = sqlx::query(&format!(
-            "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5 \
-             WHERE id = $6 AND state = $7 RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(upstream_id)
-        .bind(upstream_status)
-        .bind(TaskState::Running.as_str())
-        .bind(first_poll_at)
-        .bind(now_ms())
-        .bind(id)
-        .bind(TaskState::Submitting.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(task_from_row).transpose()
+        let query = format!(
+            "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5, error = NULL \
+             WHERE id = $6 AND state IN ($7, $8) RETURNING {TASK_COLUMNS}"
+        );
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&query)
+            .bind(upstream_id)
+            .bind(upstream_status)
+            .bind(TaskState::Running.as_str())
+            .bind(first_poll_at)
+            .bind(now_ms())
+            .bind(id)
+            .bind(TaskState::Submitting.as_str())
+            .bind(TaskState::Unknown.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.first().map(task_from_row).transpose()
     }
 
     /// Ends a task that is still open. Returns whether this call ended it, so a
-    /// final message is sent once even if two paths race.
-    pub async fn finish(&self, id: i64, state: TaskState, error: Option<&str>) -> StoreResult<bool> {
+    /// final message is sent once even if two paths race. Its media tokens go
+    /// with it, except for `unknown`: the video API may still fetch the photos.
+    pub async fn end_task(&self, id: i64, state: TaskState, error: Option<&str>) -> StoreResult<bool> {
         debug_assert!(!state.is_open());
-        let result = sqlx::query(&format!(
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query(&format!(
             "UPDATE tasks SET state = $1, error = $2, updated_at = $3, lease_owner = NULL WHERE id = $4 AND state IN ({})",
             open_states_sql()
         ))
@@ -121,19 +160,38 @@ impl Store {
         .bind(error)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if ended && state != TaskState::Unknown {
+            sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// `/cancel`: the user stops hearing about the task, but it stays open (and
+    /// keeps its active slot) until the API ends it or it times out, because
+    /// the job goes on upstream. Returns whether this call cancelled it.
+    pub async fn cancel(&self, id: i64) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE tasks SET cancelled_at = $1, updated_at = $1 WHERE id = $2 AND cancelled_at IS NULL AND state IN ({})",
+            open_states_sql()
+        );
+        let query = sqlx::query(&sql)
+        .bind(now_ms())
+        .bind(id);
+        Ok(self.write(query).await? == 1)
     }
 
     pub async fn set_status_message(&self, id: i64, message_id: i32, text: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET status_msg_id = $1, shown_text = $2, shown_at = $3 WHERE id = $4")
+        let query = sqlx::query("UPDATE tasks SET status_msg_id = $1, shown_text = $2, shown_at = $3 WHERE id = $4")
             .bind(i64::from(message_id))
             .bind(text)
             .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .bind(id);
+        self.write(query).await?;
         Ok(())
     }
 
@@ -170,31 +228,43 @@ impl Store {
         rows.iter().map(task_from_row).collect()
     }
 
-    pub async fn usage(&self, user_id: i64) -> StoreResult<Usage> {
+    /// What counts against the user's limits now, in `chat_id`.
+    pub async fn usage(&self, user_id: i64, chat_id: i64, unknown_active_since: i64) -> StoreResult<Usage> {
         let mut conn = self.pool.acquire().await?;
-        usage_in(&mut conn, user_id, utc_day(now_ms())).await
+        usage_in(&mut conn, user_id, chat_id, utc_day(now_ms()), unknown_active_since).await
     }
 }
 
-/// The conditional insert of `reserve`: $16-$18 are the three limits.
+/// A task that holds an active slot: open, or its create's outcome is unknown
+/// and it may still be running upstream (created after the `cutoff` placeholder).
+fn active_sql(cutoff: &str) -> String {
+    format!("(state IN ({open}) OR (state = '{unknown}' AND created_at > {cutoff}))", open = open_states_sql(), unknown = TaskState::Unknown.as_str())
+}
+
+/// Counts for the daily quotas: everything but creates that were refused.
+static PAID_SQL: LazyLock<String> = LazyLock::new(|| format!("state <> '{}'", TaskState::Rejected.as_str()));
+
+/// The conditional insert of `reserve`: $16-$20 are the limits, $21 the
+/// unknown cut-off.
 static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
          image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) \
-         SELECT next.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15 \
-         FROM (SELECT COALESCE(MAX(id), 0) + 1 AS id FROM tasks) AS next \
-         WHERE (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND state <> '{rejected}') < $16 \
-           AND (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND state IN ({open})) < $17 \
-           AND (SELECT COUNT(*) FROM tasks WHERE state IN ({open})) < $18 \
+         SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15 \
+         WHERE (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) < $16 \
+           AND (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND {active}) < $17 \
+           AND (SELECT COUNT(*) FROM tasks WHERE {active}) < $18 \
+           AND (SELECT COUNT(*) FROM tasks WHERE day = $13 AND {paid}) < $19 \
+           AND (SELECT COUNT(*) FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) < $20 \
          ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
          RETURNING id",
-        rejected = TaskState::Rejected.as_str(),
-        open = open_states_sql(),
+        paid = *PAID_SQL,
+        active = active_sql("$21"),
     )
 });
 
 /// The conditional insert added nothing: say which rule stopped it.
-async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, limits: &Limits, exempt: bool, day: i64) -> StoreResult<Reservation> {
+async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, guards: &Guards<'_>, day: i64) -> StoreResult<Reservation> {
     let seen = sqlx::query("SELECT id FROM tasks WHERE chat_id = $1 AND command_msg_id = $2")
         .bind(new.chat_id)
         .bind(i64::from(new.command_msg_id))
@@ -203,33 +273,58 @@ async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, limits:
     if seen.is_some() {
         return Ok(Reservation::Duplicate);
     }
-    let usage = usage_in(conn, new.user_id, day).await?;
-    let refusal = if !exempt && usage.used_today >= limits.daily_per_user {
-        Refusal::DailyLimit { limit: limits.daily_per_user }
-    } else if !exempt && usage.active_user >= limits.max_active_per_user {
-        Refusal::UserActive { limit: limits.max_active_per_user }
-    } else {
-        Refusal::TotalActive { limit: limits.max_active_total }
-    };
+    let usage = usage_in(conn, new.user_id, new.chat_id, day, guards.unknown_active_since).await?;
+    // Nothing reached now: the last slot went to a request that ended meanwhile.
+    let refusal = limit_reached(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id))
+        .unwrap_or(Refusal::TotalActive { limit: guards.limits.max_active_total });
     Ok(Reservation::Refused(refusal))
 }
 
-async fn usage_in(conn: &mut sqlx::AnyConnection, user_id: i64, day: i64) -> StoreResult<Usage> {
-    let open = open_states_sql();
-    // Rejected creates cost nothing, so they do not use up the daily quota.
+/// The limit this usage has reached, most specific first; `None` if none.
+pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool) -> Option<Refusal> {
+    if !exempt && usage.used_today >= limits.daily_per_user {
+        Some(Refusal::DailyLimit { limit: limits.daily_per_user })
+    } else if !exempt && usage.active_user >= limits.max_active_per_user {
+        Some(Refusal::UserActive { limit: limits.max_active_per_user })
+    } else if let Some(limit) = limits.daily_per_chat.filter(|&limit| !exempt && in_group && usage.used_chat_today >= limit) {
+        Some(Refusal::ChatDaily { limit })
+    } else if let Some(limit) = limits.daily_total.filter(|&limit| usage.used_total_today >= limit) {
+        Some(Refusal::TotalDaily { limit })
+    } else if usage.active_total >= limits.max_active_total {
+        Some(Refusal::TotalActive { limit: limits.max_active_total })
+    } else {
+        None
+    }
+}
+
+async fn usage_in(conn: &mut sqlx::AnyConnection, user_id: i64, chat_id: i64, day: i64, unknown_active_since: i64) -> StoreResult<Usage> {
     let row = sqlx::query(&format!(
         "SELECT \
-           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND day = $2 AND state <> '{rejected}') AS used_today, \
-           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND state IN ({open})) AS active_user, \
-           (SELECT COUNT(*) FROM tasks WHERE state IN ({open})) AS active_total",
-        rejected = TaskState::Rejected.as_str(),
+           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND day = $3 AND {paid}) AS used_today, \
+           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND {active}) AS active_user, \
+           (SELECT COUNT(*) FROM tasks WHERE {active}) AS active_total, \
+           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND cancelled_at IS NOT NULL AND state IN ({open})) AS cancelled_running, \
+           (SELECT COUNT(*) FROM tasks WHERE day = $3 AND {paid}) AS used_total_today, \
+           (SELECT COUNT(*) FROM tasks WHERE chat_id = $2 AND day = $3 AND {paid}) AS used_chat_today",
+        paid = *PAID_SQL,
+        active = active_sql("$4"),
+        open = open_states_sql(),
     ))
     .bind(user_id)
+    .bind(chat_id)
     .bind(day)
+    .bind(unknown_active_since)
     .fetch_one(conn)
     .await?;
     let count = |name: &str| row.try_get::<i64, _>(name).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    Ok(Usage { used_today: count("used_today")?, active_user: count("active_user")?, active_total: count("active_total")? })
+    Ok(Usage {
+        used_today: count("used_today")?,
+        active_user: count("active_user")?,
+        active_total: count("active_total")?,
+        cancelled_running: count("cancelled_running")?,
+        used_total_today: count("used_total_today")?,
+        used_chat_today: count("used_chat_today")?,
+    })
 }
 
 #[cfg(test)]
@@ -240,8 +335,12 @@ mod tests {
         store::test_support,
     };
 
-    const LIMITS: Limits = Limits { daily_per_user: 3, max_active_per_user: 2, max_active_total: 3 };
+    const LIMITS: Limits = Limits { daily_per_user: 3, max_active_per_user: 2, max_active_total: 3, daily_total: None, daily_per_chat: None };
     const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
+
+    fn guards(limits: &Limits, exempt: bool) -> Guards<'_> {
+        Guards { limits, exempt, unknown_active_since: now_ms() - 60_000, lease: ME }
+    }
 
     fn request(user_id: i64, command_msg_id: i32) -> NewTask {
         NewTask {
@@ -256,9 +355,9 @@ mod tests {
     }
 
     async fn story(store: Store) {
-        let first = store.reserve(&request(1, 10), &LIMITS, false, &ME).await.unwrap();
+        let first = store.reserve(&request(1, 10), &guards(&LIMITS, false)).await.unwrap();
         assert_eq!(first, Reservation::Reserved(1));
-        assert_eq!(store.reserve(&request(1, 10), &LIMITS, false, &ME).await.unwrap(), Reservation::Duplicate);
+        assert_eq!(store.reserve(&request(1, 10), &guards(&LIMITS, false)).await.unwrap(), Reservation::Duplicate);
 
         let task = store.task(1).await.unwrap().unwrap();
         assert_eq!(task.state, TaskState::Submitting);
@@ -266,25 +365,28 @@ mod tests {
         assert_eq!(task.options.orientation, Orientation::Landscape);
 
         store.mark_created(1, "sora-2:task_1", "pending", 0).await.unwrap();
-        assert_eq!(store.reserve(&request(1, 11), &LIMITS, false, &ME).await.unwrap(), Reservation::Reserved(2));
+        assert_eq!(store.reserve(&request(1, 11), &guards(&LIMITS, false)).await.unwrap(), Reservation::Reserved(2));
         // Two active: the third waits.
-        let refused = store.reserve(&request(1, 12), &LIMITS, false, &ME).await.unwrap();
+        let refused = store.reserve(&request(1, 12), &guards(&LIMITS, false)).await.unwrap();
         assert_eq!(refused, Reservation::Refused(Refusal::UserActive { limit: 2 }));
         // A rejected create frees its slot and its daily quota.
-        assert!(store.finish(2, TaskState::Rejected, Some("401")).await.unwrap());
-        assert!(!store.finish(2, TaskState::Failed, None).await.unwrap(), "finishing twice is a no-op");
-        assert_eq!(store.usage(1).await.unwrap(), Usage { used_today: 1, active_user: 1, active_total: 1 });
-        assert!(store.finish(1, TaskState::Done, None).await.unwrap());
-        store.reserve(&request(1, 13), &LIMITS, false, &ME).await.unwrap();
-        store.finish(3, TaskState::Done, None).await.unwrap();
-        store.reserve(&request(1, 14), &LIMITS, false, &ME).await.unwrap();
-        store.finish(4, TaskState::Failed, None).await.unwrap();
-        assert_eq!(store.reserve(&request(1, 15), &LIMITS, false, &ME).await.unwrap(), Reservation::Refused(Refusal::DailyLimit { limit: 3 }));
+        assert!(store.end_task(2, TaskState::Rejected, Some("401")).await.unwrap());
+        assert!(!store.end_task(2, TaskState::Failed, None).await.unwrap(), "finishing twice is a no-op");
+        assert_eq!(
+            store.usage(1, 1, 0).await.unwrap(),
+            Usage { used_today: 1, active_user: 1, active_total: 1, used_total_today: 1, used_chat_today: 1, ..Usage::default() }
+        );
+        assert!(store.end_task(1, TaskState::Done, None).await.unwrap());
+        store.reserve(&request(1, 13), &guards(&LIMITS, false)).await.unwrap();
+        store.end_task(3, TaskState::Done, None).await.unwrap();
+        store.reserve(&request(1, 14), &guards(&LIMITS, false)).await.unwrap();
+        store.end_task(4, TaskState::Failed, None).await.unwrap();
+        assert_eq!(store.reserve(&request(1, 15), &guards(&LIMITS, false)).await.unwrap(), Reservation::Refused(Refusal::DailyLimit { limit: 3 }));
         // Admins skip the per-user limits but not the total.
-        assert!(matches!(store.reserve(&request(1, 16), &LIMITS, true, &ME).await.unwrap(), Reservation::Reserved(_)));
-        store.reserve(&request(2, 20), &LIMITS, false, &ME).await.unwrap();
-        store.reserve(&request(3, 30), &LIMITS, false, &ME).await.unwrap();
-        assert_eq!(store.reserve(&request(4, 40), &LIMITS, true, &ME).await.unwrap(), Reservation::Refused(Refusal::TotalActive { limit: 3 }));
+        assert!(matches!(store.reserve(&request(1, 16), &guards(&LIMITS, true)).await.unwrap(), Reservation::Reserved(_)));
+        store.reserve(&request(2, 20), &guards(&LIMITS, false)).await.unwrap();
+        store.reserve(&request(3, 30), &guards(&LIMITS, false)).await.unwrap();
+        assert_eq!(store.reserve(&request(4, 40), &guards(&LIMITS, true)).await.unwrap(), Reservation::Refused(Refusal::TotalActive { limit: 3 }));
 
         let recent = store.recent_for_user(1, 2).await.unwrap();
         assert_eq!(recent.iter().map(|t| t.id).collect::<Vec<_>>(), vec![5, 4]);
@@ -292,6 +394,84 @@ mod tests {
         store.set_status_message(1, 77, "shown").await.unwrap();
         let task = store.task(1).await.unwrap().unwrap();
         assert_eq!((task.status_msg_id, task.shown_text.as_deref()), (Some(77), Some("shown")));
+    }
+
+    /// Ambiguous creates, cancelled tasks and the daily budgets.
+    async fn money_story(store: Store) {
+        let limits = Limits { daily_per_user: 10, max_active_per_user: 1, max_active_total: 10, daily_total: Some(4), daily_per_chat: Some(2) };
+        // An unknown outcome keeps the active slot while it may run upstream.
+        let Reservation::Reserved(first) = store.reserve(&request(1, 1), &guards(&limits, false)).await.unwrap() else { panic!() };
+        store.add_media("photo-of-unknown", "f1", now_ms() + 60_000, first).await.unwrap();
+        assert!(store.end_task(first, TaskState::Unknown, None).await.unwrap());
+        assert!(store.media_file("photo-of-unknown").await.unwrap().is_some(), "the API may still fetch it");
+        let refused = store.reserve(&request(1, 2), &guards(&limits, false)).await.unwrap();
+        assert_eq!(refused, Reservation::Refused(Refusal::UserActive { limit: 1 }));
+        let later = Guards { unknown_active_since: now_ms() + 1, ..guards(&limits, false) };
+        let Reservation::Reserved(second) = store.reserve(&request(1, 3), &later).await.unwrap() else { panic!() };
+
+        // /cancel keeps the slot until the task ends upstream.
+        store.mark_created(second, "up-2", "queued", 0).await.unwrap();
+        assert!(store.cancel(second).await.unwrap());
+        assert!(!store.cancel(second).await.unwrap(), "cancelled once");
+        assert_eq!(store.reserve(&request(1, 4), &later).await.unwrap(), Reservation::Refused(Refusal::UserActive { limit: 1 }));
+        let usage = store.usage(1, 1, now_ms() + 1).await.unwrap();
+        assert_eq!((usage.active_user, usage.cancelled_running), (1, 1));
+        let task = store.task(second).await.unwrap().unwrap();
+        assert!(task.cancelled_at.is_some() && task.state == TaskState::Running);
+        store.add_media("photo-of-second", "f2", now_ms() + 60_000, second).await.unwrap();
+        assert!(store.end_task(second, TaskState::Cancelled, None).await.unwrap());
+        assert_eq!(store.media_file("photo-of-second").await.unwrap(), None, "an ended task's photos are no longer served");
+
+        // A group's daily budget; admins are exempt from it but not from the total.
+        let group = |user_id: i64, msg: i32| NewTask { chat_id: -100, ..request(user_id, msg) };
+        assert!(matches!(store.reserve(&group(2, 10), &later).await.unwrap(), Reservation::Reserved(_)));
+        assert!(matches!(store.reserve(&group(3, 11), &later).await.unwrap(), Reservation::Reserved(_)));
+        let refused = store.reserve(&group(4, 12), &later).await.unwrap();
+        assert_eq!(refused, Reservation::Refused(Refusal::ChatDaily { limit: 2 }));
+        let admin = Guards { exempt: true, ..later };
+        // Four videos today (the unknown one counts): the total stops even an admin.
+        let refused = store.reserve(&group(9, 13), &admin).await.unwrap();
+        assert_eq!(refused, Reservation::Refused(Refusal::TotalDaily { limit: 4 }));
+        let usage = store.usage(4, -100, now_ms()).await.unwrap();
+        assert_eq!((usage.used_total_today, usage.used_chat_today, usage.used_today), (4, 2, 0));
+    }
+
+    #[tokio::test]
+    async fn unknown_cancelled_and_budgets_on_sqlite() {
+        let (store, _dir) = test_support::sqlite().await;
+        money_story(store).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_cancelled_and_budgets_on_postgres() {
+        money_story(test_support::postgres().await).await;
+    }
+
+    /// A full disk: the reservation fails and says so; nothing is half stored.
+    #[tokio::test]
+    async fn a_full_sqlite_database_refuses_the_reservation() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/full.db", dir.path().display());
+        drop(Store::connect(&url).await.unwrap());
+        // max_page_count=1 is clamped to the current size: nothing may grow.
+        let store = Store::connect(&format!("{url}?max_page_count=1")).await.unwrap();
+        let big = |user_id: i64, msg: i32| NewTask { prompt: "p".repeat(3000), ..request(user_id, msg) };
+        let mut stored = 0;
+        let mut failed = 0;
+        for n in 0..20 {
+            match store.reserve(&big(n, 1), &guards(&LIMITS, true)).await {
+                Ok(Reservation::Reserved(_)) => stored += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(_) => failed += 1,
+            }
+        }
+        assert!(failed > 0, "the database never filled up");
+        let mut count = 0;
+        for n in 0..20 {
+            count += store.recent_for_user(n, 10).await.unwrap().len();
+        }
+        assert_eq!(count, stored, "every successful reservation is stored, no failed one is");
+        assert!(store.check_writable().await.is_err(), "/healthz sees a full database");
     }
 
     #[tokio::test]
@@ -306,10 +486,10 @@ mod tests {
     }
 
     async fn race_for_last_slot(store: Store) {
-        let limits = Limits { daily_per_user: 10, max_active_per_user: 10, max_active_total: 1 };
+        let limits = Limits { daily_per_user: 10, max_active_per_user: 10, max_active_total: 1, daily_total: None, daily_per_chat: None };
         let attempts = (0..8).map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.reserve(&request(100 + i, 1), &limits, false, &ME).await.unwrap() })
+            tokio::spawn(async move { store.reserve(&request(100 + i, 1), &guards(&limits, false)).await.unwrap() })
         });
         let results = futures_util::future::join_all(attempts).await;
         let won = results.iter().filter(|r| matches!(r.as_ref().unwrap(), Reservation::Reserved(_))).count();

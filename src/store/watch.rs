@@ -5,33 +5,41 @@ use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from
 use crate::task::{Task, TaskState};
 
 impl Store {
-    /// Takes every open task that is free or whose lease ran out, and renews our own.
-    /// The lease condition sits in the UPDATE's own WHERE, so PostgreSQL re-checks it
-    /// against a row another replica just claimed and the second claimer gets nothing.
+    /// Renews our own leases (a `submitting` row's too: that is how other
+    /// replicas know its create is still in flight) and takes the created tasks
+    /// that are free or whose lease ran out. Another replica's `submitting` row
+    /// is never taken: once its lease runs out, its create was cut off
+    /// (`expire_cut_off_creates`). The lease condition sits in the UPDATE's own
+    /// WHERE, so PostgreSQL re-checks it against a row another replica just
+    /// claimed and the second claimer gets nothing.
     pub async fn claim_open_tasks(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
-        let result = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE tasks SET lease_owner = $1, lease_until = $2 \
-             WHERE state IN ({}) AND (lease_owner = $1 OR lease_owner IS NULL OR lease_until < $3)",
+             WHERE state IN ({}) AND (lease_owner = $1 OR (state <> $4 AND (lease_owner IS NULL OR lease_until < $3)))",
             open_states_sql()
-        ))
+        );
+        let query = sqlx::query(&sql)
         .bind(owner)
         .bind(lease_until)
         .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected())
+        .bind(TaskState::Submitting.as_str());
+        self.write(query).await
     }
 
-    /// Takes every open task whatever its lease says. Only for a single-process
-    /// deployment (SQLite): a lease left by our own previous run (killed without
-    /// releasing it) would otherwise hold its tasks back until it ran out.
+    /// Takes every created open task whatever its lease says. Only for a
+    /// single-process deployment (SQLite): a lease left by our own previous run
+    /// (killed without releasing it) would otherwise hold its tasks back until
+    /// it ran out.
     pub async fn take_over_all(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
-        let result = sqlx::query(&format!("UPDATE tasks SET lease_owner = $1, lease_until = $2 WHERE state IN ({})", open_states_sql()))
-            .bind(owner)
-            .bind(lease_until)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        let sql = format!(
+            "UPDATE tasks SET lease_owner = $1, lease_until = $2 WHERE state IN ({}) AND state <> $3",
+            open_states_sql()
+        );
+        let query = sqlx::query(&sql)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(TaskState::Submitting.as_str());
+        self.write(query).await
     }
 
     /// On a clean stop: let another replica (or our next start) take over at once.
@@ -68,24 +76,23 @@ impl Store {
     }
 
     pub async fn record_progress(&self, id: i64, upstream_status: &str, progress_pct: Option<u8>) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET upstream_status = $1, progress_pct = $2, updated_at = $3 WHERE id = $4")
+        let query = sqlx::query("UPDATE tasks SET upstream_status = $1, progress_pct = $2, updated_at = $3 WHERE id = $4")
             .bind(upstream_status)
             .bind(progress_pct.map(i64::from))
             .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .bind(id);
+        self.write(query).await?;
         Ok(())
     }
 
     pub async fn mark_shown(&self, id: i64, text: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET shown_text = $1, shown_at = $2 WHERE id = $3").bind(text).bind(now_ms()).bind(id).execute(&self.pool).await?;
+        self.write(sqlx::query("UPDATE tasks SET shown_text = $1, shown_at = $2 WHERE id = $3").bind(text).bind(now_ms()).bind(id)).await?;
         Ok(())
     }
 
     /// Running → delivering with the video URL, once.
     pub async fn begin_delivery(&self, id: i64, upstream_status: &str, video_url: &str) -> StoreResult<bool> {
-        let result = sqlx::query(
+        let query = sqlx::query(
             "UPDATE tasks SET state = $1, upstream_status = $2, video_url = $3, progress_pct = 100, updated_at = $4 \
              WHERE id = $5 AND state = $6",
         )
@@ -94,25 +101,31 @@ impl Store {
         .bind(video_url)
         .bind(now_ms())
         .bind(id)
-        .bind(TaskState::Running.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .bind(TaskState::Running.as_str());
+        Ok(self.write(query).await? == 1)
     }
 
-    /// Rows left in `submitting` for longer than any create call can take: the
-    /// process died between storing and recording the answer. They become
-    /// `unknown` (never created again); returned so their users can be told.
-    pub async fn expire_stale_submissions(&self, older_than: i64) -> StoreResult<Vec<Task>> {
-        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 AND created_at < $2"))
+    /// Creates cut off by a crash: rows left `submitting` by a process that is
+    /// gone, so their answer can never be stored. On SQLite only one process
+    /// uses the file, so every such row from before this process `started_at`
+    /// is one; on PostgreSQL a row whose lease ran out is one (its replica
+    /// renews the lease while its create is in flight). They become `unknown`
+    /// (never created again) and are returned so their users can be told.
+    pub async fn expire_cut_off_creates(&self, started_at: i64) -> StoreResult<Vec<Task>> {
+        let (condition, bound) = if self.shared_writers {
+            ("(lease_owner IS NULL OR lease_until < $2)", now_ms())
+        } else {
+            ("created_at < $2", started_at)
+        };
+        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 AND {condition}"))
             .bind(TaskState::Submitting.as_str())
-            .bind(older_than)
+            .bind(bound)
             .fetch_all(&self.pool)
             .await?;
         let mut expired = Vec::new();
         for row in &rows {
             let task = task_from_row(row)?;
-            if self.finish(task.id, TaskState::Unknown, None).await? {
+            if self.end_task(task.id, TaskState::Unknown, None).await? {
                 expired.push(task);
             }
         }
@@ -131,11 +144,15 @@ mod tests {
     use crate::{
         command::{Model, Orientation, Size, VideoOptions},
         config::Limits,
-        store::{Lease, Reservation, Store, now_ms, test_support},
+        store::{Guards, Lease, Reservation, Store, now_ms, test_support},
         task::{NewTask, TaskState},
     };
 
-    const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100 };
+    const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100, daily_total: None, daily_per_chat: None };
+
+    fn guards(lease: Lease<'_>) -> Guards<'_> {
+        Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }
+    }
 
     async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
         let new = NewTask {
@@ -147,7 +164,7 @@ mod tests {
             options: VideoOptions { model: Model::Sora2Pro, orientation: Orientation::Portrait, size: Size::Large, duration: 25 },
             image_file_ids: vec![],
         };
-        let Reservation::Reserved(id) = store.reserve(&new, &LIMITS, false, &Lease { owner, until: now_ms() + 60_000 }).await.unwrap() else { panic!() };
+        let Reservation::Reserved(id) = store.reserve(&new, &guards(Lease { owner, until: now_ms() + 60_000 })).await.unwrap() else { panic!() };
         store.mark_created(id, &format!("up-{id}"), "pending", 0).await.unwrap();
         id
     }
@@ -176,11 +193,19 @@ mod tests {
 
         // A row stuck in `submitting` (crash mid-create) becomes unknown once.
         let new = NewTask { command_msg_id: 3, ..NewTask { chat_id: 5, user_id: 5, command_msg_id: 0, lang: "en".into(), prompt: "q".into(), options: task.options, image_file_ids: vec![] } };
-        store.reserve(&new, &LIMITS, false, &Lease { owner: "replica-a", until: 0 }).await.unwrap();
-        let expired = store.expire_stale_submissions(now_ms() + 1).await.unwrap();
+        store.reserve(&new, &guards(Lease { owner: "replica-a", until: 0 })).await.unwrap();
+        let expired = store.expire_cut_off_creates(now_ms() + 1).await.unwrap();
         assert_eq!(expired.len(), 1);
-        assert!(store.expire_stale_submissions(now_ms() + 1).await.unwrap().is_empty());
+        assert!(store.expire_cut_off_creates(now_ms() + 1).await.unwrap().is_empty());
         assert_eq!(store.task(expired[0].id).await.unwrap().unwrap().state, TaskState::Unknown);
+
+        // A create in flight on a live replica is neither taken nor expired.
+        let in_flight = NewTask { command_msg_id: 4, ..new };
+        let Reservation::Reserved(live) = store.reserve(&in_flight, &guards(Lease { owner: "replica-b", until: far })).await.unwrap() else { panic!() };
+        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2, "only its own two tasks");
+        assert!(store.expire_cut_off_creates(0).await.unwrap().is_empty(), "SQLite: created after this process started; PostgreSQL: leased");
+        let task = store.task(live).await.unwrap().unwrap();
+        assert_eq!(task.state, TaskState::Submitting);
     }
 
     async fn take_over(store: Store) {
@@ -188,7 +213,7 @@ mod tests {
         assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
         assert_eq!(store.take_due_tasks("me", 10, 60_000).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
-        store.finish(a, TaskState::Done, None).await.unwrap();
+        store.end_task(a, TaskState::Done, None).await.unwrap();
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "closed tasks are left alone");
     }
 

@@ -91,19 +91,45 @@ fn stranger_sees_their_own_id() {
 #[test]
 fn every_text_fits_a_message() {
     let t = task();
-    let usage = Usage { used_today: 3, active_user: 1, active_total: 2 };
-    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20 };
+    let usage = Usage { used_today: 3, active_user: 1, active_total: 2, cancelled_running: 1, used_total_today: 7, used_chat_today: 4 };
+    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: Some(50), daily_per_chat: Some(5) };
     for lang in [Lang::En, Lang::Zh] {
         for text in [
             help(lang),
             tasks_list(lang, &vec![t.clone(); 10]),
-            quota(lang, &usage, &limits, false),
-            quota(lang, &usage, &limits, true),
+            quota(lang, &usage, &limits, false, true),
+            quota(lang, &usage, &limits, true, false),
             video_link(lang, &t, "https://v/x.mp4"),
             task_failed(lang, &t, Some(&"x".repeat(10_000))),
-            api_error(lang, &ApiError::RateLimited { message: Some("slow down".into()) }),
+            api_error(lang, 1, &ApiError::RateLimited { message: Some("slow down".into()) }),
+            created_not_saved(lang, 1, &"x".repeat(300)),
         ] {
             assert!(!text.is_empty() && text.chars().count() <= MESSAGE_LIMIT);
         }
     }
+}
+
+#[test]
+fn quota_shows_every_limit_that_applies() {
+    let usage = Usage { used_today: 3, active_user: 2, active_total: 2, cancelled_running: 1, used_total_today: 7, used_chat_today: 4 };
+    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: Some(50), daily_per_chat: Some(5) };
+    let text = quota(Lang::En, &usage, &limits, false, true);
+    for needle in ["7 of 10 videos left", "In progress: 2 of 2", "This group today: 1 of 5", "1 stopped with /cancel", "Whole bot today: 43 of 50"] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    let private = quota(Lang::En, &usage, &limits, false, false);
+    assert!(!private.contains("group"), "{private}");
+    let admin = quota(Lang::Zh, &usage, &limits, true, true);
+    assert!(admin.contains("管理员") && admin.contains("43 / 50") && !admin.contains("本群"), "{admin}");
+}
+
+#[test]
+fn an_answer_that_may_have_come_after_the_job_was_taken_claims_nothing() {
+    for error in [ApiError::Gateway { status: 504 }, ApiError::Timeout { request_sent: true }, ApiError::BadResponse { detail: "html".into() }] {
+        let text = api_error(Lang::En, 7, &error);
+        assert!(text.contains("may or may not") && text.contains("#7"), "{text}");
+        assert!(!text.contains("No video was created"), "{text}");
+    }
+    let refused = api_error(Lang::En, 7, &ApiError::Upstream { status: 500, message: Some("overloaded".into()) });
+    assert!(refused.contains("No video was created") && refused.contains("overloaded"), "{refused}");
 }

@@ -18,12 +18,17 @@ pub enum ApiError {
     /// 429.
     #[error("the video API rate limit was hit{}", suffix(.message))]
     RateLimited { message: Option<String> },
-    /// 5xx and any other non-2xx answer.
+    /// Any other 4xx, or a 5xx carrying the API's own JSON error body.
     #[error("the video API answered HTTP {status}{}", suffix(.message))]
     Upstream {
         status: u16,
         message: Option<String>,
     },
+    /// A 3xx, or a 5xx that is not the API's own JSON error: a gateway or
+    /// proxy page (502, 504, 52x, HTML, an empty or unreadable body). The
+    /// request may have reached the API behind it.
+    #[error("a gateway in front of the video API answered HTTP {status}")]
+    Gateway { status: u16 },
     /// 2xx but not the expected JSON.
     #[error("unexpected answer from the video API: {detail}")]
     BadResponse { detail: String },
@@ -31,8 +36,11 @@ pub enum ApiError {
     /// the task may exist and have been charged: never retry it blindly.
     #[error("the video API did not answer in time{}", sent_suffix(.request_sent))]
     Timeout { request_sent: bool },
-    /// Could not connect, connection broke, etc.
-    #[error("could not reach the video API: {detail}")]
+    /// The connection could not be made: the request was never sent.
+    #[error("could not connect to the video API: {detail}")]
+    Unreachable { detail: String },
+    /// The connection broke after it was made: the request may have arrived.
+    #[error("the connection to the video API broke: {detail}")]
     Network { detail: String },
 }
 
@@ -61,7 +69,11 @@ impl ApiError {
             | ApiError::QuotaExhausted { message }
             | ApiError::RateLimited { message }
             | ApiError::Upstream { message, .. } => message.as_deref()?,
-            ApiError::BadResponse { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
+            ApiError::Gateway { .. }
+            | ApiError::BadResponse { .. }
+            | ApiError::Timeout { .. }
+            | ApiError::Unreachable { .. }
+            | ApiError::Network { .. } => {
                 return None;
             }
         };
@@ -81,13 +93,32 @@ impl ApiError {
     /// retry a create.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApiError::RateLimited { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => {
-                true
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::Timeout { .. }
+            | ApiError::Unreachable { .. }
+            | ApiError::Network { .. }
+            | ApiError::Gateway { .. } => true,
             ApiError::Upstream { status, .. } => *status >= 500,
             ApiError::Unauthorized { .. }
             | ApiError::QuotaExhausted { .. }
             | ApiError::BadResponse { .. } => false,
+        }
+    }
+
+    /// For a failed create: whether the job may exist upstream anyway. Only an
+    /// answer that proves the API did not take it says no: no connection was
+    /// made, a 4xx, or a 5xx with the API's own JSON error that is not a
+    /// gateway's. Everything after the request may have
+    /// arrived (time-out, broken connection, gateway page, unreadable 2xx) is
+    /// maybe: never retried and counted as if it had been made.
+    pub fn create_may_have_succeeded(&self) -> bool {
+        match self {
+            ApiError::Unauthorized { .. }
+            | ApiError::QuotaExhausted { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::Upstream { .. }
+            | ApiError::Unreachable { .. } => false,
+            ApiError::Gateway { .. } | ApiError::BadResponse { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => true,
         }
     }
 
@@ -98,6 +129,8 @@ impl ApiError {
             ApiError::QuotaExhausted { .. } => "quota_exhausted",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Upstream { .. } => "upstream",
+            ApiError::Gateway { .. } => "gateway",
+            ApiError::Unreachable { .. } => "unreachable",
             ApiError::BadResponse { .. } => "bad_response",
             ApiError::Timeout { .. } => "timeout",
             ApiError::Network { .. } => "network",
@@ -105,13 +138,13 @@ impl ApiError {
     }
 }
 
-/// Timeout after connecting → `Timeout { request_sent: true }` (conservative:
-/// the request may have reached the API); connect failure and everything
-/// else → `Network`.
+/// Connect failure → `Unreachable` (nothing was sent); timeout after
+/// connecting → `Timeout { request_sent: true }` and anything else →
+/// `Network` (conservative: the request may have reached the API).
 pub(super) fn map_reqwest_error(e: reqwest::Error) -> ApiError {
     let e = e.without_url();
-    if e.is_connect() {
-        ApiError::Network {
+    if e.is_connect() || e.is_builder() {
+        ApiError::Unreachable {
             detail: error_chain(&e),
         }
     } else if e.is_timeout() {

@@ -16,7 +16,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{config::Config, telegram::Telegram, video_api::VideoApi};
+use crate::{config::Config, net_guard::GuardedClient, telegram::Telegram, video_api::VideoApi};
 
 /// Shaped like a bot token, but not like a real one (no secret-scan false alarm).
 pub const TOKEN: &str = "123456789:test-token-for-the-watcher-fake-api";
@@ -38,6 +38,10 @@ struct Inner {
     refusals: HashMap<String, VecDeque<String>>,
     /// Path → (bytes, send without Content-Length).
     files: HashMap<String, (Bytes, bool)>,
+    /// Path → Location of a 302 answer.
+    redirects: HashMap<String, String>,
+    /// GETs of served files and redirects.
+    file_requests: usize,
     /// Query answers; the last one repeats.
     answers: VecDeque<Value>,
     queries: usize,
@@ -74,10 +78,26 @@ impl Fake {
         VideoApi::new(&self.base, "test-key".to_owned().into()).with_timeouts(Duration::from_secs(5), Duration::from_secs(5))
     }
 
+    /// A download client trusting this fake's origin, as the bot trusts `VIDEO_API_BASE_URL`.
+    pub fn downloads(&self) -> GuardedClient {
+        GuardedClient::new(Some(&self.base.parse().unwrap()))
+    }
+
     /// Serves `bytes` at `{base}{path}`, with or without Content-Length.
     pub fn serve(&self, path: &str, bytes: Vec<u8>, chunked: bool) -> String {
         self.lock().files.insert(path.to_owned(), (bytes.into(), chunked));
         format!("{}{path}", self.base)
+    }
+
+    /// Answers `{base}{path}` with a redirect to `location`.
+    pub fn redirect(&self, path: &str, location: &str) -> String {
+        self.lock().redirects.insert(path.to_owned(), location.to_owned());
+        format!("{}{path}", self.base)
+    }
+
+    /// How many times a served file or redirect was asked for.
+    pub fn file_requests(&self) -> usize {
+        self.lock().file_requests
     }
 
     pub fn refuse_next(&self, method: &str, description: &str) {
@@ -131,7 +151,14 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: axum:
         };
         return axum::Json(json!({"ok": true, "result": result})).into_response();
     }
-    let file = inner.lock().unwrap().files.get(path).cloned();
+    let (file, redirect) = {
+        let mut inner = inner.lock().unwrap();
+        inner.file_requests += 1;
+        (inner.files.get(path).cloned(), inner.redirects.get(path).cloned())
+    };
+    if let Some(location) = redirect {
+        return (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    }
     match file {
         Some((bytes, false)) => bytes.into_response(),
         Some((bytes, true)) => {

@@ -9,11 +9,11 @@ use super::{Watcher, WatcherConfig, fake::Fake};
 use crate::{
     command::{Model, Orientation, Size, VideoOptions},
     config::Limits,
-    store::{Lease, Reservation, Store, now_ms, test_support},
+    store::{Guards, Lease, Reservation, Store, now_ms, test_support},
     task::{NewTask, Task, TaskState},
 };
 
-const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100 };
+const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100, daily_total: None, daily_per_chat: None };
 
 async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     let new = NewTask {
@@ -26,7 +26,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         image_file_ids: vec![],
     };
     let lease = Lease { owner, until: now_ms() + 3_600_000 };
-    let Reservation::Reserved(id) = store.reserve(&new, &LIMITS, false, &lease).await.unwrap() else { panic!("not reserved") };
+    let Reservation::Reserved(id) = store.reserve(&new, &Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }).await.unwrap() else { panic!("not reserved") };
     store.mark_created(id, &format!("sora-2:task_{id}"), "pending", 0).await.unwrap();
     store.set_status_message(id, 500 + msg, "⏳ queued").await.unwrap();
     id
@@ -40,7 +40,7 @@ fn start(store: &Store, fake: &Fake, owner: &str, task_timeout: Duration, exclus
         max_concurrency: 4,
         exclusive,
     };
-    let watcher = Watcher::new(store.clone(), fake.video_api(), fake.telegram(), reqwest::Client::new(), config);
+    let watcher = Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config);
     let shutdown = CancellationToken::new();
     (shutdown.clone(), tokio::spawn(watcher.run(shutdown)))
 }
@@ -169,7 +169,7 @@ async fn a_task_is_handled_by_one_round_at_a_time() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fake::start().await;
     let config = WatcherConfig { owner: "me".into(), poll_interval: Duration::from_secs(1), task_timeout: Duration::from_secs(60), max_concurrency: 1, exclusive: true };
-    let watcher = Watcher::new(store, fake.video_api(), fake.telegram(), reqwest::Client::new(), config);
+    let watcher = Watcher::new(store, fake.video_api(), fake.telegram(), fake.downloads(), config);
     let first = super::InFlight::enter(&watcher.inner, 7).expect("free");
     assert!(super::InFlight::enter(&watcher.inner, 7).is_none(), "a slow delivery is not started twice");
     assert!(super::InFlight::enter(&watcher.inner, 8).is_some());

@@ -23,7 +23,7 @@ pub use server::poll_until;
 #[allow(unused_imports)]
 pub use telegram::{BOT_ID, BOT_USERNAME, Call, Failure, FakeTelegram, TOKEN, UploadedFile};
 #[allow(unused_imports)]
-pub use updates::{Chat, DOCUMENT_LEN, Msg, User, fake_jpeg, photo_size_id};
+pub use updates::{Chat, DOCUMENT_LEN, Msg, User, button_data, button_labels, callback_query, fake_jpeg, inline_query, photo_size_id};
 #[allow(unused_imports)]
 pub use video_api::{CreateCall, FakeVideoApi, QueryCall, Reply};
 

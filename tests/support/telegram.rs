@@ -42,6 +42,8 @@ pub struct Call {
     pub files: Vec<UploadedFile>,
     pub at: Instant,
     pub failed: bool,
+    /// What the fake answered (`Null` for failed calls), e.g. the sent Message.
+    pub result: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -144,8 +146,12 @@ struct Record {
     last_update_id: i64,
     last_message_id: i64,
     files: HashMap<String, Vec<u8>>,
+    /// Requests for file contents (`/file/bot<token>/<path>`).
+    downloads: usize,
     /// Keyed by lowercased method name.
     failures: HashMap<String, VecDeque<Failure>>,
+    /// (chat id, user id) of group administrators, for getChatMember.
+    chat_admins: Vec<(i64, i64)>,
 }
 
 impl FakeTelegram {
@@ -159,7 +165,9 @@ impl FakeTelegram {
                 last_update_id: 0,
                 last_message_id: FIRST_SENT_MESSAGE_ID - 1,
                 files: HashMap::new(),
+                downloads: 0,
                 failures: HashMap::new(),
+                chat_admins: Vec::new(),
             }),
             new_update: Notify::new(),
         });
@@ -202,6 +210,32 @@ impl FakeTelegram {
         self.state.lock().handed_out.get(&update_id).copied()
     }
 
+    /// getChatMember says `user_id` is an administrator of `chat_id`
+    /// (everyone else is a plain member).
+    pub fn add_chat_admin(&self, chat_id: i64, user_id: i64) {
+        self.state.lock().chat_admins.push((chat_id, user_id));
+    }
+
+    /// Presses the button labelled `label` under a message the bot sent
+    /// (`sent` is its sendMessage/sendVideo/edit call), as Telegram would:
+    /// a `callback_query` update with that message and the button's data.
+    /// Returns the callback query id.
+    pub fn press(&self, from: &updates::User, sent: &Call, label: &str) -> String {
+        let data = updates::button_data(&sent.body["reply_markup"], label)
+            .unwrap_or_else(|| panic!("no button {label:?} under {}", sent.body));
+        let (id, update) = updates::callback_query(from, &sent.result, &data);
+        self.push_update(update);
+        id
+    }
+
+    /// The answerCallbackQuery of the press `callback_id`, waiting for it.
+    pub async fn press_answer(&self, callback_id: &str, timeout: Duration) -> Call {
+        self.wait_call("answerCallbackQuery", timeout, |call| {
+            call.is("answerCallbackQuery") && call.body["callback_query_id"] == json!(callback_id)
+        })
+        .await
+    }
+
     /// Makes a file available to getFile and the file download route.
     pub fn add_file(&self, file_id: &str, bytes: Vec<u8>) {
         self.state.lock().files.insert(file_id.into(), bytes);
@@ -215,6 +249,11 @@ impl FakeTelegram {
             self.add_file(&file_id, bytes);
         }
         largest
+    }
+
+    /// How many file downloads were asked for.
+    pub fn downloads(&self) -> usize {
+        self.state.lock().downloads
     }
 
     /// Serves the file of `Msg::document(.., file_id, ..)`; returns its bytes.
@@ -417,7 +456,8 @@ impl FakeState {
     }
 
     fn file_bytes(&self, path: &str) -> Option<Vec<u8>> {
-        let record = self.lock();
+        let mut record = self.lock();
+        record.downloads += 1;
         record
             .files
             .iter()
@@ -454,6 +494,7 @@ async fn api(
         files,
         at,
         failed,
+        result: answer.as_ref().map_or(Value::Null, Value::clone),
     });
     match answer {
         Ok(result) => json_response(200, &json!({"ok": true, "result": result})),
@@ -474,7 +515,8 @@ async fn answer(
         // No webhook set: the polling listener then has nothing to delete.
         "getwebhookinfo" => json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}),
         "sendmessage" | "sendvideo" | "sendphoto" | "senddocument" | "editmessagetext"
-        | "editmessagecaption" => sent_message(state, method, params, files),
+        | "editmessagecaption" | "editmessagereplymarkup" => sent_message(state, method, params, files),
+        "getchatmember" => chat_member(state, params),
         _ => Value::Bool(true),
     })
 }
@@ -567,7 +609,28 @@ fn sent_message(state: &FakeState, method: &str, params: &Value, files: &[Upload
         }
     }
     copy_param(fields, params, "caption");
+    // A Message carries only inline keyboards (a ForceReply is not kept).
+    if params["reply_markup"].get("inline_keyboard").is_some() {
+        copy_param(fields, params, "reply_markup");
+    }
     message
+}
+
+/// A `ChatMember`: "administrator" if added with `add_chat_admin`, else "member".
+fn chat_member(state: &FakeState, params: &Value) -> Value {
+    let chat_id = int_param(params, "chat_id").unwrap_or_default();
+    let user_id = int_param(params, "user_id").unwrap_or_default();
+    let user = updates::User::new(user_id).json();
+    if state.lock().chat_admins.contains(&(chat_id, user_id)) {
+        json!({
+            "status": "administrator", "user": user, "is_anonymous": false, "can_be_edited": false,
+            "can_manage_chat": true, "can_change_info": true, "can_delete_messages": true,
+            "can_manage_video_chats": true, "can_invite_users": true, "can_restrict_members": true,
+            "can_promote_members": false,
+        })
+    } else {
+        json!({"status": "member", "user": user})
+    }
 }
 
 fn copy_param(fields: &mut Map<String, Value>, params: &Value, key: &str) {

@@ -316,3 +316,53 @@ pub fn fake_jpeg(tag: &str, len: usize) -> Vec<u8> {
     bytes.extend_from_slice(&[0xFF, 0xD9]);
     bytes
 }
+
+/// The callback data of the button labelled `label` in an inline keyboard
+/// markup as the bot sent it.
+pub fn button_data(markup: &Value, label: &str) -> Option<String> {
+    markup["inline_keyboard"]
+        .as_array()?
+        .iter()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .find(|button| button["text"] == label)
+        .and_then(|button| button["callback_data"].as_str().map(str::to_owned))
+}
+
+/// Every button label of an inline keyboard markup, row by row.
+pub fn button_labels(markup: &Value) -> Vec<Vec<String>> {
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            row.as_array()
+                .into_iter()
+                .flatten()
+                .map(|button| button["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+static NEXT_QUERY_ID: AtomicI64 = AtomicI64::new(1);
+
+/// A `callback_query` update: `from` pressed a button with `data` under
+/// `message` (a Message object the bot sent). Returns the query id and the update.
+pub fn callback_query(from: &User, message: &Value, data: &str) -> (String, Value) {
+    let id = format!("cbq-{}", NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));
+    let update = json!({"callback_query": {
+        "id": id,
+        "from": from.json(),
+        "message": message,
+        "chat_instance": format!("instance{}", message["chat"]["id"]),
+        "data": data,
+    }});
+    (id, update)
+}
+
+/// An `inline_query` update: `from` typed `@bot query` in some chat.
+pub fn inline_query(from: &User, query: &str) -> (String, Value) {
+    let id = format!("iq-{}", NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));
+    let update = json!({"inline_query": {"id": id, "from": from.json(), "query": query, "offset": ""}});
+    (id, update)
+}

@@ -179,16 +179,18 @@ async fn server_error_is_upstream() {
     );
     assert!(err.is_transient());
 
-    // A non-JSON error body yields no message.
+    // A gateway's page: the job may have been taken behind it.
     let (base, _) = fake(502, "<html>Bad Gateway</html>").await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Upstream {
-            status: 502,
-            message: None
-        }
-    );
+    assert_eq!(err, ApiError::Gateway { status: 502 });
+    assert!(err.create_may_have_succeeded() && err.is_transient());
+    // 504 even with JSON: the gateway lost the API's answer.
+    let (base, _) = fake(504, r#"{"error":{"message":"upstream timed out"}}"#).await;
+    assert_eq!(create_with(&api(&base)).await.unwrap_err(), ApiError::Gateway { status: 504 });
+    // The API's own JSON error on a 5xx is a refusal.
+    let (base, _) = fake(503, r#"{"error":{"message":"no channel available"}}"#).await;
+    let err = create_with(&api(&base)).await.unwrap_err();
+    assert!(matches!(err, ApiError::Upstream { status: 503, .. }) && !err.create_may_have_succeeded(), "{err:?}");
 
     let (base, _) = fake(404, r#"{"error":"no such route"}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
@@ -206,13 +208,7 @@ async fn server_error_is_upstream() {
 async fn redirects_are_not_followed() {
     let (base, log) = fake(302, "").await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Upstream {
-            status: 302,
-            message: None
-        }
-    );
+    assert_eq!(err, ApiError::Gateway { status: 302 });
     assert_eq!(log.lock().unwrap().len(), 1);
 }
 
@@ -220,6 +216,7 @@ async fn redirects_are_not_followed() {
 async fn ok_but_not_json_is_bad_response() {
     let (base, _) = fake(200, "not json").await;
     let err = create_with(&api(&base)).await.unwrap_err();
+    assert!(err.create_may_have_succeeded(), "a 2xx that cannot be read may have made the job");
     match &err {
         ApiError::BadResponse { detail } => assert!(detail.contains("not json"), "{detail}"),
         other => panic!("{other:?}"),
@@ -251,20 +248,20 @@ async fn huge_body_is_capped() {
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 
-    // Same for an error body: the status still classifies, no message.
+    // An error body too large to read: not provably the API's refusal.
     let huge = format!(
         r#"{{"message":"{}"}}"#,
         "a".repeat(2 * MAX_ERROR_BODY_BYTES)
     );
     let (base, _) = fake(503, huge).await;
     let err = api(&base).query("t").await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Upstream {
-            status: 503,
-            message: None
-        }
-    );
+    assert_eq!(err, ApiError::Gateway { status: 503 });
+    // A 4xx is a refusal whatever its body.
+    let huge = format!(r#"{{"message":"{}"}}"#, "a".repeat(2 * MAX_ERROR_BODY_BYTES));
+    let (base, _) = fake(429, huge).await;
+    let err = create_with(&api(&base)).await.unwrap_err();
+    assert_eq!(err, ApiError::RateLimited { message: None });
+    assert!(!err.create_may_have_succeeded());
 }
 
 #[tokio::test]
@@ -284,6 +281,7 @@ async fn silent_server_times_out_after_sending() {
     let started = std::time::Instant::now();
     let err = create_with(&api).await.unwrap_err();
     assert_eq!(err, ApiError::Timeout { request_sent: true });
+    assert!(err.create_may_have_succeeded());
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(*hits.lock().unwrap(), 1, "create is never retried");
 
@@ -293,14 +291,15 @@ async fn silent_server_times_out_after_sending() {
 }
 
 #[tokio::test]
-async fn closed_port_is_network() {
+async fn closed_port_is_unreachable() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let api = api(&format!("http://{addr}"));
     let err = create_with(&api).await.unwrap_err();
+    assert!(!err.create_may_have_succeeded(), "nothing was sent");
     match &err {
-        ApiError::Network { detail } => {
+        ApiError::Unreachable { detail } => {
             assert!(!detail.contains("http://"), "no URL: {detail}");
             assert!(detail.chars().count() <= MAX_DETAIL_CHARS);
         }
@@ -309,7 +308,7 @@ async fn closed_port_is_network() {
     assert!(err.is_transient());
     assert!(matches!(
         api.query("t").await,
-        Err(ApiError::Network { .. })
+        Err(ApiError::Unreachable { .. })
     ));
 }
 
