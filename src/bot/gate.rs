@@ -240,6 +240,19 @@ mod tests {
     }
 
     #[test]
+    fn button_presses_count_like_commands() {
+        let gate = gate(20);
+        let now = Instant::now();
+        let press: CallbackQuery = serde_json::from_value(json!({
+            "id": "1", "chat_instance": "c", "data": "x",
+            "from": {"id": MEMBER, "is_bot": false, "first_name": "U"},
+        }))
+        .unwrap();
+        let passed = (0..20).filter(|_| gate.admit_press(&press, now)).count();
+        assert_eq!(passed, BURST as usize);
+    }
+
+    #[test]
     fn zero_lifts_the_limit() {
         let gate = gate(0);
         assert_eq!(admissions(&gate, MEMBER, "/help", 100, Instant::now()), vec![Admission::Pass; 100]);
