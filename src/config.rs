@@ -35,6 +35,8 @@ pub struct Config {
     pub image_mode: ImageMode,
     /// `false` only for benchmarks against a local fake (`TELEGRAM_SEND_LIMITS=off`).
     pub telegram_send_limits: bool,
+    /// Commands per user per minute (after a small burst); 0 = no limit.
+    pub commands_per_minute: u32,
     /// With it, `/metrics` wants `Authorization: Bearer <token>` from anywhere; without, loopback only.
     pub metrics_token: Option<SecretString>,
     /// Connections the HTTP server holds at once; the rest of the file descriptors stay for outbound calls.
@@ -190,6 +192,8 @@ impl Config {
             Some(_) => return Err(problem("TELEGRAM_SEND_LIMITS", "must be telegram or off")),
         };
 
+        let commands_per_minute: u32 = number("COMMANDS_PER_MINUTE", get("COMMANDS_PER_MINUTE"), 20)?;
+
         let metrics_token = get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
             return Err(problem("METRICS_TOKEN", "must be at least 16 printable characters without spaces"));
@@ -217,6 +221,7 @@ impl Config {
             webhook_secret: webhook_secret.map(SecretString::from),
             image_mode,
             telegram_send_limits,
+            commands_per_minute,
             metrics_token: metrics_token.map(SecretString::from),
             http_max_connections,
         })
@@ -318,6 +323,7 @@ mod tests {
         assert_eq!(c.http_bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.image_mode, ImageMode::Data);
         assert!(c.telegram_send_limits);
+        assert_eq!(c.commands_per_minute, 20);
         assert!(!c.access.allow_everyone && !c.uses_webhook());
     }
 
@@ -347,6 +353,7 @@ mod tests {
         assert_eq!(error_var(&[("WEBHOOK_SECRET", "abc")]), "WEBHOOK_SECRET");
         assert_eq!(error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]), "WEBHOOK_SECRET");
         assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
+        assert_eq!(error_var(&[("COMMANDS_PER_MINUTE", "-5")]), "COMMANDS_PER_MINUTE");
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
         assert_eq!(error_var(&[("DAILY_LIMIT_TOTAL", "lots")]), "DAILY_LIMIT_TOTAL");
         assert_eq!(error_var(&[("DAILY_LIMIT_PER_CHAT", "-3")]), "DAILY_LIMIT_PER_CHAT");

@@ -14,6 +14,7 @@ pub mod images;
 pub mod delivery;
 pub mod watcher;
 pub mod http;
+pub mod rate_limit;
 pub mod media_proxy;
 pub mod net_guard;
 pub mod webhook;

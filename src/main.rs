@@ -4,7 +4,7 @@ use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
 use secrecy::ExposeSecret;
 use sora_bot::{
-    bot::{self, AppState, Albums},
+    bot::{self, AppState, Albums, Gate},
     config::{Config, ImageMode},
     http::{self, HttpState},
     images::ImageUrls,
@@ -28,6 +28,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Long-poll timeout; below teloxide's 17 s client timeout (PITFALLS 4).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping bot waits for queued answers (one a second per chat).
+const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     // A missing .env is fine; a malformed one is a configuration error.
@@ -114,6 +116,9 @@ async fn run(config: Config) -> Result<(), String> {
     );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
+    // The gate needs the bot's username to tell our commands from other bots'.
+    let me = telegram.me().await.map_err(|e| format!("getMe: {e}"))?;
+    let gate = Gate::new(config.clone(), telegram.clone(), me.username());
     let stopping = CancellationToken::new();
     tokio::spawn({
         let stopping = stopping.clone();
@@ -135,13 +140,13 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::info!("receiving updates by webhook");
         let mut dispatcher = dispatcher(&telegram, state);
         stop_when(&dispatcher, stopping.clone().cancelled_owned());
-        dispatcher.dispatch_with_listener(updates, LoggingErrorHandler::with_custom_text("webhook error")).await;
-        finish(tracker, shutdown, watcher, server, store).await;
+        dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error")).await;
+        finish(tracker, telegram, shutdown, watcher, server, store).await;
     } else {
         let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         let errors = PollingErrors::new();
         if config.database_url.expose_secret().starts_with("sqlite:") {
-            poll(&telegram, state, errors, stopping.clone().cancelled_owned()).await;
+            poll(&telegram, &gate, state, errors, stopping.clone().cancelled_owned()).await;
         } else {
             // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
             let key = leader::poller_lock_key(config.telegram_api_url.as_str(), config.telegram_token.expose_secret());
@@ -155,10 +160,10 @@ async fn run(config: Config) -> Result<(), String> {
                     }
                     leadership
                 };
-                poll(&telegram, state.clone(), errors.clone(), lost_or_stopping).await;
+                poll(&telegram, &gate, state.clone(), errors.clone(), lost_or_stopping).await;
             }
         }
-        finish(tracker, shutdown, watcher, server, store).await;
+        finish(tracker, telegram, shutdown, watcher, server, store).await;
     }
     tracing::info!("stopped");
     Ok(())
@@ -176,12 +181,12 @@ fn dispatcher(telegram: &Telegram, state: Arc<AppState>) -> BotDispatcher {
 
 /// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
 /// is kept until polling has fully stopped.
-async fn poll<T: Send + 'static>(telegram: &Telegram, state: Arc<AppState>, errors: Arc<PollingErrors>, stop: impl Future<Output = T> + Send + 'static) {
+async fn poll<T: Send + 'static>(telegram: &Telegram, gate: &Arc<Gate>, state: Arc<AppState>, errors: Arc<PollingErrors>, stop: impl Future<Output = T> + Send + 'static) {
     let mut dispatcher = dispatcher(telegram, state);
     stop_when(&dispatcher, stop);
     let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
     tracing::info!("receiving updates by long polling");
-    dispatcher.dispatch_with_listener(updates, errors).await;
+    dispatcher.dispatch_with_listener(gate.wrap(updates), errors).await;
 }
 
 /// Stops the dispatcher once `stop` resolves, holding its output until it stopped.
@@ -203,10 +208,12 @@ fn stop_when<T: Send + 'static>(
     });
 }
 
-/// After the dispatcher stopped: let submissions finish, then the watcher
-/// (it releases its leases), then the HTTP server. Open tasks stay open.
+/// After the dispatcher stopped: let submissions finish and queued answers go
+/// out, then stop the watcher (it releases its leases), then the HTTP server.
+/// Open tasks stay open.
 async fn finish(
     tracker: TaskTracker,
+    telegram: Telegram,
     shutdown: CancellationToken,
     watcher: tokio::task::JoinHandle<()>,
     server: tokio::task::JoinHandle<()>,
@@ -214,6 +221,7 @@ async fn finish(
 ) {
     tracker.close();
     tracker.wait().await;
+    telegram.flush_outbox(OUTBOX_FLUSH_LIMIT).await;
     shutdown.cancel();
     let _ = watcher.await;
     let _ = server.await;

@@ -42,3 +42,9 @@ pub fn open_tasks(count: i64) {
 pub fn delivered(how: &'static str) {
     metrics::counter!("sora_videos_delivered_total", "how" => how).increment(1);
 }
+
+/// Something dropped on purpose under load: "command" or "press" over the
+/// rate limit, "stranger" updates, "answer" past a full outbox.
+pub fn dropped(what: &'static str) {
+    metrics::counter!("sora_dropped_total", "what" => what).increment(1);
+}

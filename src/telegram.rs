@@ -1,7 +1,23 @@
 //! Talking to the Bot API: the bot handles and the few outbound calls every
 //! part of the bot makes (reply, edit, send a video), each waiting out `retry_after`.
+//!
+//! Telegram lets a bot send about one message a second into a chat (20 a
+//! minute into a group). Two things keep one busy chat from slowing the rest:
+//! - Sends into a chat take turns: at most one of them is inside Throttle at a
+//!   time. Throttle queues at most 30 requests for all chats together, so a
+//!   chat with hundreds of waiting messages would otherwise fill that queue and
+//!   every other chat would wait behind it.
+//! - Command answers go through a per-chat outbox: a handler that waited for
+//!   its answer would hold up its chat's whole queue of updates, and teloxide's
+//!   dispatcher stops taking updates for every chat once one chat's queue is full.
 
-use std::{future::Future, path::Path, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque, hash_map::Entry},
+    future::Future,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use reqwest::Url;
 use secrecy::ExposeSecret;
@@ -9,10 +25,15 @@ use teloxide::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
     prelude::*,
-    types::{CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, MessageId, ReplyMarkup, ReplyParameters},
+    types::{CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, Me, MessageId, ReplyMarkup, ReplyParameters},
 };
+use tokio_util::task::TaskTracker;
 
 use crate::{config::Config, metrics};
+
+/// Answers waiting in one chat's outbox; past this, new ones are dropped (the
+/// per-user rate limit keeps a normal chat far below it).
+pub const OUTBOX_PER_CHAT: usize = 32;
 
 #[derive(Clone)]
 pub struct Telegram {
@@ -22,8 +43,64 @@ pub struct Telegram {
     /// (Throttle's worker adds up to 250 ms, which a local benchmark must not measure).
     throttled: Option<Throttle<Bot>>,
     /// For file downloads and video uploads: a client whose timeout suits
-    /// large transfers (teloxide's default gives up after 17 s, PITFALLS 4).
+    /// large transfers (teloxide's default gives up after 17 s, total).
     pub files: Bot,
+    outbox: Arc<Outbox>,
+    turns: Arc<Turns>,
+}
+
+/// One FIFO lock per chat with a send in progress or waiting; a chat's entry
+/// goes with its last user. Clones of a lock are only made and dropped under
+/// the map's lock, so "only the map holds it" means nobody waits for it.
+#[derive(Default)]
+struct Turns {
+    chats: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Turns {
+    /// Runs `send` once every earlier send into `chat_id` has finished.
+    async fn in_turn<T>(&self, chat_id: i64, send: impl Future<Output = T>) -> T {
+        let turn = Turn { turns: self, chat_id, lock: Some(self.lock().entry(chat_id).or_default().clone()) };
+        let _mine = turn.lock.as_ref().expect("set until dropped").lock().await;
+        send.await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<tokio::sync::Mutex<()>>>> {
+        self.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A place in a chat's line; leaving it (also when cancelled) removes the
+/// chat's lock if nobody else holds or waits for it.
+struct Turn<'a> {
+    turns: &'a Turns,
+    chat_id: i64,
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut chats = self.turns.lock();
+        self.lock = None;
+        if chats.get(&self.chat_id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            chats.remove(&self.chat_id);
+        }
+    }
+}
+
+/// Per-chat queues of answers, each drained in order by one sender task that
+/// exists only while its chat has something to send. A chat with a sender
+/// always has an entry (possibly empty); the entry goes when the sender ends,
+/// both under the lock, so an answer is never left without a sender.
+#[derive(Default)]
+struct Outbox {
+    chats: Mutex<HashMap<i64, VecDeque<Answer>>>,
+    senders: TaskTracker,
+}
+
+struct Answer {
+    reply_to: i32,
+    text: String,
 }
 
 /// Evaluates `$call` with `$bot` bound to the throttled bot when there is one.
@@ -53,19 +130,72 @@ impl Telegram {
             .build()
             .expect("TLS backend available");
         let files = Bot::with_client(token, long_client).set_api_url(api_url);
-        Telegram { bot, throttled, files }
+        Telegram { bot, throttled, files, outbox: Arc::default(), turns: Arc::default() }
     }
+
+    /// Queues a plain-text reply to `reply_to` in its chat's outbox and returns
+    /// at once; answers to one chat go out in the order they were queued.
+    /// A failed send is logged. Dropped (and logged) if the outbox is full.
+    pub fn post_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
+        let answer = Answer { reply_to, text: text.into() };
+        let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match chats.entry(chat_id) {
+            Entry::Occupied(queue) if queue.get().len() >= OUTBOX_PER_CHAT => {
+                drop(chats);
+                tracing::warn!(chat_id, "outbox full; an answer was dropped");
+                metrics::dropped("answer");
+            }
+            Entry::Occupied(mut queue) => queue.get_mut().push_back(answer),
+            Entry::Vacant(slot) => {
+                slot.insert(VecDeque::from([answer]));
+                let telegram = self.clone();
+                self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id).await });
+            }
+        }
+    }
+
+    async fn send_outbox(&self, chat_id: i64) {
+        loop {
+            let next = {
+                let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                match chats.get_mut(&chat_id).and_then(VecDeque::pop_front) {
+                    Some(answer) => answer,
+                    None => {
+                        chats.remove(&chat_id);
+                        return;
+                    }
+                }
+            };
+            if let Err(error) = self.reply(chat_id, next.reply_to, &next.text).await {
+                tracing::warn!(chat_id, %error, "could not send an answer");
+            }
+        }
+    }
+
+    /// At shutdown: waits up to `limit` for every outbox to be sent.
+    pub async fn flush_outbox(&self, limit: Duration) {
+        self.outbox.senders.close();
+        if tokio::time::timeout(limit, self.outbox.senders.wait()).await.is_err() {
+            tracing::warn!("stopping with answers still unsent");
+        }
+    }
+
+    /// The bot's own account (`getMe`).
+    pub async fn me(&self) -> Result<Me, RequestError> {
+        with_retry("getMe", || self.bot.get_me().send()).await
+    }
+
 
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
     pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
-        let message = with_retry("sendMessage", || async {
+        let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot.send_message(ChatId(chat_id), text).reply_parameters(reply_to_command(reply_to)).await)
-        })
-        .await?;
+        });
+        let message = self.turns.in_turn(chat_id, send).await?;
         Ok(message.id)
     }
 
-    /// Edits a status message; "message is not modified" is success (PITFALLS 5).
+    /// Edits a status message; "message is not modified" (same text) is success.
     /// Throttle does not cover edits: the watcher spaces them itself.
     pub async fn edit(&self, chat_id: i64, message_id: i32, text: &str) -> Result<(), RequestError> {
         let result =
@@ -80,14 +210,14 @@ impl Telegram {
     /// the user's keyboard as a reply to this message.
     pub async fn reply_with_keyboard(&self, chat_id: i64, reply_to: i32, text: &str, markup: impl Into<ReplyMarkup>) -> Result<MessageId, RequestError> {
         let markup = markup.into();
-        let message = with_retry("sendMessage", || async {
+        let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot
                 .send_message(ChatId(chat_id), text)
                 .reply_parameters(reply_to_command(reply_to))
                 .reply_markup(markup.clone())
                 .await)
-        })
-        .await?;
+        });
+        let message = self.turns.in_turn(chat_id, send).await?;
         Ok(message.id)
     }
 
@@ -126,7 +256,7 @@ impl Telegram {
     /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
     /// Returns the sent message (its video's file id can be shared later).
     pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str, buttons: &InlineKeyboardMarkup) -> Result<Message, RequestError> {
-        with_retry("sendVideo", || async {
+        let send = with_retry("sendVideo", || async {
             sending!(self, bot => bot
                 .send_video(ChatId(chat_id), InputFile::url(url.clone()))
                 .caption(caption)
@@ -134,8 +264,8 @@ impl Telegram {
                 .reply_parameters(reply_to_command(reply_to))
                 .reply_markup(buttons.clone())
                 .await)
-        })
-        .await
+        });
+        self.turns.in_turn(chat_id, send).await
     }
 
     /// Uploads a video file as a reply, through the long-timeout client.
@@ -167,7 +297,8 @@ fn reply_to_command(message_id: i32) -> ReplyParameters {
 /// Attempts before a call that keeps answering 429 is given up.
 const RETRY_ATTEMPTS: u32 = 6;
 
-/// Runs `call` again after each 429 for as long as Telegram asks (PITFALLS 6).
+/// Runs `call` again after each 429 for as long as Telegram asks: a message is
+/// delayed, never dropped, by Telegram's rate limit.
 pub async fn with_retry<T, F, Fut>(method: &'static str, mut call: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
@@ -199,5 +330,47 @@ fn error_kind(error: &RequestError) -> &'static str {
         RequestError::Io(_) => "io",
         RequestError::InvalidJson { .. } => "invalid_json",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chats(turns: &Turns) -> usize {
+        turns.lock().len()
+    }
+
+    #[tokio::test]
+    async fn sends_into_one_chat_take_turns_others_do_not_wait_and_no_state_is_left() {
+        let turns = Arc::new(Turns::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let push = |order: &Arc<Mutex<Vec<&'static str>>>, what| order.lock().unwrap().push(what);
+
+        let (t, o) = (turns.clone(), order.clone());
+        let first = tokio::spawn(async move { t.in_turn(1, async { released.await.ok(); push(&o, "1a") }).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (t, o) = (turns.clone(), order.clone());
+        let second = tokio::spawn(async move { t.in_turn(1, async { push(&o, "1b") }).await });
+        turns.in_turn(2, async { push(&order, "2") }).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*order.lock().unwrap(), ["2"]);
+
+        release.send(()).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["2", "1a", "1b"]);
+        assert_eq!(chats(&turns), 0);
+
+        // A cancelled send gives its turn up too.
+        let t = turns.clone();
+        let stuck = tokio::spawn(async move { t.in_turn(3, std::future::pending::<()>()).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(chats(&turns), 1);
+        stuck.abort();
+        let _ = stuck.await;
+        assert_eq!(chats(&turns), 0);
+        turns.in_turn(3, async {}).await;
     }
 }

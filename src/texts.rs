@@ -143,6 +143,11 @@ pub fn not_allowed(lang: Lang, user_id: i64) -> String {
     }
 }
 
+/// Sent at most once a minute to a user over the command rate limit.
+pub fn slow_down(lang: Lang) -> String {
+    t(lang, "⏳ Too many commands: please wait a minute. Commands sent meanwhile are ignored.", "⏳ 命令太多：请等一分钟。期间发送的命令会被忽略。").to_owned()
+}
+
 pub fn too_many_images(lang: Lang, given: usize, max: usize) -> String {
     match lang {
         Lang::En => format!("⚠️ {given} photos is too many: at most {max} per video. Send fewer and try again."),

@@ -68,15 +68,16 @@ async fn a_stranger_is_told_the_bot_is_private_with_their_id_and_nothing_is_crea
     let reply = say(&env, &chat, &stranger, "/video a cat").await;
     assert!(reply.contains("private") && reply.contains(&STRANGER.to_string()), "{reply}");
 
-    // A photo captioned /video and the other paid commands are refused the same way.
+    // A photo captioned /video and the other paid commands are refused too,
+    // silently: a stranger is told at most once a minute.
     env.tg.add_photo("stranger-cat");
     let photo = Msg::photo(&chat, &stranger, "stranger-cat").caption("/video a cat surfing").build();
     env.tg.push_message(photo.clone());
-    let reply = reply_to(&env.tg, chat.id, &photo).await;
-    assert!(reply.contains("private") && reply.contains(&STRANGER.to_string()), "{reply}");
+    let mut refused = vec![photo];
     for command in ["/again", "/quota", "/tasks"] {
-        let reply = say(&env, &chat, &stranger, command).await;
-        assert!(reply.contains(&STRANGER.to_string()), "{command} → {reply}");
+        let message = Msg::text(&chat, &stranger, command).build();
+        env.tg.push_message(message.clone());
+        refused.push(message);
     }
 
     // A Chinese-speaking stranger is told in Chinese.
@@ -93,6 +94,9 @@ async fn a_stranger_is_told_the_bot_is_private_with_their_id_and_nothing_is_crea
     quiet().await;
     assert!(env.video.creates().is_empty(), "a stranger spent money:\n{}", env.video.dump());
     assert!(env.tg.attempts_of("getFile").is_empty(), "a stranger's photo was downloaded");
+    for message in &refused {
+        assert!(env.tg.replies(chat.id, msg_id(message)).is_empty(), "a second notice within a minute: {message}");
+    }
 }
 
 #[tokio::test]
@@ -126,9 +130,11 @@ async fn every_member_of_an_allowed_group_may_create_but_only_there() {
     // The same person in a private chat, or in another group, is a stranger.
     let reply = say(&env, &Chat::private(2002), &member, "/video a private cat").await;
     assert!(reply.contains("private") && reply.contains("2002"), "{reply}");
-    let reply = say(&env, &Chat::group(-100_2003), &member, "/video an other group's cat").await;
-    assert!(reply.contains("private") && reply.contains("2002"), "{reply}");
+    // In another group too, without a second notice within the minute.
+    let other = Msg::text(&Chat::group(-100_2003), &member, "/video an other group's cat").build();
+    env.tg.push_message(other.clone());
     quiet().await;
+    assert!(env.tg.replies(-100_2003, msg_id(&other)).is_empty());
     assert_eq!(env.video.creates().len(), 1);
 }
 

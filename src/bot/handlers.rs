@@ -43,8 +43,10 @@ impl Sender {
     }
 }
 
+/// Queues the answer and returns: waiting for Telegram's per-chat send limit
+/// here would hold up every later update of this chat.
 async fn answer(state: &AppState, sender: &Sender, text: &str) -> HandlerResult {
-    state.telegram.reply(sender.chat_id, sender.message_id, text).await?;
+    state.telegram.post_reply(sender.chat_id, sender.message_id, text);
     Ok(())
 }
 

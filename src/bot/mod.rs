@@ -2,6 +2,7 @@
 
 mod albums;
 mod buttons;
+mod gate;
 mod guided;
 mod handlers;
 mod inline;
@@ -20,6 +21,7 @@ use teloxide::{
 use tokio_util::task::TaskTracker;
 
 pub use albums::Albums;
+pub use gate::{Gate, Gated};
 
 use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram, video_api::VideoApi};
 
@@ -116,8 +118,12 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 /// Command of this message, for us. Also reads captions (a photo captioned
 /// `/video …`); `/video@OtherBot` fails the bot-name check and is ignored.
 fn parse_command(message: Message, me: Me) -> Option<Command> {
+    command_of(&message, me.username())
+}
+
+fn command_of(message: &Message, username: &str) -> Option<Command> {
     let text = message.text().or(message.caption())?;
-    Command::parse(&separate_command(text)?, me.username()).ok()
+    Command::parse(&separate_command(text)?, username).ok()
 }
 
 /// teloxide splits the command from its arguments at the first space only; a

@@ -40,6 +40,8 @@ impl TestEnv {
             ("HTTP_BIND", "127.0.0.1:0".to_owned()),
             ("POLL_INTERVAL_SECS", "1".to_owned()),
             ("TELEGRAM_SEND_LIMITS", "off".to_owned()),
+            // Tests type faster than people; tests/flood.rs turns the limit on.
+            ("COMMANDS_PER_MINUTE", "0".to_owned()),
             ("RUST_LOG", DEFAULT_RUST_LOG.to_owned()),
         ];
         let vars = vars

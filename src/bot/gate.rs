@@ -1,0 +1,260 @@
+//! The gate in front of the dispatcher: decides, per update and in O(1), whether
+//! it may reach its chat's queue at all.
+//!
+//! teloxide's dispatcher hands each chat's updates to that chat's worker through
+//! a bounded queue, and when one chat's queue is full it waits, which holds up
+//! every other chat. So what must not be handled is dropped here, before any
+//! queue: commands and button presses over the user's rate limit, everything
+//! strangers send except `/start`, `/help` and one refused command a minute. Handlers then do only
+//! their database work and leave answers to the outbox (`Telegram::post_reply`),
+//! so every chat's queue drains quickly.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use futures_util::{StreamExt, future, stream::BoxStream};
+use teloxide::{
+    stop::StopToken,
+    types::{AllowedUpdate, CallbackQuery, Message, Update, UpdateKind},
+    update_listeners::{AsUpdateStream, UpdateListener},
+};
+
+use super::command_of;
+use crate::{
+    config::Config,
+    metrics,
+    rate_limit::{RateLimiter, Verdict},
+    telegram::Telegram,
+    texts::{self, Lang},
+};
+
+pub struct Gate {
+    config: Arc<Config>,
+    telegram: Telegram,
+    /// The bot's username: `/video@OtherBot` is not ours and costs nothing.
+    username: String,
+    limiter: Mutex<RateLimiter>,
+}
+
+/// What the gate does with an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    Pass,
+    /// Over the rate limit: dropped, and the user is told to slow down.
+    SlowDown,
+    /// Dropped silently; the label names why, for the metric.
+    Drop(&'static str),
+}
+
+impl Gate {
+    pub fn new(config: Arc<Config>, telegram: Telegram, username: &str) -> Arc<Gate> {
+        let limiter = Mutex::new(RateLimiter::new(config.commands_per_minute));
+        Arc::new(Gate { config, telegram, username: username.to_owned(), limiter })
+    }
+
+    /// Whether `update` may go on to the dispatcher; answers the slow-down notice itself.
+    pub fn admit(&self, update: &Update) -> bool {
+        let message = match &update.kind {
+            UpdateKind::Message(message) => message,
+            UpdateKind::CallbackQuery(press) => return self.admit_press(press, Instant::now()),
+            // Inline queries come as the user types, need no chat queue and are cheap.
+            _ => return true,
+        };
+        match self.admission(message, Instant::now()) {
+            Admission::Pass => true,
+            Admission::SlowDown => {
+                let lang = Lang::from_code(message.from.as_ref().and_then(|user| user.language_code.as_deref()));
+                tracing::info!(chat_id = message.chat.id.0, "a user is over the command rate limit; dropping their commands");
+                metrics::dropped("command");
+                self.telegram.post_reply(message.chat.id.0, message.id.0, texts::slow_down(lang));
+                false
+            }
+            Admission::Drop(what) => {
+                metrics::dropped(what);
+                false
+            }
+        }
+    }
+
+    /// A button press counts like a command; over the limit it is dropped
+    /// silently (there is no message of the user's to answer).
+    fn admit_press(&self, press: &CallbackQuery, now: Instant) -> bool {
+        let user_id = press.from.id.0 as i64;
+        let access = &self.config.access;
+        if access.is_admin(user_id) {
+            return true;
+        }
+        let member = press.message.as_ref().is_some_and(|message| access.may_create(user_id, message.chat().id.0));
+        let verdict = self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now);
+        if verdict != Verdict::Pass {
+            metrics::dropped("press");
+        }
+        verdict == Verdict::Pass
+    }
+
+    fn admission(&self, message: &Message, now: Instant) -> Admission {
+        // Messages without a sender reach no handler that does any work.
+        let Some(user) = &message.from else { return Admission::Pass };
+        let user_id = user.id.0 as i64;
+        let access = &self.config.access;
+        let member = access.may_create(user_id, message.chat.id.0);
+        let Some(command) = command_of(message, &self.username) else {
+            // Album photos and chatter: only members' can matter.
+            return if member { Admission::Pass } else { Admission::Drop("stranger") };
+        };
+        if access.is_admin(user_id) {
+            return Admission::Pass;
+        }
+        let mut limiter = self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !member && !command.is_public() {
+            // Refused anyway; the handler's "not allowed" answer at most once a minute.
+            return if limiter.notice(user_id, member, now) { Admission::Pass } else { Admission::Drop("stranger") };
+        }
+        match limiter.command(user_id, member, now) {
+            Verdict::Pass => Admission::Pass,
+            Verdict::Notify => Admission::SlowDown,
+            Verdict::Drop => Admission::Drop("command"),
+        }
+    }
+
+    /// `listener` with this gate applied to its updates.
+    pub fn wrap<L>(self: &Arc<Self>, listener: L) -> Gated<L> {
+        Gated { inner: listener, gate: self.clone() }
+    }
+}
+
+/// An update listener whose updates pass the gate first.
+pub struct Gated<L> {
+    inner: L,
+    gate: Arc<Gate>,
+}
+
+impl<L> UpdateListener for Gated<L>
+where
+    L: UpdateListener,
+    L::Err: Send + 'static,
+{
+    type Err = L::Err;
+
+    fn stop_token(&mut self) -> StopToken {
+        self.inner.stop_token()
+    }
+
+    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
+        self.inner.hint_allowed_updates(hint)
+    }
+}
+
+impl<'a, L> AsUpdateStream<'a> for Gated<L>
+where
+    L: UpdateListener,
+    L::Err: Send + 'static,
+{
+    type StreamErr = L::Err;
+    type Stream = BoxStream<'a, Result<Update, L::Err>>;
+
+    fn as_stream(&'a mut self) -> Self::Stream {
+        let gate = self.gate.clone();
+        self.inner
+            .as_stream()
+            .filter(move |update| future::ready(update.as_ref().map_or(true, |update| gate.admit(update))))
+            .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::rate_limit::{BURST, NOTICE_EVERY};
+
+    const MEMBER: i64 = 10;
+    const ADMIN: i64 = 11;
+    const STRANGER: i64 = 12;
+
+    fn gate(per_minute: u32) -> Arc<Gate> {
+        let vars = [
+            ("TELOXIDE_TOKEN", "123456789:AAtest-token-for-unit-tests-0123456789"),
+            ("VIDEO_API_KEY", "k"),
+            ("ALLOWED_USER_IDS", "10"),
+            ("ADMIN_USER_IDS", "11"),
+            ("TELEGRAM_SEND_LIMITS", "off"),
+            ("COMMANDS_PER_MINUTE", &per_minute.to_string()),
+        ]
+        .map(|(key, value)| (key.to_owned(), value.to_owned()));
+        let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())).unwrap();
+        let telegram = Telegram::new(&config);
+        Gate::new(Arc::new(config), telegram, "SoraTestBot")
+    }
+
+    fn message(user_id: i64, text: &str) -> Message {
+        serde_json::from_value(json!({
+            "message_id": 1, "date": 0, "text": text,
+            "chat": {"id": user_id, "type": "private", "first_name": "U"},
+            "from": {"id": user_id, "is_bot": false, "first_name": "U"},
+        }))
+        .unwrap()
+    }
+
+    fn admissions(gate: &Gate, user_id: i64, text: &str, n: usize, now: Instant) -> Vec<Admission> {
+        let message = message(user_id, text);
+        (0..n).map(|_| gate.admission(&message, now)).collect()
+    }
+
+    #[test]
+    fn a_member_gets_the_burst_then_one_notice() {
+        let gate = gate(20);
+        let now = Instant::now();
+        let seen = admissions(&gate, MEMBER, "/video a cat", BURST as usize + 3, now);
+        assert!(seen[..BURST as usize].iter().all(|a| *a == Admission::Pass), "{seen:?}");
+        assert_eq!(&seen[BURST as usize..], [Admission::SlowDown, Admission::Drop("command"), Admission::Drop("command")]);
+        // Chatter is not a command: it never counts.
+        assert_eq!(admissions(&gate, MEMBER, "hello", 50, now), vec![Admission::Pass; 50]);
+        assert_eq!(admissions(&gate, MEMBER, "/video@OtherBot a cat", 50, now), vec![Admission::Pass; 50]);
+    }
+
+    #[test]
+    fn admins_are_exempt() {
+        let gate = gate(20);
+        assert_eq!(admissions(&gate, ADMIN, "/help", 100, Instant::now()), vec![Admission::Pass; 100]);
+    }
+
+    #[test]
+    fn strangers_get_help_within_the_limit_and_one_refusal_a_minute() {
+        let gate = gate(20);
+        let now = Instant::now();
+        let refused = admissions(&gate, STRANGER, "/video a cat", 10, now);
+        assert_eq!(refused[0], Admission::Pass);
+        assert!(refused[1..].iter().all(|a| *a == Admission::Drop("stranger")), "{refused:?}");
+        assert_eq!(admissions(&gate, STRANGER, "/video a cat", 1, now + NOTICE_EVERY), [Admission::Pass]);
+        assert_eq!(admissions(&gate, STRANGER, "hello", 3, now), vec![Admission::Drop("stranger"); 3]);
+        // /help is public: limited like anyone's commands (the notice was used up above).
+        let help = admissions(&gate, STRANGER, "/help", BURST as usize + 1, now + Duration::from_secs(61));
+        assert!(help[..BURST as usize].iter().all(|a| *a == Admission::Pass), "{help:?}");
+        assert_eq!(help[BURST as usize], Admission::Drop("command"));
+    }
+
+    #[test]
+    fn button_presses_count_like_commands() {
+        let gate = gate(20);
+        let now = Instant::now();
+        let press: CallbackQuery = serde_json::from_value(json!({
+            "id": "1", "chat_instance": "c", "data": "x",
+            "from": {"id": MEMBER, "is_bot": false, "first_name": "U"},
+        }))
+        .unwrap();
+        let passed = (0..20).filter(|_| gate.admit_press(&press, now)).count();
+        assert_eq!(passed, BURST as usize);
+    }
+
+    #[test]
+    fn zero_lifts_the_limit() {
+        let gate = gate(0);
+        assert_eq!(admissions(&gate, MEMBER, "/help", 100, Instant::now()), vec![Admission::Pass; 100]);
+    }
+}
