@@ -73,7 +73,11 @@ fn bot_binary() -> Result<PathBuf, String> {
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = exe.parent().and_then(|p| p.parent()).map(|p| p.join("sora-bot")).ok_or("no profile directory")?;
-    if bin.is_file() { Ok(bin) } else { Err(format!("{} not built (cargo build --release --bin sora-bot)", bin.display())) }
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{} not built (cargo build --release --bin sora-bot)", bin.display()))
+    }
 }
 
 struct Bot {
@@ -100,7 +104,13 @@ async fn start_bot(bin: &Path, image_mode: &str) -> Bot {
 /// Current and peak RSS (KiB) and open file descriptors of `pid`.
 fn sample(pid: u32) -> (u64, u64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
     (field("VmRSS:"), field("VmHWM:"), fds)
 }
@@ -135,7 +145,12 @@ async fn hostile_client(addr: String, kind: Kind, stop: Arc<AtomicBool>, opened:
                 // Nothing to send; a read tells when the bot closes.
                 Kind::Idle => {
                     let mut buffer = [0u8; 1];
-                    match tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncReadExt::read(&mut stream, &mut buffer)).await {
+                    match tokio::time::timeout(
+                        Duration::from_secs(1),
+                        tokio::io::AsyncReadExt::read(&mut stream, &mut buffer),
+                    )
+                    .await
+                    {
                         Ok(Ok(0) | Err(_)) => Err(()),
                         _ => Ok(()),
                     }
@@ -148,7 +163,11 @@ async fn hostile_client(addr: String, kind: Kind, stop: Arc<AtomicBool>, opened:
                     written
                 }
                 Kind::SlowBody => {
-                    let written = if sent == 0 { stream.write_all(head.as_bytes()).await } else { stream.write_all(&chunk).await };
+                    let written = if sent == 0 {
+                        stream.write_all(head.as_bytes()).await
+                    } else {
+                        stream.write_all(&chunk).await
+                    };
                     sent += 1;
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     written.map_err(|_| ())
@@ -228,7 +247,13 @@ async fn hostile(bin: &Path) {
         match posted {
             Ok(r) if r.status() == 200 => {
                 hook.push(t.elapsed());
-                let reply = bot.env.tg.wait_call("help reply", Duration::from_secs(10), |c| c.is("sendMessage") && c.chat_id() == Some(user)).await;
+                let reply = bot
+                    .env
+                    .tg
+                    .wait_call("help reply", Duration::from_secs(10), |c| {
+                        c.is("sendMessage") && c.chat_id() == Some(user)
+                    })
+                    .await;
                 let _ = reply;
                 replies.push(t.elapsed());
             }
@@ -240,8 +265,16 @@ async fn hostile(bin: &Path) {
     for client in clients {
         let _ = client.await;
     }
-    println!("  hostile connections opened (incl. reopened after the bot closed them): {}", opened.load(Ordering::Relaxed));
-    println!("  during: peak RSS {} (sampled), VmHWM {}, end RSS {}; peak fds {peak_fds}, end {fds_end}", mb(peak_rss), mb(hwm), mb(rss_end));
+    println!(
+        "  hostile connections opened (incl. reopened after the bot closed them): {}",
+        opened.load(Ordering::Relaxed)
+    );
+    println!(
+        "  during: peak RSS {} (sampled), VmHWM {}, end RSS {}; peak fds {peak_fds}, end {fds_end}",
+        mb(peak_rss),
+        mb(hwm),
+        mb(rss_end)
+    );
     show("GET /healthz", health, health_failed);
     show("webhook POST (genuine /help) → 200", hook, hook_failed);
     show("webhook POST → /help reply sent", replies, 0);
@@ -309,8 +342,18 @@ async fn media(bin: &Path) {
     let (rss_end, hwm, _) = sample(pid);
     println!("media: {MEDIA_CLIENTS} concurrent GETs of one {} MB photo", MEDIA_BYTES / (1024 * 1024));
     println!("  complete 200 answers: {complete}/{MEDIA_CLIENTS} in {elapsed:?}");
-    println!("  getFile calls: {}, downloads from Telegram: {}", bot.env.tg.calls_of("getFile").len() - get_files, bot.env.tg.downloads() - downloads);
-    println!("  RSS before {}, peak (sampled) {}, VmHWM {}, after {}", mb(rss0), mb(peak.load(Ordering::Relaxed) as u64), mb(hwm), mb(rss_end));
+    println!(
+        "  getFile calls: {}, downloads from Telegram: {}",
+        bot.env.tg.calls_of("getFile").len() - get_files,
+        bot.env.tg.downloads() - downloads
+    );
+    println!(
+        "  RSS before {}, peak (sampled) {}, VmHWM {}, after {}",
+        mb(rss0),
+        mb(peak.load(Ordering::Relaxed) as u64),
+        mb(hwm),
+        mb(rss_end)
+    );
     bot.process.terminate();
     bot.process.wait_exit(WAIT).await;
 }

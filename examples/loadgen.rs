@@ -91,11 +91,8 @@ const DEFAULT_BATCH: usize = 1;
 const WARMUP: usize = 20;
 
 /// Cost guards high enough never to refuse a benchmark command.
-const NO_LIMITS: [(&str, &str); 3] = [
-    ("MAX_ACTIVE_TOTAL", "1000000"),
-    ("MAX_ACTIVE_PER_USER", "1000"),
-    ("DAILY_LIMIT_PER_USER", "1000"),
-];
+const NO_LIMITS: [(&str, &str); 3] =
+    [("MAX_ACTIVE_TOTAL", "1000000"), ("MAX_ACTIVE_PER_USER", "1000"), ("DAILY_LIMIT_PER_USER", "1000")];
 
 /// User ids of measured commands; warm-up users come before them.
 const FIRST_USER: i64 = 1_000_000;
@@ -132,12 +129,7 @@ impl Pacing {
         if self.rate <= 0.0 {
             "all at once (saturation: latencies include queueing)".into()
         } else {
-            format!(
-                "{} every {:.1} ms = {:.0} commands/s",
-                self.batch,
-                self.period().as_secs_f64() * 1e3,
-                self.rate
-            )
+            format!("{} every {:.1} ms = {:.0} commands/s", self.batch, self.period().as_secs_f64() * 1e3, self.rate)
         }
     }
 }
@@ -201,10 +193,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut csv = None;
     let mut extra_env = Vec::new();
     let (mut secs, mut query_ms) = (90, 200);
-    let mut pacing = Pacing {
-        rate: DEFAULT_RATE,
-        batch: DEFAULT_BATCH,
-    };
+    let mut pacing = Pacing { rate: DEFAULT_RATE, batch: DEFAULT_BATCH };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "commands" => mode = Mode::Commands,
@@ -226,9 +215,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "-h" | "--help" => return Ok(None),
             other => {
-                let count = other
-                    .parse()
-                    .map_err(|_| format!("unknown argument {other:?}"))?;
+                let count = other.parse().map_err(|_| format!("unknown argument {other:?}"))?;
                 n = Some(count);
             }
         }
@@ -243,22 +230,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     if n == 0 {
         return Err("N must be at least 1".into());
     }
-    Ok(Some(Args {
-        mode,
-        n,
-        pacing,
-        csv,
-        secs,
-        query_ms,
-        extra_env,
-    }))
+    Ok(Some(Args { mode, n, pacing, csv, secs, query_ms, extra_env }))
 }
 
 fn option_value<T: std::str::FromStr>(name: &str, value: Option<String>) -> Result<T, String> {
     let value = value.ok_or_else(|| format!("{name} needs a value"))?;
-    value
-        .parse()
-        .map_err(|_| format!("bad value for {name}: {value:?}"))
+    value.parse().map_err(|_| format!("bad value for {name}: {value:?}"))
 }
 
 /// `target/<profile>/sora-bot`, next to this program's
@@ -266,24 +243,14 @@ fn option_value<T: std::str::FromStr>(name: &str, value: Option<String>) -> Resu
 fn bot_binary() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("SORA_BOT_BIN") {
         let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("SORA_BOT_BIN={} is not a file", path.display()))
-        };
+        return if path.is_file() { Ok(path) } else { Err(format!("SORA_BOT_BIN={} is not a file", path.display())) };
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own path: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected location {}", exe.display()))?;
+    let profile_dir =
+        exe.parent().and_then(Path::parent).ok_or_else(|| format!("unexpected location {}", exe.display()))?;
     let bin = profile_dir.join("sora-bot");
     if !bin.is_file() {
-        let release = if profile_dir.ends_with("release") {
-            " --release"
-        } else {
-            ""
-        };
+        let release = if profile_dir.ends_with("release") { " --release" } else { "" };
         return Err(format!(
             "the bot binary {} is missing; build it first:\n  cargo build{release} --bin sora-bot",
             bin.display()
@@ -307,9 +274,7 @@ fn warn_if_stale(bin: &Path) {
         .chain(newest_mtime(&root.join("Cargo.toml")))
         .max();
     if newest.is_some_and(|newest| newest > built) {
-        println!(
-            "  WARNING: sources changed since the bot was built; rebuild: cargo build --release --bin sora-bot"
-        );
+        println!("  WARNING: sources changed since the bot was built; rebuild: cargo build --release --bin sora-bot");
     }
 }
 
@@ -318,11 +283,7 @@ fn newest_mtime(path: &Path) -> Option<SystemTime> {
     if !meta.is_dir() {
         return meta.modified().ok();
     }
-    std::fs::read_dir(path)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| newest_mtime(&entry.path()))
-        .max()
+    std::fs::read_dir(path).ok()?.filter_map(Result::ok).filter_map(|entry| newest_mtime(&entry.path())).max()
 }
 
 // ---------------------------------------------------------------------------
@@ -362,10 +323,7 @@ async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
     let memory = bot.and_then(|bot| memory_of(bot.pid()));
 
     let run = match_commands(&env, &sent);
-    let (all_creates, all_replies) = (
-        env.video.creates().len(),
-        env.tg.calls_of("sendMessage").len(),
-    );
+    let (all_creates, all_replies) = (env.video.creates().len(), env.tg.calls_of("sendMessage").len());
     if let Some(path) = &args.csv {
         std::fs::write(path, &run.csv).map_err(|e| format!("write {}: {e}", path.display()))?;
         println!("  per-command latencies written to {}", path.display());
@@ -399,11 +357,7 @@ async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
             "  throughput: {:.1} commands/s ({n} commands in {:.3} s, first update handed out → last reply; offered {})",
             n as f64 / span.as_secs_f64(),
             span.as_secs_f64(),
-            if pacing.rate > 0.0 {
-                format!("{:.0}/s", pacing.rate)
-            } else {
-                "all at once".into()
-            },
+            if pacing.rate > 0.0 { format!("{:.0}/s", pacing.rate) } else { "all at once".into() },
         );
     }
     if let Some(bot) = bot {
@@ -413,11 +367,9 @@ async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
     }
 
     waited?;
-    let exact =
-        run.missing_creates + run.duplicate_creates + run.missing_replies + run.duplicate_replies
-            == 0
-            && all_creates == expected
-            && all_replies == expected;
+    let exact = run.missing_creates + run.duplicate_creates + run.missing_replies + run.duplicate_replies == 0
+        && all_creates == expected
+        && all_replies == expected;
     if !exact {
         return Err("not every command got exactly one create call and one reply".into());
     }
@@ -434,10 +386,7 @@ async fn bench_env(bin: &Path, poll_interval_secs: &str, args: &Args) -> TestEnv
     println!(
         "  Telegram send limits: LIFTED for this run (TELEGRAM_SEND_LIMITS=off: no Throttle queueing against the local fake)"
     );
-    println!(
-        "  RUST_LOG=warn, SQLite database in {}",
-        env.dir.path().display()
-    );
+    println!("  RUST_LOG=warn, SQLite database in {}", env.dir.path().display());
     env.set_env("POLL_INTERVAL_SECS", poll_interval_secs);
     // The default (info) logs lines per task; measure the bot, not its log writer.
     env.set_env("RUST_LOG", "warn");
@@ -459,33 +408,15 @@ struct Sent {
 /// Pushes `n` commands, each from its own user (`first_user + i`) in their
 /// private chat, `pacing.batch` at a time on a fixed schedule (a late batch
 /// does not shift the ones after it, so the offered rate holds).
-async fn send_commands(
-    tg: &FakeTelegram,
-    first_user: i64,
-    label: &str,
-    n: usize,
-    pacing: Pacing,
-) -> Vec<Sent> {
+async fn send_commands(tg: &FakeTelegram, first_user: i64, label: &str, n: usize, pacing: Pacing) -> Vec<Sent> {
     // Built up front, so the timed loop only pushes.
     let messages: Vec<(Sent, Value)> = (0..n)
         .map(|i| {
             let user_id = first_user + i as i64;
             let prompt = format!("{label} prompt {i}");
-            let message = Msg::text(
-                &Chat::private(user_id),
-                &User::new(user_id),
-                &format!("/video {prompt}"),
-            )
-            .build();
-            let message_id = message["message_id"]
-                .as_i64()
-                .expect("built messages have ids");
-            let sent = Sent {
-                user_id,
-                message_id,
-                prompt,
-                update_id: 0,
-            };
+            let message = Msg::text(&Chat::private(user_id), &User::new(user_id), &format!("/video {prompt}")).build();
+            let message_id = message["message_id"].as_i64().expect("built messages have ids");
+            let sent = Sent { user_id, message_id, prompt, update_id: 0 };
             (sent, message)
         })
         .collect();
@@ -559,13 +490,8 @@ fn match_commands(env: &TestEnv, sent: &[Sent]) -> CommandsRun {
         }
     }
 
-    let mut run = CommandsRun {
-        csv: "i,handed_out_ms,a_ms,b_ms,end_to_end_ms\n".into(),
-        ..CommandsRun::default()
-    };
-    let origin = sent
-        .first()
-        .and_then(|command| env.tg.handed_out_at(command.update_id));
+    let mut run = CommandsRun { csv: "i,handed_out_ms,a_ms,b_ms,end_to_end_ms\n".into(), ..CommandsRun::default() };
+    let origin = sent.first().and_then(|command| env.tg.handed_out_at(command.update_id));
     let mut batches: HashMap<Instant, usize> = HashMap::new();
     for (i, command) in sent.iter().enumerate() {
         let handed_out = env.tg.handed_out_at(command.update_id);
@@ -573,17 +499,13 @@ fn match_commands(env: &TestEnv, sent: &[Sent]) -> CommandsRun {
             *batches.entry(at).or_default() += 1;
             run.first_handed_out = Some(run.first_handed_out.map_or(at, |first| first.min(at)));
         }
-        let creates = creates_by_prompt
-            .get(command.prompt.as_str())
-            .map_or(&[][..], Vec::as_slice);
+        let creates = creates_by_prompt.get(command.prompt.as_str()).map_or(&[][..], Vec::as_slice);
         let replies: Vec<&Call> = replies_by_chat
             .get(&command.user_id)
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .copied()
-            .filter(|reply| {
-                reply.body["reply_parameters"]["message_id"].as_i64() == Some(command.message_id)
-            })
+            .filter(|reply| reply.body["reply_parameters"]["message_id"].as_i64() == Some(command.message_id))
             .collect();
         match creates.len() {
             0 => run.missing_creates += 1,
@@ -595,12 +517,9 @@ fn match_commands(env: &TestEnv, sent: &[Sent]) -> CommandsRun {
             1 => {}
             _ => run.duplicate_replies += 1,
         }
-        let (Some(create), Some(reply), Some(handed_out), Some(answered)) = (
-            creates.first(),
-            replies.first(),
-            handed_out,
-            create_answered(creates),
-        ) else {
+        let (Some(create), Some(reply), Some(handed_out), Some(answered)) =
+            (creates.first(), replies.first(), handed_out, create_answered(creates))
+        else {
             continue;
         };
         let a = create.at.saturating_duration_since(handed_out);
@@ -610,16 +529,8 @@ fn match_commands(env: &TestEnv, sent: &[Sent]) -> CommandsRun {
         run.b.push(b);
         run.end_to_end.push(end_to_end);
         run.last_reply = run.last_reply.max(Some(reply.at));
-        let since_origin = origin.map_or(Duration::ZERO, |origin| {
-            handed_out.saturating_duration_since(origin)
-        });
-        run.csv += &format!(
-            "{i},{},{},{},{}\n",
-            ms(since_origin),
-            ms(a),
-            ms(b),
-            ms(end_to_end)
-        );
+        let since_origin = origin.map_or(Duration::ZERO, |origin| handed_out.saturating_duration_since(origin));
+        run.csv += &format!("{i},{},{},{},{}\n", ms(since_origin), ms(a), ms(b), ms(end_to_end));
     }
     run.batches = batches.len();
     run.largest_batch = batches.values().copied().max().unwrap_or(0);
@@ -657,10 +568,7 @@ impl FloorClient {
                 }
             });
         });
-        FloorClient {
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        FloorClient { stop: Some(stop), thread: Some(thread) }
     }
 }
 
@@ -673,20 +581,11 @@ impl Drop for FloorClient {
 
 async fn floor_loop(api: String, create_url: String) {
     let client = reqwest::Client::new();
-    let _ = client
-        .post(format!("{api}/setMyCommands"))
-        .json(&serde_json::json!({"commands": []}))
-        .send()
-        .await;
+    let _ = client.post(format!("{api}/setMyCommands")).json(&serde_json::json!({"commands": []})).send().await;
     let mut offset = 0;
     loop {
         let body = serde_json::json!({"offset": offset, "timeout": 10});
-        let Ok(answer) = client
-            .post(format!("{api}/getUpdates"))
-            .json(&body)
-            .send()
-            .await
-        else {
+        let Ok(answer) = client.post(format!("{api}/getUpdates")).json(&body).send().await else {
             continue;
         };
         let Ok(answer) = answer.json::<Value>().await else {
@@ -697,10 +596,7 @@ async fn floor_loop(api: String, create_url: String) {
             let message = update["message"].clone();
             let (client, api, create_url) = (client.clone(), api.clone(), create_url.clone());
             tokio::spawn(async move {
-                let prompt = message["text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim_start_matches("/video ");
+                let prompt = message["text"].as_str().unwrap_or_default().trim_start_matches("/video ");
                 let create = serde_json::json!({"images": [], "model": "sora-2", "orientation": "portrait",
                     "prompt": prompt, "size": "large", "duration": 15});
                 let Ok(created) = client.post(&create_url).json(&create).send().await else {
@@ -711,11 +607,7 @@ async fn floor_loop(api: String, create_url: String) {
                 };
                 let reply = serde_json::json!({"chat_id": message["chat"]["id"], "text": format!("created {}", created["id"]),
                     "reply_parameters": {"message_id": message["message_id"]}});
-                let _ = client
-                    .post(format!("{api}/sendMessage"))
-                    .json(&reply)
-                    .send()
-                    .await;
+                let _ = client.post(format!("{api}/sendMessage")).json(&reply).send().await;
             });
         }
     }
@@ -757,7 +649,8 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
     env.set_env("RUST_LOG", "warn");
     env.remove_env("ALLOW_EVERYONE");
     let others: Vec<i64> = (0..(OTHERS_PER_WAVE * WAVES) as i64).map(|i| FIRST_OTHER + i).collect();
-    let allowed: Vec<String> = std::iter::once(FLOODER).chain(others.iter().copied()).map(|id| id.to_string()).collect();
+    let allowed: Vec<String> =
+        std::iter::once(FLOODER).chain(others.iter().copied()).map(|id| id.to_string()).collect();
     env.set_env("ALLOWED_USER_IDS", &allowed.join(","));
     env.set_env("TELEGRAM_SEND_LIMITS", "telegram");
     env.set_env("COMMANDS_PER_MINUTE", "20");
@@ -821,19 +714,22 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
     let pushed_all = start.elapsed();
 
     let expected = sent_others.len();
-    let waited = wait_until(Some(&bot), Duration::from_secs(60), "every other user's /help answer and /video create", || {
-        let creates = env.video.creates();
-        sent_others.iter().all(|o| {
-            !env.tg.replies(o.user_id, o.help_id).is_empty() && creates.iter().any(|c| c.body["prompt"] == o.prompt.as_str())
+    let waited =
+        wait_until(Some(&bot), Duration::from_secs(60), "every other user's /help answer and /video create", || {
+            let creates = env.video.creates();
+            sent_others.iter().all(|o| {
+                !env.tg.replies(o.user_id, o.help_id).is_empty()
+                    && creates.iter().any(|c| c.body["prompt"] == o.prompt.as_str())
+            })
         })
-    })
-    .await;
+        .await;
     // Long enough for the flooders' few answers to go out at 1 message/s.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let memory = memory_of(bot.pid());
 
     let creates = env.video.creates();
-    let (mut help_handed, mut help_pushed, mut video_handed, mut video_pushed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut help_handed, mut help_pushed, mut video_handed, mut video_pushed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for other in &sent_others {
         let reply = env.tg.replies(other.user_id, other.help_id).first().map(|call| call.at);
         let create = creates.iter().find(|c| c.body["prompt"] == other.prompt.as_str()).map(|c| c.at);
@@ -846,12 +742,22 @@ async fn flood(bin: &Path, args: &Args) -> Result<(), String> {
             video_pushed.push(create.saturating_duration_since(other.pushed));
         }
     }
-    let flood_creates = creates.iter().filter(|c| c.body["prompt"].as_str().is_some_and(|p| p.starts_with("flood"))).count();
+    let flood_creates =
+        creates.iter().filter(|c| c.body["prompt"].as_str().is_some_and(|p| p.starts_with("flood"))).count();
     let member_texts = env.tg.sent_texts(FLOODER);
     let stranger_texts = env.tg.sent_texts(FLOOD_STRANGER);
     println!("results");
-    println!("  pushed {} flood updates and {} others' commands in {:.3} s", 2 * n, 2 * expected, pushed_all.as_secs_f64());
-    println!("  others answered: /help {}/{expected}, /video created {}/{expected}", help_handed.len(), video_handed.len());
+    println!(
+        "  pushed {} flood updates and {} others' commands in {:.3} s",
+        2 * n,
+        2 * expected,
+        pushed_all.as_secs_f64()
+    );
+    println!(
+        "  others answered: /help {}/{expected}, /video created {}/{expected}",
+        help_handed.len(),
+        video_handed.len()
+    );
     println!("  others' latency             p50 ms     p99 ms     max ms   target");
     let print_flood = |label: &str, samples: &[Duration], target: bool| {
         let suffix = if target {
@@ -913,10 +819,7 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
             send_commands(&env.tg, FIRST_USER, "backlog", n, pacing).await;
             let timeout = Duration::from_secs(60) + Duration::from_millis(20 * n as u64);
             wait_for_commands(&env, Some(&first), n, timeout).await?;
-            println!(
-                "  prefill took {:.2} s; SIGKILL",
-                started.elapsed().as_secs_f64()
-            );
+            println!("  prefill took {:.2} s; SIGKILL", started.elapsed().as_secs_f64());
             first.kill();
         }
         Prefill::Sql => {
@@ -926,22 +829,14 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
             first.kill();
             let started = Instant::now();
             insert_open_tasks(&db, n).await?;
-            println!(
-                "  prefill: {n} running tasks inserted into SQLite in {:.2} s",
-                started.elapsed().as_secs_f64()
-            );
+            println!("  prefill: {n} running tasks inserted into SQLite in {:.2} s", started.elapsed().as_secs_f64());
         }
     }
     let open = make_all_due(&db).await?;
     if open.len() != n {
-        return Err(format!(
-            "expected {n} open tasks in the database, found {}",
-            open.len()
-        ));
+        return Err(format!("expected {n} open tasks in the database, found {}", open.len()));
     }
-    println!(
-        "  all {n} tasks due at restart (next_poll_at = 0: the bot was down longer than the interval)"
-    );
+    println!("  all {n} tasks due at restart (next_poll_at = 0: the bot was down longer than the interval)");
 
     env.set_env("POLL_INTERVAL_SECS", "1");
     // The restart backlog, not the rate limit, is measured (unless --env sets one).
@@ -960,46 +855,26 @@ async fn backlog(bin: &Path, args: &Args, prefill: Prefill) -> Result<(), String
     // Generous: the watcher may take a few hundred tasks a round.
     let timeout = Duration::from_secs(120) + Duration::from_millis(30 * n as u64);
     let mut first_query: HashMap<String, Instant> = HashMap::new();
-    let waited = wait_until(
-        Some(&bot),
-        timeout,
-        &format!("a query of each of the {n} tasks"),
-        || {
-            for query in env.video.queries().into_iter().skip(queries_before) {
-                first_query.entry(query.id).or_insert(query.at);
-            }
-            open.iter().all(|id| first_query.contains_key(id))
-        },
-    )
+    let waited = wait_until(Some(&bot), timeout, &format!("a query of each of the {n} tasks"), || {
+        for query in env.video.queries().into_iter().skip(queries_before) {
+            first_query.entry(query.id).or_insert(query.at);
+        }
+        open.iter().all(|id| first_query.contains_key(id))
+    })
     .await;
     let memory = memory_of(bot.pid());
 
-    let times: Vec<Instant> = open
-        .iter()
-        .filter_map(|id| first_query.get(id).copied())
-        .collect();
+    let times: Vec<Instant> = open.iter().filter_map(|id| first_query.get(id).copied()).collect();
     println!("results");
     println!("  tasks queried by the new process: {}/{n}", times.len());
     let since_start = |at: Instant| at.duration_since(restarted).as_secs_f64();
-    println!(
-        "  start → setMyCommands:       {:8.3} s",
-        since_start(ready)
-    );
+    println!("  start → setMyCommands:       {:8.3} s", since_start(ready));
     if let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) {
-        println!(
-            "  start → first task queried:  {:8.3} s",
-            since_start(first)
-        );
-        println!(
-            "  start → every task queried:  {:8.3} s   <- backlog after a restart",
-            since_start(last)
-        );
+        println!("  start → first task queried:  {:8.3} s", since_start(first));
+        println!("  start → every task queried:  {:8.3} s   <- backlog after a restart", since_start(last));
         let span = last.duration_since(first).as_secs_f64();
         if span > 0.0 {
-            println!(
-                "  first → last:                {span:8.3} s   ({:.0} tasks/s)",
-                times.len() as f64 / span
-            );
+            println!("  first → last:                {span:8.3} s   ({:.0} tasks/s)", times.len() as f64 / span);
         }
     }
     print_memory(&memory, false);
@@ -1106,10 +981,7 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 /// Spreads the running tasks' next polls over the coming `interval_ms` (as in a
 /// bot that has been following them for a while) and returns their upstream ids.
 async fn spread_due(db: &Path, interval_ms: u64) -> Result<Vec<String>, String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64;
     let mut conn = open_db(db).await?;
     sqlx::query("UPDATE tasks SET next_poll_at = ? + (id * 7919) % ? WHERE state = 'running'")
         .bind(now)
@@ -1204,10 +1076,7 @@ async fn open_db(db: &Path) -> Result<SqliteConnection, String> {
 /// (migrations/0001_init.sql, store/tasks.rs): running, with an upstream id,
 /// no lease, due now. No status message, so polling does not edit one.
 async fn insert_open_tasks(db: &Path, n: usize) -> Result<(), String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64;
     let mut conn = open_db(db).await?;
     let sql_error = |e: sqlx::Error| format!("prefill: {e}");
     let mut tx = conn.begin().await.map_err(sql_error)?;
@@ -1250,17 +1119,12 @@ async fn make_all_due(db: &Path) -> Result<Vec<String>, String> {
         .execute(&mut conn)
         .await
         .map_err(sql_error)?;
-    let rows = sqlx::query(
-        "SELECT upstream_id FROM tasks WHERE state = 'running' AND upstream_id IS NOT NULL",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .map_err(sql_error)?;
-    let ids = rows
-        .iter()
-        .map(|row| row.try_get("upstream_id"))
-        .collect::<Result<Vec<String>, _>>()
+    let rows = sqlx::query("SELECT upstream_id FROM tasks WHERE state = 'running' AND upstream_id IS NOT NULL")
+        .fetch_all(&mut conn)
+        .await
         .map_err(sql_error)?;
+    let ids =
+        rows.iter().map(|row| row.try_get("upstream_id")).collect::<Result<Vec<String>, _>>().map_err(sql_error)?;
     conn.close().await.map_err(sql_error)?;
     Ok(ids)
 }
@@ -1304,10 +1168,7 @@ async fn wait_for_calls(
     count: usize,
     timeout: Duration,
 ) -> Result<Instant, String> {
-    wait_until(bot, timeout, &format!("{method} call #{count}"), || {
-        tg.calls_of(method).len() >= count
-    })
-    .await?;
+    wait_until(bot, timeout, &format!("{method} call #{count}"), || tg.calls_of(method).len() >= count).await?;
     Ok(tg.calls_of(method)[count - 1].at)
 }
 
@@ -1321,17 +1182,9 @@ fn memory_of(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         let line = status.lines().find(|line| line.starts_with(name))?;
-        line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
+        line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()
     };
-    Some(Memory {
-        peak_kib: field("VmHWM:")?,
-        current_kib: field("VmRSS:")?,
-    })
+    Some(Memory { peak_kib: field("VmHWM:")?, current_kib: field("VmRSS:")? })
 }
 
 fn print_memory(memory: &Option<Memory>, with_target: bool) {
@@ -1339,34 +1192,21 @@ fn print_memory(memory: &Option<Memory>, with_target: bool) {
         println!("  RSS: /proc/<pid>/status not readable");
         return;
     };
-    let show = |kib: u64| {
-        format!(
-            "{:.1} MiB = {:.1} MB",
-            kib as f64 / 1024.0,
-            kib as f64 * 1024.0 / 1e6
-        )
-    };
+    let show = |kib: u64| format!("{:.1} MiB = {:.1} MB", kib as f64 / 1024.0, kib as f64 * 1024.0 / 1e6);
     let target = if with_target {
         let ok = memory.peak_kib * 1024 < RSS_TARGET_BYTES;
         format!("   target < 25 MB: {}", verdict(ok))
     } else {
         String::new()
     };
-    println!(
-        "  bot peak RSS (VmHWM):    {}{target}",
-        show(memory.peak_kib)
-    );
+    println!("  bot peak RSS (VmHWM):    {}{target}", show(memory.peak_kib));
     println!("  bot current RSS (VmRSS): {}", show(memory.current_kib));
 }
 
 fn print_latency(label: &str, samples: &[Duration]) {
     let p99 = percentile(samples, 0.99);
     let ok = p99.is_some_and(|p99| p99 < P99_TARGET);
-    print_stats(
-        &format!("  {label}"),
-        samples,
-        &format!("   p99 < 2 ms: {}", verdict(ok)),
-    );
+    print_stats(&format!("  {label}"), samples, &format!("   p99 < 2 ms: {}", verdict(ok)));
 }
 
 fn print_stats(label: &str, samples: &[Duration], suffix: &str) {
@@ -1399,18 +1239,12 @@ fn verdict(ok: bool) -> &'static str {
 /// At RUST_LOG=warn a clean run logs nothing; show what it did log.
 fn report_logs(bot: &BotProcess) {
     let logs = bot.logs();
-    let lines: Vec<&str> = logs
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
+    let lines: Vec<&str> = logs.lines().filter(|line| !line.trim().is_empty()).collect();
     if lines.is_empty() {
         println!("  bot logs: nothing at warn level");
         return;
     }
-    println!(
-        "  bot logs: {} line(s) at warn level, first ones:",
-        lines.len()
-    );
+    println!("  bot logs: {} line(s) at warn level, first ones:", lines.len());
     for line in lines.iter().take(5) {
         println!("    {line}");
     }

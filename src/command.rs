@@ -43,10 +43,7 @@ pub struct InvalidValue {
 
 impl InvalidValue {
     fn new(what: &'static str, value: &str) -> Self {
-        Self {
-            what,
-            value: value.to_owned(),
-        }
+        Self { what, value: value.to_owned() }
     }
 }
 

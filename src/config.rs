@@ -108,7 +108,8 @@ impl Config {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let parsed = |name: &'static str, default: &str| -> String { get(name).unwrap_or_else(|| default.to_owned()) };
 
-        let telegram_token = get("TELOXIDE_TOKEN").ok_or_else(|| problem("TELOXIDE_TOKEN", "is required (the token from @BotFather)"))?;
+        let telegram_token = get("TELOXIDE_TOKEN")
+            .ok_or_else(|| problem("TELOXIDE_TOKEN", "is required (the token from @BotFather)"))?;
         if !looks_like_bot_token(&telegram_token) {
             return Err(problem("TELOXIDE_TOKEN", "does not look like a bot token (expected <digits>:<secret>)"));
         }
@@ -117,10 +118,14 @@ impl Config {
         let telegram_api_url = http_url("TELOXIDE_API_URL", &parsed("TELOXIDE_API_URL", "https://api.telegram.org"))?;
         let video_api_base_url = http_url("VIDEO_API_BASE_URL", &parsed("VIDEO_API_BASE_URL", "https://yunwu.ai"))?;
 
-        let video_api_timeout = Duration::from_secs(positive("VIDEO_API_TIMEOUT_SECS", get("VIDEO_API_TIMEOUT_SECS"), 60)?);
+        let video_api_timeout =
+            Duration::from_secs(positive("VIDEO_API_TIMEOUT_SECS", get("VIDEO_API_TIMEOUT_SECS"), 60)?);
 
         let database_url = parsed("DATABASE_URL", "sqlite://sora-bot.db");
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(problem("DATABASE_URL", "must start with sqlite:// or postgres://"));
         }
 
@@ -132,11 +137,15 @@ impl Config {
         };
 
         let model: Model = choice("DEFAULT_MODEL", &parsed("DEFAULT_MODEL", "sora-2"), "sora-2 or sora-2-pro")?;
-        let orientation: Orientation = choice("DEFAULT_ORIENTATION", &parsed("DEFAULT_ORIENTATION", "portrait"), "portrait or landscape")?;
+        let orientation: Orientation =
+            choice("DEFAULT_ORIENTATION", &parsed("DEFAULT_ORIENTATION", "portrait"), "portrait or landscape")?;
         let size: Size = choice("DEFAULT_SIZE", &parsed("DEFAULT_SIZE", "large"), "large or small")?;
         let duration: u32 = number("DEFAULT_DURATION", get("DEFAULT_DURATION"), 15)?;
         if !model.durations().contains(&duration) {
-            return Err(problem("DEFAULT_DURATION", format!("{duration} is not allowed for {model} (allowed: {:?})", model.durations())));
+            return Err(problem(
+                "DEFAULT_DURATION",
+                format!("{duration} is not allowed for {model} (allowed: {:?})", model.durations()),
+            ));
         }
 
         let limits = Limits {
@@ -144,17 +153,20 @@ impl Config {
             max_active_per_user: number("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), 2)?,
             max_active_total: number("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), 20)?,
             daily_total: get("DAILY_LIMIT_TOTAL").map(|raw| number("DAILY_LIMIT_TOTAL", Some(raw), 0)).transpose()?,
-            daily_per_chat: get("DAILY_LIMIT_PER_CHAT").map(|raw| number("DAILY_LIMIT_PER_CHAT", Some(raw), 0)).transpose()?,
+            daily_per_chat: get("DAILY_LIMIT_PER_CHAT")
+                .map(|raw| number("DAILY_LIMIT_PER_CHAT", Some(raw), 0))
+                .transpose()?,
         };
         let max_images: usize = number("MAX_IMAGES", get("MAX_IMAGES"), 4)?;
         if max_images > 10 {
             return Err(problem("MAX_IMAGES", "must be at most 10 (a Telegram album holds 10)"));
         }
         let poll_interval = Duration::from_secs(positive("POLL_INTERVAL_SECS", get("POLL_INTERVAL_SECS"), 30)?);
-        let video_api_queries_per_second = match positive("VIDEO_API_QUERIES_PER_SECOND", get("VIDEO_API_QUERIES_PER_SECOND"), 20)? {
-            n @ 1..=10_000 => n as u32,
-            _ => return Err(problem("VIDEO_API_QUERIES_PER_SECOND", "must be at most 10000")),
-        };
+        let video_api_queries_per_second =
+            match positive("VIDEO_API_QUERIES_PER_SECOND", get("VIDEO_API_QUERIES_PER_SECOND"), 20)? {
+                n @ 1..=10_000 => n as u32,
+                _ => return Err(problem("VIDEO_API_QUERIES_PER_SECOND", "must be at most 10000")),
+            };
         let task_timeout = Duration::from_secs(positive("TASK_TIMEOUT_SECS", get("TASK_TIMEOUT_SECS"), 3600)?);
 
         let http_bind = parsed("HTTP_BIND", "127.0.0.1:8080")
@@ -168,7 +180,8 @@ impl Config {
                 return Err(problem("WEBHOOK_SECRET", "is set but PUBLIC_BASE_URL is not (the webhook needs both)"));
             }
             // Telegram's own rule for secret_token.
-            let valid = (1..=256).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let valid = (1..=256).contains(&secret.len())
+                && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !valid {
                 return Err(problem("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and -"));
             }
@@ -178,7 +191,10 @@ impl Config {
             None if public_base_url.is_some() => ImageMode::Proxy,
             None => ImageMode::Data,
             Some("proxy") if public_base_url.is_none() => {
-                return Err(problem("IMAGE_MODE", "proxy needs PUBLIC_BASE_URL (where the video API can fetch the images)"));
+                return Err(problem(
+                    "IMAGE_MODE",
+                    "proxy needs PUBLIC_BASE_URL (where the video API can fetch the images)",
+                ));
             }
             Some("proxy") => ImageMode::Proxy,
             Some("data") => ImageMode::Data,
@@ -311,10 +327,19 @@ mod tests {
         assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(c.video_api_base_url.as_str(), "https://yunwu.ai/");
         assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
-        assert_eq!(c.defaults, VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 });
+        assert_eq!(
+            c.defaults,
+            VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 }
+        );
         assert_eq!(
             c.limits,
-            Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: None, daily_per_chat: None }
+            Limits {
+                daily_per_user: 10,
+                max_active_per_user: 2,
+                max_active_total: 20,
+                daily_total: None,
+                daily_per_chat: None
+            }
         );
         assert_eq!(c.max_images, 4);
         assert_eq!(c.poll_interval, Duration::from_secs(30));
@@ -351,7 +376,10 @@ mod tests {
         assert_eq!(error_var(&[("IMAGE_MODE", "proxy")]), "IMAGE_MODE");
         assert_eq!(error_var(&[("IMAGE_MODE", "ftp")]), "IMAGE_MODE");
         assert_eq!(error_var(&[("WEBHOOK_SECRET", "abc")]), "WEBHOOK_SECRET");
-        assert_eq!(error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]), "WEBHOOK_SECRET");
+        assert_eq!(
+            error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]),
+            "WEBHOOK_SECRET"
+        );
         assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
         assert_eq!(error_var(&[("COMMANDS_PER_MINUTE", "-5")]), "COMMANDS_PER_MINUTE");
         assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
@@ -401,7 +429,8 @@ mod tests {
 
     #[test]
     fn id_lists_and_access() {
-        let c = config(&[("ALLOWED_USER_IDS", " 1, 2 ,,"), ("ALLOWED_CHAT_IDS", "-100"), ("ADMIN_USER_IDS", "9")]).unwrap();
+        let c =
+            config(&[("ALLOWED_USER_IDS", " 1, 2 ,,"), ("ALLOWED_CHAT_IDS", "-100"), ("ADMIN_USER_IDS", "9")]).unwrap();
         assert!(c.access.may_create(1, 1));
         assert!(c.access.may_create(7, -100));
         assert!(c.access.may_create(9, 5) && c.access.is_admin(9));

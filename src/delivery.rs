@@ -71,7 +71,12 @@ impl DeliveryError {
 /// Delivers `video_url` for `task`. See the module doc for the order of attempts.
 /// Also returns the Telegram file id of the sent video (none for a link), and
 /// puts the re-request buttons under what it sends.
-pub async fn deliver(telegram: &Telegram, http: &GuardedClient, task: &Task, video_url: &str) -> Result<(Delivered, Option<String>), DeliveryError> {
+pub async fn deliver(
+    telegram: &Telegram,
+    http: &GuardedClient,
+    task: &Task,
+    video_url: &str,
+) -> Result<(Delivered, Option<String>), DeliveryError> {
     deliver_with_limit(telegram, http, task, video_url, MAX_UPLOAD_BYTES).await
 }
 
@@ -111,7 +116,9 @@ async fn deliver_with_limit(
             // No clear answer (e.g. the client timed out while Telegram was still
             // fetching the URL): the video may have arrived, and a second video is
             // worse than a superfluous link, so only the link follows.
-            Err(error) => tracing::warn!(task = task.id, %error, "unclear whether the video was sent by URL; sending its link"),
+            Err(error) => {
+                tracing::warn!(task = task.id, %error, "unclear whether the video was sent by URL; sending its link")
+            }
         }
     } else {
         tracing::warn!(task = task.id, "video URL is not an http(s) URL; sending it as text");
@@ -216,7 +223,8 @@ async fn download(http: &GuardedClient, url: &reqwest::Url, path: &Path, limit: 
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(UploadError::TooLarge { limit });
     }
-    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let mut checked = content_type.to_ascii_lowercase().starts_with("video/");
     let mut head = Vec::with_capacity(VIDEO_MAGIC_BYTES);
     let mut out = tokio::fs::File::create(path).await?;
@@ -288,10 +296,7 @@ impl Drop for TempVideo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        task::TaskState,
-        watcher::fake::Fake,
-    };
+    use crate::{task::TaskState, watcher::fake::Fake};
 
     const LIMIT: u64 = 10_000;
 
@@ -317,7 +322,10 @@ mod tests {
 
     fn temp_files_of(task_id: i64) -> usize {
         let prefix = format!("sora-bot-{task_id}-");
-        std::fs::read_dir(std::env::temp_dir()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&prefix)).count()
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&prefix))
+            .count()
     }
 
     #[tokio::test]
@@ -356,9 +364,15 @@ mod tests {
 
     #[tokio::test]
     async fn sends_the_link_when_too_large_or_unavailable() {
-        for (path, chunked, serve) in [("/big.mp4", false, true), ("/big-chunked.mp4", true, true), ("/missing.mp4", false, false)] {
+        for (path, chunked, serve) in
+            [("/big.mp4", false, true), ("/big-chunked.mp4", true, true), ("/missing.mp4", false, false)]
+        {
             let fake = Fake::start().await;
-            let url = if serve { fake.serve(path, vec![7; LIMIT as usize + 1], chunked) } else { format!("{}{path}", fake.base) };
+            let url = if serve {
+                fake.serve(path, vec![7; LIMIT as usize + 1], chunked)
+            } else {
+                format!("{}{path}", fake.base)
+            };
             fake.refuse_next("sendVideo", "Bad Request: wrong file identifier/HTTP URL specified");
             let how = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(903), &url, LIMIT).await.unwrap().0;
             assert_eq!(how, Delivered::Link, "{path}");
@@ -383,7 +397,10 @@ mod tests {
 
         fake.refuse_next("sendVideo", "Bad Request: wrong file identifier/HTTP URL specified");
         fake.refuse_next("sendMessage", "Bad Gateway");
-        let error = deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(904), "https://127.0.0.1:1/x.mp4", LIMIT).await.unwrap_err();
+        let error =
+            deliver_with_limit(&fake.telegram(), &fake.downloads(), &task(904), "https://127.0.0.1:1/x.mp4", LIMIT)
+                .await
+                .unwrap_err();
         assert!(!error.is_permanent(), "an unnamed Telegram error is retried");
     }
 
@@ -402,7 +419,12 @@ mod tests {
 
     #[tokio::test]
     async fn internal_addresses_are_never_downloaded() {
-        for url in ["http://169.254.169.254/latest/meta-data/iam", "http://10.0.0.1/v.mp4", "http://[::1]:8080/v.mp4", "http://[fd00::1]/v.mp4"] {
+        for url in [
+            "http://169.254.169.254/latest/meta-data/iam",
+            "http://10.0.0.1/v.mp4",
+            "http://[::1]:8080/v.mp4",
+            "http://[fd00::1]/v.mp4",
+        ] {
             let fake = Fake::start().await;
             assert_eq!(after_refused_url(&fake, &fake.downloads(), 905, url).await, Delivered::Link, "{url}");
             assert_link_only(&fake, url);

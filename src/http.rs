@@ -88,10 +88,17 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn metrics(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     match metrics_access(state.metrics_token.as_ref(), peer, &headers) {
         Ok(()) => {}
-        Err(StatusCode::UNAUTHORIZED) => return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response(),
+        Err(StatusCode::UNAUTHORIZED) => {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))])
+                .into_response();
+        }
         Err(status) => return status.into_response(),
     }
     if let Ok(open) = state.store.count_open().await {
@@ -130,7 +137,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts until `shutdown`, then lets requests in progress finish (up to a grace period).
-pub async fn serve(listener: TcpListener, app: Router, max_connections: usize, shutdown: impl Future<Output = ()> + Send + 'static) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let connections = Arc::new(Connections::new(max_connections));
     let tasks = TaskTracker::new();
     let stopping = CancellationToken::new();
@@ -221,7 +233,11 @@ impl Connections {
                 metrics::counter!("sora_http_connections_evicted_total").increment(1);
             }
         }
-        let conn = Arc::new(Conn { id: self.next_id.fetch_add(1, Ordering::Relaxed), busy: AtomicUsize::new(0), evict: CancellationToken::new() });
+        let conn = Arc::new(Conn {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            busy: AtomicUsize::new(0),
+            evict: CancellationToken::new(),
+        });
         open.push_back(conn.clone());
         Some(Slot { connections: self.clone(), conn })
     }
@@ -287,7 +303,10 @@ impl http_body::Body for TrackedBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
         Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
@@ -321,7 +340,11 @@ impl StallGuard {
 }
 
 impl tokio::io::AsyncRead for StallGuard {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
 }
@@ -333,7 +356,11 @@ impl tokio::io::AsyncWrite for StallGuard {
         this.progress(cx, poll)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         this.progress(cx, poll)
@@ -379,7 +406,12 @@ mod tests {
         let token = SecretString::from("0123456789abcdef");
         for ip in ["127.0.0.1", "203.0.113.9"] {
             assert!(metrics_access(Some(&token), peer(ip), &bearer("Bearer 0123456789abcdef")).is_ok());
-            for wrong in [none.clone(), bearer("Bearer 0123456789abcdeX"), bearer("Bearer 0123456789abcdef0"), bearer("0123456789abcdef")] {
+            for wrong in [
+                none.clone(),
+                bearer("Bearer 0123456789abcdeX"),
+                bearer("Bearer 0123456789abcdef0"),
+                bearer("0123456789abcdef"),
+            ] {
                 assert_eq!(metrics_access(Some(&token), peer(ip), &wrong).unwrap_err(), StatusCode::UNAUTHORIZED);
             }
         }

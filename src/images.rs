@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use base64::Engine;
+use futures_util::StreamExt;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
-use futures_util::StreamExt;
 use teloxide::{Bot, net::Download, prelude::Requester};
 
 use crate::{
@@ -126,7 +126,11 @@ impl ImageUrls {
     }
 
     async fn file_path(&self, file_id: &str) -> Result<String, ImageError> {
-        let file = self.files.get_file(teloxide::types::FileId(file_id.to_owned())).await.map_err(|e| ImageError::Telegram(e.to_string()))?;
+        let file = self
+            .files
+            .get_file(teloxide::types::FileId(file_id.to_owned()))
+            .await
+            .map_err(|e| ImageError::Telegram(e.to_string()))?;
         if file.size > MAX_IMAGE_BYTES {
             return Err(ImageError::TooLarge(file.size));
         }

@@ -126,8 +126,11 @@ pub fn video(lang: Lang, task: &Task) -> InlineKeyboardMarkup {
 
 /// One button per duration the model accepts.
 pub fn durations(lang: Lang, pending: i64, model: Model) -> InlineKeyboardMarkup {
-    let row: Vec<_> =
-        model.durations().iter().map(|&seconds| Press::Duration { pending, seconds }.button(texts::button_seconds(lang, seconds))).collect();
+    let row: Vec<_> = model
+        .durations()
+        .iter()
+        .map(|&seconds| Press::Duration { pending, seconds }.button(texts::button_seconds(lang, seconds)))
+        .collect();
     InlineKeyboardMarkup::new([row])
 }
 
@@ -141,15 +144,20 @@ pub fn settings(lang: Lang, current: &VideoOptions) -> InlineKeyboardMarkup {
     let mark = |chosen: bool, label: String| if chosen { format!("✓ {label}") } else { label };
     let models = [Model::Sora2, Model::Sora2Pro]
         .map(|m| Press::Setting(Setting::Model(m)).button(mark(m == current.model, m.to_string())));
-    let orientations = [Orientation::Portrait, Orientation::Landscape]
-        .map(|o| Press::Setting(Setting::Orientation(o)).button(mark(o == current.orientation, texts::orientation_name(lang, o).to_owned())));
-    let sizes =
-        [Size::Large, Size::Small].map(|s| Press::Setting(Setting::Size(s)).button(mark(s == current.size, texts::size_name(lang, s).to_owned())));
+    let orientations = [Orientation::Portrait, Orientation::Landscape].map(|o| {
+        Press::Setting(Setting::Orientation(o))
+            .button(mark(o == current.orientation, texts::orientation_name(lang, o).to_owned()))
+    });
+    let sizes = [Size::Large, Size::Small].map(|s| {
+        Press::Setting(Setting::Size(s)).button(mark(s == current.size, texts::size_name(lang, s).to_owned()))
+    });
     let durations: Vec<_> = current
         .model
         .durations()
         .iter()
-        .map(|&d| Press::Setting(Setting::Duration(d)).button(mark(d == current.duration, texts::button_seconds(lang, d))))
+        .map(|&d| {
+            Press::Setting(Setting::Duration(d)).button(mark(d == current.duration, texts::button_seconds(lang, d)))
+        })
         .collect();
     let reset = [Press::Setting(Setting::Reset).button(texts::button_reset(lang))];
     InlineKeyboardMarkup::new([models.to_vec(), orientations.to_vec(), sizes.to_vec(), durations, reset.to_vec()])
@@ -214,7 +222,21 @@ mod tests {
 
     #[test]
     fn forged_or_foreign_data_is_refused() {
-        for data in ["", "r", "r:", "r:-3", "r:0", "r:abc", "x:1", "d:1", "d:1:x", "S:m:gpt", "S:q:1", "r:1:2", "s:99999999999999999999"] {
+        for data in [
+            "",
+            "r",
+            "r:",
+            "r:-3",
+            "r:0",
+            "r:abc",
+            "x:1",
+            "d:1",
+            "d:1:x",
+            "S:m:gpt",
+            "S:q:1",
+            "r:1:2",
+            "s:99999999999999999999",
+        ] {
             assert_eq!(Press::parse(data), None, "{data}");
         }
     }
@@ -222,7 +244,10 @@ mod tests {
     #[test]
     fn status_buttons_only_while_open() {
         let task = Task::example();
-        assert_eq!(labels_and_data(&status(Lang::En, &task).unwrap()), pairs(&[("🔄 Refresh", "r:1"), ("✖ Stop", "s:1")]));
+        assert_eq!(
+            labels_and_data(&status(Lang::En, &task).unwrap()),
+            pairs(&[("🔄 Refresh", "r:1"), ("✖ Stop", "s:1")])
+        );
         assert_eq!(labels_and_data(&status(Lang::Zh, &task).unwrap()), pairs(&[("🔄 刷新", "r:1"), ("✖ 停止", "s:1")]));
         for state in TaskState::ALL.into_iter().filter(|s| !s.is_open()) {
             assert!(status(Lang::En, &Task { state, ..Task::example() }).is_none(), "{state:?}");
@@ -244,19 +269,32 @@ mod tests {
 
     #[test]
     fn mistake_buttons() {
-        assert_eq!(labels_and_data(&durations(Lang::En, 5, Model::Sora2)), pairs(&[("10 s", "d:5:10"), ("15 s", "d:5:15")]));
-        assert_eq!(labels_and_data(&durations(Lang::Zh, 5, Model::Sora2Pro)), pairs(&[("15 秒", "d:5:15"), ("25 秒", "d:5:25")]));
+        assert_eq!(
+            labels_and_data(&durations(Lang::En, 5, Model::Sora2)),
+            pairs(&[("10 s", "d:5:10"), ("15 s", "d:5:15")])
+        );
+        assert_eq!(
+            labels_and_data(&durations(Lang::Zh, 5, Model::Sora2Pro)),
+            pairs(&[("15 秒", "d:5:15"), ("25 秒", "d:5:25")])
+        );
         assert_eq!(labels_and_data(&as_prompt(Lang::En, 9)), pairs(&[("Use as prompt", "u:9")]));
     }
 
     #[test]
     fn settings_mark_the_current_values() {
-        let current = VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
+        let current =
+            VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
         let rows = labels_and_data(&settings(Lang::Zh, &current));
         let labels: Vec<Vec<&str>> = rows.iter().map(|r| r.iter().map(|(l, _)| l.as_str()).collect()).collect();
         assert_eq!(
             labels,
-            vec![vec!["✓ sora-2", "sora-2-pro"], vec!["✓ 竖屏", "横屏"], vec!["✓ 大 (1080p)", "小 (720p)"], vec!["10 秒", "✓ 15 秒"], vec!["↩ 恢复默认"]]
+            vec![
+                vec!["✓ sora-2", "sora-2-pro"],
+                vec!["✓ 竖屏", "横屏"],
+                vec!["✓ 大 (1080p)", "小 (720p)"],
+                vec!["10 秒", "✓ 15 秒"],
+                vec!["↩ 恢复默认"]
+            ]
         );
         assert_eq!(rows[0][1].1, "S:m:sora-2-pro");
         assert_eq!(rows[4][0].1, "S:x");

@@ -115,7 +115,9 @@ impl PollerElection {
                     return Some(leadership);
                 }
                 Ok(None) if !self.announced_follower => {
-                    tracing::info!("another replica polls Telegram; this one follows tasks and serves /media until it takes over");
+                    tracing::info!(
+                        "another replica polls Telegram; this one follows tasks and serves /media until it takes over"
+                    );
                     self.announced_follower = true;
                 }
                 Ok(None) => {}
@@ -164,7 +166,9 @@ impl Leadership {
                     return;
                 }
                 Err(_) => {
-                    tracing::warn!("the poller lock's database connection stopped answering; this replica stops polling");
+                    tracing::warn!(
+                        "the poller lock's database connection stopped answering; this replica stops polling"
+                    );
                     return;
                 }
             }

@@ -1,21 +1,21 @@
 //! sora-bot: Telegram `/video` commands → Sora-2 videos via the yunwu.ai video API.
 
+pub mod bot;
 pub mod command;
-pub mod video_api;
 pub mod config;
+pub mod delivery;
+pub mod http;
+pub mod images;
+pub mod keyboards;
+pub mod leader;
+pub mod media_proxy;
+pub mod metrics;
+pub mod net_guard;
+pub mod rate_limit;
 pub mod store;
 pub mod task;
-pub mod texts;
-pub mod metrics;
 pub mod telegram;
-pub mod keyboards;
-pub mod bot;
-pub mod images;
-pub mod delivery;
+pub mod texts;
+pub mod video_api;
 pub mod watcher;
-pub mod http;
-pub mod rate_limit;
-pub mod media_proxy;
-pub mod net_guard;
 pub mod webhook;
-pub mod leader;

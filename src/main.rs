@@ -4,12 +4,12 @@ use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
 use secrecy::ExposeSecret;
 use sora_bot::{
-    bot::{self, AppState, Albums, Gate},
+    bot::{self, Albums, AppState, Gate},
     config::{Config, ImageMode},
     http::{self, HttpState},
     images::ImageUrls,
-    media_proxy::MediaProxy,
     leader::{self, PollerElection, PollingErrors},
+    media_proxy::MediaProxy,
     metrics,
     net_guard::GuardedClient,
     store::Store,
@@ -18,11 +18,7 @@ use sora_bot::{
     watcher::{Watcher, WatcherConfig},
     webhook,
 };
-use teloxide::{
-    dispatching::Dispatcher,
-    error_handlers::LoggingErrorHandler,
-    update_listeners::Polling,
-};
+use teloxide::{dispatching::Dispatcher, error_handlers::LoggingErrorHandler, update_listeners::Polling};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing_subscriber::EnvFilter;
 
@@ -91,7 +87,8 @@ async fn run(config: Config) -> Result<(), String> {
 
     let listener = http::bind(config.http_bind).await.map_err(|e| format!("HTTP_BIND {}: {e}", config.http_bind))?;
     let media = MediaProxy::new(telegram.files.clone());
-    let http_state = HttpState { store: store.clone(), media, metrics: prometheus, metrics_token: config.metrics_token.clone() };
+    let http_state =
+        HttpState { store: store.clone(), media, metrics: prometheus, metrics_token: config.metrics_token.clone() };
     let mut app = http::router(Arc::new(http_state));
     let max_connections = config.http_max_connections;
 
@@ -136,14 +133,18 @@ async fn run(config: Config) -> Result<(), String> {
         webhook::register(&telegram.bot, url.clone(), secret).await.map_err(|e| format!("setWebhook: {e}"))?;
         let (webhook, updates) = webhook::listener(url.path(), secret.clone());
         app = app.merge(webhook);
-        let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
+        let server =
+            tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         tracing::info!("receiving updates by webhook");
         let mut dispatcher = dispatcher(&telegram, state);
         stop_when(&dispatcher, stopping.clone().cancelled_owned());
-        dispatcher.dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error")).await;
+        dispatcher
+            .dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error"))
+            .await;
         finish(tracker, telegram, shutdown, watcher, server, store).await;
     } else {
-        let server = tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
+        let server =
+            tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         let errors = PollingErrors::new();
         if config.database_url.expose_secret().starts_with("sqlite:") {
             poll(&telegram, &gate, state, errors, stopping.clone().cancelled_owned()).await;
@@ -181,7 +182,13 @@ fn dispatcher(telegram: &Telegram, state: Arc<AppState>) -> BotDispatcher {
 
 /// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
 /// is kept until polling has fully stopped.
-async fn poll<T: Send + 'static>(telegram: &Telegram, gate: &Arc<Gate>, state: Arc<AppState>, errors: Arc<PollingErrors>, stop: impl Future<Output = T> + Send + 'static) {
+async fn poll<T: Send + 'static>(
+    telegram: &Telegram,
+    gate: &Arc<Gate>,
+    state: Arc<AppState>,
+    errors: Arc<PollingErrors>,
+    stop: impl Future<Output = T> + Send + 'static,
+) {
     let mut dispatcher = dispatcher(telegram, state);
     stop_when(&dispatcher, stop);
     let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
@@ -190,10 +197,7 @@ async fn poll<T: Send + 'static>(telegram: &Telegram, gate: &Arc<Gate>, state: A
 }
 
 /// Stops the dispatcher once `stop` resolves, holding its output until it stopped.
-fn stop_when<T: Send + 'static>(
-    dispatcher: &BotDispatcher,
-    stop: impl Future<Output = T> + Send + 'static,
-) {
+fn stop_when<T: Send + 'static>(dispatcher: &BotDispatcher, stop: impl Future<Output = T> + Send + 'static) {
     let token = dispatcher.shutdown_token();
     tokio::spawn(async move {
         let held = stop.await;
@@ -232,7 +236,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -80,7 +80,13 @@ enum Failure {
 
 impl MediaProxy {
     pub fn new(files: Bot) -> Self {
-        MediaProxy { inner: Arc::new(Inner { files, fetches: Mutex::new(HashMap::new()), downloads: Semaphore::new(MAX_DOWNLOADS) }) }
+        MediaProxy {
+            inner: Arc::new(Inner {
+                files,
+                fetches: Mutex::new(HashMap::new()),
+                downloads: Semaphore::new(MAX_DOWNLOADS),
+            }),
+        }
     }
 
     /// Answers a `/media/{name}` request: the photo while its token lives, else 404.
@@ -118,7 +124,11 @@ impl MediaProxy {
         if let Some(fetch) = fetches.get(file_id).filter(|f| f.usable()) {
             return fetch.clone();
         }
-        let fetch = Arc::new(Fetch { started: Instant::now(), state: Mutex::new(Progress::default()), changed: watch::Sender::new(0) });
+        let fetch = Arc::new(Fetch {
+            started: Instant::now(),
+            state: Mutex::new(Progress::default()),
+            changed: watch::Sender::new(0),
+        });
         fetches.insert(file_id.to_owned(), fetch.clone());
         trim(&mut fetches);
         drop(fetches);
@@ -145,7 +155,10 @@ impl MediaProxy {
 
 impl Inner {
     async fn download(&self, file_id: &str, fetch: &Fetch) -> Result<(), Failure> {
-        let _permit = tokio::time::timeout(DOWNLOAD_WAIT, self.downloads.acquire()).await.map_err(|_| Failure::Busy)?.map_err(|_| Failure::Busy)?;
+        let _permit = tokio::time::timeout(DOWNLOAD_WAIT, self.downloads.acquire())
+            .await
+            .map_err(|_| Failure::Busy)?
+            .map_err(|_| Failure::Busy)?;
         // Neither error below is logged as is: a download error holds the file URL, which holds the bot token.
         let file = self.files.get_file(FileId(file_id.to_owned())).await.map_err(|_| Failure::Upstream)?;
         if file.size > MAX_FILE_BYTES {
@@ -187,7 +200,8 @@ impl Fetch {
 
     /// Fresh and not failed.
     fn usable(&self) -> bool {
-        self.started.elapsed() < CACHE_TTL && !matches!(self.state.lock().unwrap_or_else(|e| e.into_inner()).end, Some(Err(_)))
+        self.started.elapsed() < CACHE_TTL
+            && !matches!(self.state.lock().unwrap_or_else(|e| e.into_inner()).end, Some(Err(_)))
     }
 
     fn finished(&self) -> bool {
@@ -261,7 +275,11 @@ fn trim(fetches: &mut HashMap<String, Arc<Fetch>>) {
     fetches.retain(|_, f| f.usable());
     let mut total: usize = fetches.values().map(|f| f.bytes()).sum();
     while total > CACHE_BYTES {
-        let oldest = fetches.iter().filter(|(_, f)| f.finished()).min_by_key(|(_, f)| f.started).map(|(id, f)| (id.clone(), f.bytes()));
+        let oldest = fetches
+            .iter()
+            .filter(|(_, f)| f.finished())
+            .min_by_key(|(_, f)| f.started)
+            .map(|(id, f)| (id.clone(), f.bytes()));
         let Some((id, bytes)) = oldest else { break };
         fetches.remove(&id);
         total -= bytes;

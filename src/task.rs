@@ -124,7 +124,12 @@ impl Task {
             status_msg_id: Some(6),
             lang: "en".into(),
             prompt: "a cat".into(),
-            options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
+            options: VideoOptions {
+                model: Model::Sora2,
+                orientation: Orientation::Portrait,
+                size: Size::Large,
+                duration: 15,
+            },
             image_file_ids: vec![],
             upstream_id: Some("sora-2:task_1".into()),
             state: TaskState::Running,

@@ -25,7 +25,9 @@ use teloxide::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
     prelude::*,
-    types::{CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, Me, MessageId, ReplyMarkup, ReplyParameters},
+    types::{
+        CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, Me, MessageId, ReplyMarkup, ReplyParameters,
+    },
 };
 use tokio_util::task::TaskTracker;
 
@@ -185,7 +187,6 @@ impl Telegram {
         with_retry("getMe", || self.bot.get_me().send()).await
     }
 
-
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
     pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
         let send = with_retry("sendMessage", || async {
@@ -198,8 +199,10 @@ impl Telegram {
     /// Edits a status message; "message is not modified" (same text) is success.
     /// Throttle does not cover edits: the watcher spaces them itself.
     pub async fn edit(&self, chat_id: i64, message_id: i32, text: &str) -> Result<(), RequestError> {
-        let result =
-            with_retry("editMessageText", || self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).send()).await;
+        let result = with_retry("editMessageText", || {
+            self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).send()
+        })
+        .await;
         match result {
             Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             Err(error) => Err(error),
@@ -208,7 +211,13 @@ impl Telegram {
 
     /// `reply` with buttons: an inline keyboard, or a ForceReply that opens
     /// the user's keyboard as a reply to this message.
-    pub async fn reply_with_keyboard(&self, chat_id: i64, reply_to: i32, text: &str, markup: impl Into<ReplyMarkup>) -> Result<MessageId, RequestError> {
+    pub async fn reply_with_keyboard(
+        &self,
+        chat_id: i64,
+        reply_to: i32,
+        text: &str,
+        markup: impl Into<ReplyMarkup>,
+    ) -> Result<MessageId, RequestError> {
         let markup = markup.into();
         let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot
@@ -223,7 +232,13 @@ impl Telegram {
 
     /// `edit` that also sets the message's buttons: an edit without a markup
     /// removes them, so `None` leaves the message without buttons.
-    pub async fn edit_with_keyboard(&self, chat_id: i64, message_id: i32, text: &str, markup: Option<InlineKeyboardMarkup>) -> Result<(), RequestError> {
+    pub async fn edit_with_keyboard(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+        markup: Option<InlineKeyboardMarkup>,
+    ) -> Result<(), RequestError> {
         let result = with_retry("editMessageText", || {
             let edit = self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text);
             match markup.clone() {
@@ -255,7 +270,14 @@ impl Telegram {
 
     /// Sends a video by URL as a reply, playable inline; Telegram fetches it.
     /// Returns the sent message (its video's file id can be shared later).
-    pub async fn send_video_url(&self, chat_id: i64, reply_to: i32, url: Url, caption: &str, buttons: &InlineKeyboardMarkup) -> Result<Message, RequestError> {
+    pub async fn send_video_url(
+        &self,
+        chat_id: i64,
+        reply_to: i32,
+        url: Url,
+        caption: &str,
+        buttons: &InlineKeyboardMarkup,
+    ) -> Result<Message, RequestError> {
         let send = with_retry("sendVideo", || async {
             sending!(self, bot => bot
                 .send_video(ChatId(chat_id), InputFile::url(url.clone()))
@@ -269,7 +291,14 @@ impl Telegram {
     }
 
     /// Uploads a video file as a reply, through the long-timeout client.
-    pub async fn upload_video(&self, chat_id: i64, reply_to: i32, path: &Path, caption: &str, buttons: &InlineKeyboardMarkup) -> Result<Message, RequestError> {
+    pub async fn upload_video(
+        &self,
+        chat_id: i64,
+        reply_to: i32,
+        path: &Path,
+        caption: &str,
+        buttons: &InlineKeyboardMarkup,
+    ) -> Result<Message, RequestError> {
         with_retry("sendVideo", || {
             self.files
                 .send_video(ChatId(chat_id), InputFile::file(path.to_owned()))
@@ -349,7 +378,13 @@ mod tests {
         let push = |order: &Arc<Mutex<Vec<&'static str>>>, what| order.lock().unwrap().push(what);
 
         let (t, o) = (turns.clone(), order.clone());
-        let first = tokio::spawn(async move { t.in_turn(1, async { released.await.ok(); push(&o, "1a") }).await });
+        let first = tokio::spawn(async move {
+            t.in_turn(1, async {
+                released.await.ok();
+                push(&o, "1a")
+            })
+            .await
+        });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let (t, o) = (turns.clone(), order.clone());
         let second = tokio::spawn(async move { t.in_turn(1, async { push(&o, "1b") }).await });

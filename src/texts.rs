@@ -113,8 +113,12 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
     let what = match (lang, error) {
         (Lang::En, ParseError::EmptyPrompt) => "Please add a prompt after the options.".to_owned(),
         (Lang::Zh, ParseError::EmptyPrompt) => "请在选项后面写上视频描述。".to_owned(),
-        (Lang::En, ParseError::UnknownOption(key)) => format!("Unknown option “{}”. Use -- before a prompt that starts with a dash.", cut(key, 40)),
-        (Lang::Zh, ParseError::UnknownOption(key)) => format!("未知选项“{}”。如果描述以横线开头，请先写 --。", cut(key, 40)),
+        (Lang::En, ParseError::UnknownOption(key)) => {
+            format!("Unknown option “{}”. Use -- before a prompt that starts with a dash.", cut(key, 40))
+        }
+        (Lang::Zh, ParseError::UnknownOption(key)) => {
+            format!("未知选项“{}”。如果描述以横线开头，请先写 --。", cut(key, 40))
+        }
         (Lang::En, ParseError::MissingValue(key)) => format!("Option {key} needs a value."),
         (Lang::Zh, ParseError::MissingValue(key)) => format!("选项 {key} 缺少取值。"),
         (Lang::En, ParseError::BadValue { key, value }) => format!("“{}” is not a valid {key}.", cut(value, 40)),
@@ -128,7 +132,11 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
         (Lang::En, ParseError::Repeated(key)) => format!("Option {key} is given twice."),
         (Lang::Zh, ParseError::Repeated(key)) => format!("选项 {key} 重复了。"),
     };
-    let example = t(lang, "Example: /video --landscape d=10 a cat surfing at sunset", "示例：/video --landscape d=10 日落时冲浪的猫");
+    let example = t(
+        lang,
+        "Example: /video --landscape d=10 a cat surfing at sunset",
+        "示例：/video --landscape d=10 日落时冲浪的猫",
+    );
     format!("⚠️ {what}\n\n{FORM}\n{example}")
 }
 
@@ -145,7 +153,12 @@ pub fn not_allowed(lang: Lang, user_id: i64) -> String {
 
 /// Sent at most once a minute to a user over the command rate limit.
 pub fn slow_down(lang: Lang) -> String {
-    t(lang, "⏳ Too many commands: please wait a minute. Commands sent meanwhile are ignored.", "⏳ 命令太多：请等一分钟。期间发送的命令会被忽略。").to_owned()
+    t(
+        lang,
+        "⏳ Too many commands: please wait a minute. Commands sent meanwhile are ignored.",
+        "⏳ 命令太多：请等一分钟。期间发送的命令会被忽略。",
+    )
+    .to_owned()
 }
 
 pub fn too_many_images(lang: Lang, given: usize, max: usize) -> String {
@@ -161,7 +174,9 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
         Refusal::DailyLimit { limit } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
-                Lang::En => format!("⏳ You have used all {limit} videos for today. Try again in about {hours} h (00:00 UTC)."),
+                Lang::En => {
+                    format!("⏳ You have used all {limit} videos for today. Try again in about {hours} h (00:00 UTC).")
+                }
                 Lang::Zh => format!("⏳ 今天的 {limit} 个视频额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
@@ -169,21 +184,27 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
             Lang::En => format!("⏳ You already have {limit} videos in progress. Try again when one is finished."),
             Lang::Zh => format!("⏳ 你已有 {limit} 个视频在生成中。等其中一个完成后再试。"),
         },
-        Refusal::TotalActive { .. } => {
-            t(lang, "⏳ The bot is busy with other videos. Try again in a few minutes.", "⏳ 机器人正忙于生成其他视频。请几分钟后再试。")
-                .to_owned()
-        }
+        Refusal::TotalActive { .. } => t(
+            lang,
+            "⏳ The bot is busy with other videos. Try again in a few minutes.",
+            "⏳ 机器人正忙于生成其他视频。请几分钟后再试。",
+        )
+        .to_owned(),
         Refusal::TotalDaily { limit } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
-                Lang::En => format!("⏳ The bot has made all {limit} videos it may make today. Try again in about {hours} h (00:00 UTC)."),
+                Lang::En => format!(
+                    "⏳ The bot has made all {limit} videos it may make today. Try again in about {hours} h (00:00 UTC)."
+                ),
                 Lang::Zh => format!("⏳ 机器人今天的 {limit} 个视频总额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
         Refusal::ChatDaily { limit } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
-                Lang::En => format!("⏳ This group has used all {limit} videos for today. Try again in about {hours} h (00:00 UTC)."),
+                Lang::En => format!(
+                    "⏳ This group has used all {limit} videos for today. Try again in about {hours} h (00:00 UTC)."
+                ),
                 Lang::Zh => format!("⏳ 本群今天的 {limit} 个视频额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
@@ -201,8 +222,14 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
     let mut lines = Vec::new();
     if admin {
         lines.push(match lang {
-            Lang::En => format!("👑 Admin: no personal or group limits. Used today: {}. In progress: {}.", usage.used_today, usage.active_user),
-            Lang::Zh => format!("👑 管理员：不受个人和群组限制。今日已用：{}。生成中：{}。", usage.used_today, usage.active_user),
+            Lang::En => format!(
+                "👑 Admin: no personal or group limits. Used today: {}. In progress: {}.",
+                usage.used_today, usage.active_user
+            ),
+            Lang::Zh => format!(
+                "👑 管理员：不受个人和群组限制。今日已用：{}。生成中：{}。",
+                usage.used_today, usage.active_user
+            ),
         });
     } else {
         let left = limits.daily_per_user.saturating_sub(usage.used_today);
@@ -224,7 +251,10 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
     }
     if usage.cancelled_running > 0 {
         lines.push(match lang {
-            Lang::En => format!("🛑 {} stopped with /cancel still count until the video API finishes them.", usage.cancelled_running),
+            Lang::En => format!(
+                "🛑 {} stopped with /cancel still count until the video API finishes them.",
+                usage.cancelled_running
+            ),
             Lang::Zh => format!("🛑 {} 个已用 /cancel 停止的视频在视频接口完成前仍占用额度。", usage.cancelled_running),
         });
     }
@@ -243,9 +273,11 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
 fn state_label(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_status.as_deref().unwrap_or("").to_ascii_lowercase();
     let label = match task.state {
-        _ if task.state.is_open() && task.is_silenced() => {
-            t(lang, "🛑 no longer followed (the video API may still be making it)", "🛑 已停止跟踪（视频接口可能仍在生成）")
-        }
+        _ if task.state.is_open() && task.is_silenced() => t(
+            lang,
+            "🛑 no longer followed (the video API may still be making it)",
+            "🛑 已停止跟踪（视频接口可能仍在生成）",
+        ),
         TaskState::Submitting => t(lang, "⏳ submitting", "⏳ 提交中"),
         TaskState::Running => match upstream.as_str() {
             "" | "pending" | "queued" => t(lang, "⏳ queued", "⏳ 排队中"),
@@ -277,7 +309,13 @@ fn options_line(lang: Lang, task: &Task) -> String {
     };
     match lang {
         Lang::En => format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration),
-        Lang::Zh => format!("{} · {} · {} · {}秒{photos}", o.model, orientation_name(lang, o.orientation), size_name(lang, o.size), o.duration),
+        Lang::Zh => format!(
+            "{} · {} · {} · {}秒{photos}",
+            o.model,
+            orientation_name(lang, o.orientation),
+            size_name(lang, o.size),
+            o.duration
+        ),
     }
 }
 
@@ -297,15 +335,28 @@ pub fn task_status(lang: Lang, task: &Task) -> String {
 
 pub fn tasks_list(lang: Lang, tasks: &[Task]) -> String {
     if tasks.is_empty() {
-        return t(lang, "No videos yet. Try: /video a cat surfing at sunset", "还没有视频。试试：/video 日落时冲浪的猫").to_owned();
+        return t(
+            lang,
+            "No videos yet. Try: /video a cat surfing at sunset",
+            "还没有视频。试试：/video 日落时冲浪的猫",
+        )
+        .to_owned();
     }
-    let lines: Vec<String> =
-        tasks.iter().map(|task| format!("#{} {} · {}", task.id, state_label(lang, task), cut(&task.prompt, 40))).collect();
-    format!("{}\n{}\n\n{}", t(lang, "🗂 Recent videos:", "🗂 最近的视频："), lines.join("\n"), t(lang, "Details: /status <id>", "详情：/status <编号>"))
+    let lines: Vec<String> = tasks
+        .iter()
+        .map(|task| format!("#{} {} · {}", task.id, state_label(lang, task), cut(&task.prompt, 40)))
+        .collect();
+    format!(
+        "{}\n{}\n\n{}",
+        t(lang, "🗂 Recent videos:", "🗂 最近的视频："),
+        lines.join("\n"),
+        t(lang, "Details: /status <id>", "详情：/status <编号>")
+    )
 }
 
 pub fn task_not_found(lang: Lang) -> String {
-    t(lang, "🤷 No such video here. See /tasks for your recent ones.", "🤷 找不到这个视频。用 /tasks 查看最近的视频。").to_owned()
+    t(lang, "🤷 No such video here. See /tasks for your recent ones.", "🤷 找不到这个视频。用 /tasks 查看最近的视频。")
+        .to_owned()
 }
 
 pub fn no_tasks_yet(lang: Lang) -> String {
@@ -313,7 +364,8 @@ pub fn no_tasks_yet(lang: Lang) -> String {
 }
 
 pub fn cancel_usage(lang: Lang) -> String {
-    t(lang, "Usage: /cancel <id>, e.g. /cancel 12 (see /tasks)", "用法：/cancel <编号>，例如 /cancel 12（见 /tasks）").to_owned()
+    t(lang, "Usage: /cancel <id>, e.g. /cancel 12 (see /tasks)", "用法：/cancel <编号>，例如 /cancel 12（见 /tasks）")
+        .to_owned()
 }
 
 pub fn cancelled(lang: Lang, id: i64) -> String {
@@ -333,7 +385,8 @@ pub fn not_cancellable(lang: Lang, task: &Task) -> String {
 }
 
 pub fn nothing_to_repeat(lang: Lang) -> String {
-    t(lang, "Nothing to repeat yet. Start with /video <prompt>.", "还没有可以重复的请求。先发送 /video <描述>。").to_owned()
+    t(lang, "Nothing to repeat yet. Start with /video <prompt>.", "还没有可以重复的请求。先发送 /video <描述>。")
+        .to_owned()
 }
 
 /// The create call failed. A definite refusal says why and that nothing was
@@ -343,10 +396,26 @@ pub fn api_error(lang: Lang, task_id: i64, error: &ApiError) -> String {
         return create_unknown(lang, task_id);
     }
     let head = match error {
-        ApiError::Unauthorized { .. } => t(lang, "🔑 The video API refused the key. The bot owner needs to check it.", "🔑 视频接口拒绝了密钥，请联系机器人管理员检查。"),
-        ApiError::QuotaExhausted { .. } => t(lang, "💳 The video API quota is used up. The bot owner needs to top it up.", "💳 视频接口额度已用完，请联系管理员充值。"),
-        ApiError::RateLimited { .. } => t(lang, "🐢 The video API is busy (rate limit). Try again in a minute.", "🐢 视频接口繁忙（限流），请一分钟后再试。"),
-        _ => t(lang, "🌩 The video API is not reachable right now. Try again later.", "🌩 视频接口暂时不可用，请稍后再试。"),
+        ApiError::Unauthorized { .. } => t(
+            lang,
+            "🔑 The video API refused the key. The bot owner needs to check it.",
+            "🔑 视频接口拒绝了密钥，请联系机器人管理员检查。",
+        ),
+        ApiError::QuotaExhausted { .. } => t(
+            lang,
+            "💳 The video API quota is used up. The bot owner needs to top it up.",
+            "💳 视频接口额度已用完，请联系管理员充值。",
+        ),
+        ApiError::RateLimited { .. } => t(
+            lang,
+            "🐢 The video API is busy (rate limit). Try again in a minute.",
+            "🐢 视频接口繁忙（限流），请一分钟后再试。",
+        ),
+        _ => t(
+            lang,
+            "🌩 The video API is not reachable right now. Try again later.",
+            "🌩 视频接口暂时不可用，请稍后再试。",
+        ),
     };
     let detail = error.user_message().map(|m| format!("\n({})", cut(m, 300))).unwrap_or_default();
     let note = t(lang, "No video was created.", "没有创建视频。");
@@ -394,8 +463,14 @@ pub fn created_not_saved(lang: Lang, task_id: i64, upstream_id: &str) -> String 
 /// The bot was stopped between sending a create and storing its answer.
 pub fn lost_after_restart(lang: Lang, task: &Task) -> String {
     match lang {
-        Lang::En => format!("❓ Video #{}: I was restarted while creating it, so it may or may not have been made. I will not send it again (that could make it twice); send /again for a new one.", task.id),
-        Lang::Zh => format!("❓ 视频 #{}：创建时机器人重启了，视频可能已生成也可能没有。我不会再次提交（以免生成两次）；发送 /again 可重新生成。", task.id),
+        Lang::En => format!(
+            "❓ Video #{}: I was restarted while creating it, so it may or may not have been made. I will not send it again (that could make it twice); send /again for a new one.",
+            task.id
+        ),
+        Lang::Zh => format!(
+            "❓ 视频 #{}：创建时机器人重启了，视频可能已生成也可能没有。我不会再次提交（以免生成两次）；发送 /again 可重新生成。",
+            task.id
+        ),
     }
 }
 
@@ -416,12 +491,17 @@ pub fn images_too_large(lang: Lang, max_mb: u32) -> String {
 }
 
 pub fn image_error(lang: Lang) -> String {
-    t(lang, "📷 I could not read one of the photos. Send it again (as a photo, or a JPEG/PNG/WebP file).", "📷 无法读取其中一张照片。请重新发送（照片，或 JPEG/PNG/WebP 文件）。")
-        .to_owned()
+    t(
+        lang,
+        "📷 I could not read one of the photos. Send it again (as a photo, or a JPEG/PNG/WebP file).",
+        "📷 无法读取其中一张照片。请重新发送（照片，或 JPEG/PNG/WebP 文件）。",
+    )
+    .to_owned()
 }
 
 pub fn internal_error(lang: Lang) -> String {
-    t(lang, "😵 Something went wrong on my side. Please try again in a moment.", "😵 机器人内部出错了，请稍后再试。").to_owned()
+    t(lang, "😵 Something went wrong on my side. Please try again in a moment.", "😵 机器人内部出错了，请稍后再试。")
+        .to_owned()
 }
 
 /// Caption of the delivered video, within Telegram's caption limit.
@@ -434,7 +514,9 @@ pub fn video_caption(lang: Lang, task: &Task) -> String {
 /// The video could not be sent as a file (too large, or unreachable for Telegram): its link instead.
 pub fn video_link(lang: Lang, task: &Task, url: &str) -> String {
     let head = match lang {
-        Lang::En => format!("✅ Video #{} is ready. I could not send the file here, so here is its link:\n{url}", task.id),
+        Lang::En => {
+            format!("✅ Video #{} is ready. I could not send the file here, so here is its link:\n{url}", task.id)
+        }
         Lang::Zh => format!("✅ 视频 #{} 已完成。无法直接发送文件，这是视频链接：\n{url}", task.id),
     };
     cut(&head, MESSAGE_LIMIT)
@@ -514,7 +596,11 @@ pub fn size_name(lang: Lang, size: Size) -> &'static str {
 
 /// Short notices shown by Telegram when a press did nothing (at most 200 characters).
 pub fn press_not_yours(lang: Lang) -> &'static str {
-    t(lang, "Not yours: only the person who asked (or an admin) can stop it.", "不是你的视频：只有发起人（或管理员）可以停止。")
+    t(
+        lang,
+        "Not yours: only the person who asked (or an admin) can stop it.",
+        "不是你的视频：只有发起人（或管理员）可以停止。",
+    )
 }
 
 pub fn press_already_finished(lang: Lang) -> &'static str {
@@ -554,7 +640,9 @@ pub fn press_request(lang: Lang, who: &str, what: &str, prompt: &str) -> String 
 /// answer is recognised by this opening, in either language.
 pub fn ask_prompt(lang: Lang) -> String {
     match lang {
-        Lang::En => format!("{ASK_PROMPT_MARK} What should the video show? Reply with a description (you can attach a photo and write it as the caption)."),
+        Lang::En => format!(
+            "{ASK_PROMPT_MARK} What should the video show? Reply with a description (you can attach a photo and write it as the caption)."
+        ),
         Lang::Zh => format!("{ASK_PROMPT_MARK} 视频要展示什么？请回复一段描述（也可以发送照片并把描述写在说明里）。"),
     }
 }
@@ -575,10 +663,16 @@ pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
         button_seconds(lang, current.duration)
     );
     match (lang, in_group) {
-        (Lang::En, false) => format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them."),
-        (Lang::En, true) => format!("⚙️ This group's defaults for /video:\n{line}\n\nOnly group admins can change them. Options in a /video command still override them."),
+        (Lang::En, false) => {
+            format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them.")
+        }
+        (Lang::En, true) => format!(
+            "⚙️ This group's defaults for /video:\n{line}\n\nOnly group admins can change them. Options in a /video command still override them."
+        ),
         (Lang::Zh, false) => format!("⚙️ 你的 /video 默认设置：\n{line}\n\n/video 命令里的选项仍然优先。"),
-        (Lang::Zh, true) => format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。"),
+        (Lang::Zh, true) => {
+            format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。")
+        }
     }
 }
 

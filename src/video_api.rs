@@ -23,8 +23,8 @@ use serde_json::Value;
 mod error;
 mod status;
 
-use error::{error_fields, map_reqwest_error, scrub_secrets};
 pub use error::ApiError;
+use error::{error_fields, map_reqwest_error, scrub_secrets};
 pub use status::{TaskPhase, TaskReport, interpret_query};
 
 /// Default timeout of a create request (connect + send + whole answer).
@@ -70,10 +70,7 @@ impl fmt::Debug for CreateRequest<'_> {
             .field("images", &format_args!("<{} image(s)>", self.images.len()))
             .field("model", &self.model)
             .field("orientation", &self.orientation)
-            .field(
-                "prompt",
-                &format_args!("<{} chars>", self.prompt.chars().count()),
-            )
+            .field("prompt", &format_args!("<{} chars>", self.prompt.chars().count()))
             .field("size", &self.size)
             .field("duration", &self.duration)
             .finish()
@@ -123,10 +120,7 @@ struct Failure {
 
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
-        Failure {
-            http_status: None,
-            error,
-        }
+        Failure { http_status: None, error }
     }
 }
 
@@ -178,11 +172,8 @@ impl VideoApi {
     /// `Timeout { request_sent: true }` the task may exist upstream.
     pub async fn create(&self, req: &CreateRequest<'_>) -> Result<Created, ApiError> {
         let result = async {
-            let builder = self
-                .http
-                .post(format!("{}/v1/video/create", self.base_url))
-                .timeout(self.create_timeout)
-                .json(req);
+            let builder =
+                self.http.post(format!("{}/v1/video/create", self.base_url)).timeout(self.create_timeout).json(req);
             let body = self.send(builder).await?;
             parse_created(&body).map_err(Failure::from)
         }
@@ -207,12 +198,7 @@ impl VideoApi {
     }
 
     /// Logs one line for a failed call and drops the HTTP status.
-    fn finish<T>(
-        &self,
-        op: Op,
-        task_id: Option<&str>,
-        result: Result<T, Failure>,
-    ) -> Result<T, ApiError> {
+    fn finish<T>(&self, op: Op, task_id: Option<&str>, result: Result<T, Failure>) -> Result<T, ApiError> {
         result.map_err(|failure| {
             let err = failure.error;
             tracing::warn!(
@@ -266,24 +252,16 @@ impl VideoApi {
                 429 => ApiError::RateLimited { message },
                 _ => ApiError::Upstream { status: code, message },
             };
-            return Err(Failure {
-                http_status: Some(code),
-                error,
-            });
+            return Err(Failure { http_status: Some(code), error });
         }
 
         match read_capped(response, MAX_BODY_BYTES).await {
             Ok(Some(bytes)) => Ok(self.scrub(&String::from_utf8_lossy(&bytes))),
             Ok(None) => Err(Failure {
                 http_status: Some(code),
-                error: ApiError::BadResponse {
-                    detail: format!("answer body larger than {MAX_BODY_BYTES} bytes"),
-                },
+                error: ApiError::BadResponse { detail: format!("answer body larger than {MAX_BODY_BYTES} bytes") },
             }),
-            Err(e) => Err(Failure {
-                http_status: Some(code),
-                error: map_reqwest_error(e),
-            }),
+            Err(e) => Err(Failure { http_status: Some(code), error: map_reqwest_error(e) }),
         }
     }
 
@@ -294,14 +272,8 @@ impl VideoApi {
 }
 
 /// Reads at most `cap` bytes of body; `Ok(None)` when it is longer.
-async fn read_capped(
-    mut response: reqwest::Response,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > cap as u64)
-    {
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|len| len > cap as u64) {
         return Ok(None);
     }
     let mut buf = Vec::new();
@@ -319,9 +291,8 @@ async fn read_capped(
 // ---------------------------------------------------------------------------
 
 fn parse_json(body: &str) -> Result<Value, ApiError> {
-    serde_json::from_str(body).map_err(|_| ApiError::BadResponse {
-        detail: format!("answer is not JSON: {}", excerpt(body)),
-    })
+    serde_json::from_str(body)
+        .map_err(|_| ApiError::BadResponse { detail: format!("answer is not JSON: {}", excerpt(body)) })
 }
 
 fn parse_created(body: &str) -> Result<Created, ApiError> {
@@ -330,9 +301,7 @@ fn parse_created(body: &str) -> Result<Created, ApiError> {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         Some(Value::Number(n)) => n.to_string(),
         _ => {
-            return Err(ApiError::BadResponse {
-                detail: format!("create answer has no task id: {}", excerpt(body)),
-            });
+            return Err(ApiError::BadResponse { detail: format!("create answer has no task id: {}", excerpt(body)) });
         }
     };
     let status = non_empty_str(value.get("status")).unwrap_or_else(|| "pending".to_owned());
@@ -361,12 +330,8 @@ fn truncate_chars(s: &str, max: usize) -> &str {
 
 /// A short, single-line excerpt of an (already scrubbed) body.
 fn excerpt(body: &str) -> String {
-    let flat: String = body
-        .trim()
-        .chars()
-        .take(MAX_DETAIL_CHARS + 1)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat: String =
+        body.trim().chars().take(MAX_DETAIL_CHARS + 1).map(|c| if c.is_control() { ' ' } else { c }).collect();
     if flat.chars().count() > MAX_DETAIL_CHARS {
         format!("{}…", truncate_chars(&flat, MAX_DETAIL_CHARS))
     } else if flat.is_empty() {

@@ -13,15 +13,14 @@ use std::{
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
 use decide::{
-    Budget, Pace, PaceChange, Step, concurrency_for, decide, delivery_expired, effective_interval, lease_ttl, millis, next_poll,
-    should_edit, tick_every,
+    Budget, Pace, PaceChange, Step, concurrency_for, decide, delivery_expired, effective_interval, lease_ttl, millis,
+    next_poll, should_edit, tick_every,
 };
+pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
 
 use crate::{
-    delivery,
-    metrics,
+    delivery, metrics,
     net_guard::GuardedClient,
     store::{Store, now_ms},
     task::{Task, TaskState},
@@ -29,7 +28,6 @@ use crate::{
     texts::{self, Lang},
     video_api::VideoApi,
 };
-
 
 pub struct WatcherConfig {
     /// Lease owner name of this process (the same one handlers lease new tasks to).
@@ -65,7 +63,17 @@ struct Inner {
 impl Watcher {
     pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let started_at = now_ms();
-        Watcher { inner: Arc::new(Inner { store, api, telegram, http, config, started_at, in_flight: Mutex::new(HashSet::new()) }) }
+        Watcher {
+            inner: Arc::new(Inner {
+                store,
+                api,
+                telegram,
+                http,
+                config,
+                started_at,
+                in_flight: Mutex::new(HashSet::new()),
+            }),
+        }
     }
 
     /// How long a lease lasts unless renewed: max(3 × poll interval, 30 s). The
@@ -205,7 +213,11 @@ impl Inner {
     async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> Option<u64> {
         let owner = &self.config.owner;
         let until = now_ms() + millis(ttl);
-        let result = if *taken_over { self.store.claim_open_tasks(owner, until).await } else { self.store.take_over_all(owner, until).await };
+        let result = if *taken_over {
+            self.store.claim_open_tasks(owner, until).await
+        } else {
+            self.store.take_over_all(owner, until).await
+        };
         match result {
             Ok(count) => {
                 if !*taken_over {
@@ -235,7 +247,10 @@ impl Inner {
             }
         };
         for task in expired {
-            tracing::warn!(task = task.id, "create was cut off by a crash or restart; outcome unknown, counted, not retried");
+            tracing::warn!(
+                task = task.id,
+                "create was cut off by a crash or restart; outcome unknown, counted, not retried"
+            );
             let inner = self.clone();
             // Spawned: a 429 wait must not hold up the round.
             tracker.spawn(async move {
@@ -334,14 +349,21 @@ impl Inner {
         }
         let Some(message_id) = task.status_msg_id else { return };
         // `/cancel` may have silenced it while we queried: its text must stay.
-        if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running && !current.is_silenced()) {
+        if !matches!(self.store.task(task.id).await, Ok(Some(current)) if current.state == TaskState::Running && !current.is_silenced())
+        {
             return;
         }
-        match self.telegram.edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(lang(task), task)).await {
+        match self
+            .telegram
+            .edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(lang(task), task))
+            .await
+        {
             Ok(()) => {}
             // Refused for good (e.g. the message was deleted): record it anyway so
             // the same doomed edit is not repeated every round.
-            Err(teloxide::RequestError::Api(error)) => tracing::info!(task = task.id, %error, "status message not edited"),
+            Err(teloxide::RequestError::Api(error)) => {
+                tracing::info!(task = task.id, %error, "status message not edited")
+            }
             Err(error) => {
                 tracing::info!(task = task.id, %error, "status message not edited; trying again later");
                 return;
@@ -394,7 +416,9 @@ impl Inner {
         match self.store.end_task(task.id, TaskState::Cancelled, reason).await {
             Ok(true) => tracing::info!(task = task.id, "cancelled task ended upstream; its slot is free"),
             Ok(false) => {}
-            Err(error) => tracing::warn!(task = task.id, %error, "could not end a cancelled task; trying again next round"),
+            Err(error) => {
+                tracing::warn!(task = task.id, %error, "could not end a cancelled task; trying again next round")
+            }
         }
     }
 

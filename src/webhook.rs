@@ -77,7 +77,11 @@ pub fn listener(path: &str, secret: SecretString) -> (Router, impl UpdateListene
         // Ends the stream, which lets the dispatcher finish.
         on_stop.updates.lock().unwrap_or_else(|e| e.into_inner()).take();
     });
-    let listener = StatefulListener::new((UnboundedReceiverStream::new(rx), stop_token), updates_of, |state: &mut ListenerState| state.1.clone());
+    let listener = StatefulListener::new(
+        (UnboundedReceiverStream::new(rx), stop_token),
+        updates_of,
+        |state: &mut ListenerState| state.1.clone(),
+    );
     (Router::new().route(path, post(receive)).with_state(hook), listener)
 }
 

@@ -120,7 +120,8 @@ async fn an_allowed_user_creates_a_video() {
 #[tokio::test]
 async fn every_member_of_an_allowed_group_may_create_but_only_there() {
     let group = Chat::group(-100_2002);
-    let (env, _bot) = private_bot(&[("ALLOWED_USER_IDS", &ALICE.to_string()), ("ALLOWED_CHAT_IDS", &group.id.to_string())]).await;
+    let (env, _bot) =
+        private_bot(&[("ALLOWED_USER_IDS", &ALICE.to_string()), ("ALLOWED_CHAT_IDS", &group.id.to_string())]).await;
     let member = User::new(2002);
 
     let reply = say(&env, &group, &member, "/video@SoraTestBot two huskies in a courtyard").await;

@@ -18,7 +18,9 @@ const STRANGER: i64 = 7002;
 
 /// The create whose prompt is `prompt`, waiting for it.
 async fn create_with_prompt(env: &TestEnv, prompt: &str) -> Value {
-    let found = poll_until(WAIT, || env.video.creates().into_iter().find(|create| create.body["prompt"] == json!(prompt))).await;
+    let found =
+        poll_until(WAIT, || env.video.creates().into_iter().find(|create| create.body["prompt"] == json!(prompt)))
+            .await;
     found.unwrap_or_else(|| panic!("no create for {prompt:?}\n{}", env.video.dump())).body
 }
 
@@ -67,7 +69,10 @@ async fn strangers_albums_are_not_kept(postgres_url: Option<&str>) {
     if let Some(url) = postgres_url {
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect(url).await.expect("connect");
-        let rows = sqlx::query("SELECT media_group_id, COUNT(*) AS n FROM album_photos GROUP BY media_group_id").fetch_all(&pool).await.unwrap();
+        let rows = sqlx::query("SELECT media_group_id, COUNT(*) AS n FROM album_photos GROUP BY media_group_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
         let groups: Vec<(String, i64)> = rows.iter().map(|row| (row.get("media_group_id"), row.get("n"))).collect();
         assert_eq!(groups, [("allowed-album".to_owned(), 3)]);
         pool.close().await;

@@ -89,7 +89,10 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     let (alice, bob, carol) = (User::new(ALICE), User::new(BOB), User::new(CAROL));
 
     let upstream = FakeVideoApi::task_id(1);
-    env.video.script_task(&upstream, vec![Reply::json(200, json!({"id": upstream, "status": "processing", "progress": 42}))]);
+    env.video.script_task(
+        &upstream,
+        vec![Reply::json(200, json!({"id": upstream, "status": "processing", "progress": 42}))],
+    );
     let command = send(&env, Msg::text(&group, &alice, "/video a lighthouse in a storm"));
     let status = reply(&env, group.id, command, 1).await;
     assert_eq!(labels(&status), rows(&[&["🔄 Refresh", "✖ Stop"]]));
@@ -102,7 +105,8 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let refresh = env.tg.press(&alice, &status, "🔄 Refresh");
     assert_eq!(notice(&env, &refresh).await, None);
-    let refreshed = wait_edit(&env, group.id, status_id, "42% with its buttons", |c| c.text().unwrap().contains("42%")).await;
+    let refreshed =
+        wait_edit(&env, group.id, status_id, "42% with its buttons", |c| c.text().unwrap().contains("42%")).await;
     assert_eq!(labels(&refreshed), rows(&[&["🔄 Refresh", "✖ Stop"]]));
 
     let not_hers = env.tg.press(&bob, &status, "✖ Stop");
@@ -120,8 +124,15 @@ async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     let stopped = store.task(1).await.unwrap().unwrap();
     assert!(stopped.state == TaskState::Running && stopped.is_silenced(), "{stopped:?}");
     for message in [status_id, message_id(&copy)] {
-        let stopped = wait_edit(&env, group.id, message, "no longer followed", |c| c.text().unwrap().contains("no longer followed")).await;
-        assert!(stopped.body.get("reply_markup").is_none(), "the buttons go when the task is stopped: {}", stopped.body);
+        let stopped = wait_edit(&env, group.id, message, "no longer followed", |c| {
+            c.text().unwrap().contains("no longer followed")
+        })
+        .await;
+        assert!(
+            stopped.body.get("reply_markup").is_none(),
+            "the buttons go when the task is stopped: {}",
+            stopped.body
+        );
     }
 
     let again = env.tg.press(&alice, &status, "✖ Stop");
@@ -185,7 +196,10 @@ async fn video_buttons(vars: &[(&str, &str)]) {
     assert_eq!(env.video.creates().len(), 3);
     assert_eq!(env.tg.replies(group.id, video_id).len(), 2, "no message for the refused press");
     // Twice in the update stream, but one answer: the second was recognised.
-    assert_eq!(env.tg.calls_of("answerCallbackQuery").iter().filter(|c| c.body["callback_query_id"] == json!(pro)).count(), 2);
+    assert_eq!(
+        env.tg.calls_of("answerCallbackQuery").iter().filter(|c| c.body["callback_query_id"] == json!(pro)).count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -274,7 +288,13 @@ async fn settings_per_user_and_per_group_for_group_admins_only() {
     let settings = reply(&env, private.id, shown, 1).await;
     assert_eq!(
         labels(&settings),
-        rows(&[&["✓ sora-2", "sora-2-pro"], &["✓ Portrait", "Landscape"], &["✓ Large (1080p)", "Small (720p)"], &["10 s", "✓ 15 s"], &["↩ Bot defaults"]])
+        rows(&[
+            &["✓ sora-2", "sora-2-pro"],
+            &["✓ Portrait", "Landscape"],
+            &["✓ Large (1080p)", "Small (720p)"],
+            &["10 s", "✓ 15 s"],
+            &["↩ Bot defaults"]
+        ])
     );
     let press = env.tg.press(&me, &settings, "Landscape");
     assert_eq!(notice(&env, &press).await.as_deref(), Some("Saved."));
@@ -306,7 +326,9 @@ async fn settings_per_user_and_per_group_for_group_admins_only() {
 async fn ask_inline(env: &TestEnv, from: &User, query: &str) -> Call {
     let (id, update) = inline_query(from, query);
     env.tg.push_update(update);
-    env.tg.wait_call("answerInlineQuery", WAIT, |c| c.is("answerInlineQuery") && c.body["inline_query_id"] == json!(id)).await
+    env.tg
+        .wait_call("answerInlineQuery", WAIT, |c| c.is("answerInlineQuery") && c.body["inline_query_id"] == json!(id))
+        .await
 }
 
 #[tokio::test]

@@ -56,7 +56,11 @@ async fn tasks_of(env: &TestEnv, user: i64) -> i64 {
     sqlx::any::install_default_drivers();
     let url = env.var("DATABASE_URL").expect("DATABASE_URL");
     let pool = AnyPool::connect(url).await.expect("open the bot's database");
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE user_id = $1").bind(user).fetch_one(&pool).await.expect("count tasks");
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&pool)
+        .await
+        .expect("count tasks");
     pool.close().await;
     row.get::<i64, _>("n")
 }
@@ -66,7 +70,8 @@ async fn tasks_of(env: &TestEnv, user: i64) -> i64 {
 /// burst is handled, and the flooder is told once to slow down.
 #[tokio::test]
 async fn a_members_flood_never_delays_another_chat() {
-    let (env, bot) = TestEnv::start_with(bot_bin!(), &[("TELEGRAM_SEND_LIMITS", "telegram"), ("COMMANDS_PER_MINUTE", "20")]).await;
+    let (env, bot) =
+        TestEnv::start_with(bot_bin!(), &[("TELEGRAM_SEND_LIMITS", "telegram"), ("COMMANDS_PER_MINUTE", "20")]).await;
     let flooder = 7001;
     flood(&env, flooder, FLOOD);
     answered_promptly(&env, 7002, "the other user's cat").await;
@@ -80,7 +85,10 @@ async fn a_members_flood_never_delays_another_chat() {
     assert_eq!(env.tg.sent_texts(flooder).len(), 6, "{}", env.tg.dump());
     let creates = env.video.creates();
     assert_eq!(creates.len(), 3, "{}", env.video.dump());
-    assert_eq!(creates.iter().filter(|c| c.body["prompt"].as_str().unwrap_or_default().starts_with("flood")).count(), 2);
+    assert_eq!(
+        creates.iter().filter(|c| c.body["prompt"].as_str().unwrap_or_default().starts_with("flood")).count(),
+        2
+    );
     assert_eq!(tasks_of(&env, flooder).await, 2);
     let notices = env.tg.sent_texts(flooder).iter().filter(|text| text.contains(SLOW_DOWN)).count();
     assert_eq!(notices, 1, "{}", env.tg.dump());
@@ -115,7 +123,11 @@ async fn a_strangers_flood_is_bounded_and_delays_nobody() {
 
     tokio::time::sleep(QUIET).await;
     let texts = env.tg.sent_texts(stranger);
-    assert_eq!(texts.iter().filter(|t| t.contains("private") && t.contains(&stranger.to_string())).count(), 1, "{texts:?}");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("private") && t.contains(&stranger.to_string())).count(),
+        1,
+        "{texts:?}"
+    );
     assert_eq!(texts.iter().filter(|t| t.contains("/video [options] <prompt>")).count(), 5, "{texts:?}");
     // One notice a minute whatever it says: the refusal used it up.
     assert_eq!(texts.len(), 6, "{texts:?}");
@@ -128,9 +140,8 @@ async fn a_strangers_flood_is_bounded_and_delays_nobody() {
 async fn a_chats_answers_keep_their_order() {
     let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("COMMANDS_PER_MINUTE", "0")]).await;
     let (chat, from) = (Chat::private(7201), User::new(7201));
-    let commands: Vec<Value> = (0..30)
-        .map(|i| Msg::text(&chat, &from, ["/help", "/quota", "/tasks"][i % 3]).build())
-        .collect();
+    let commands: Vec<Value> =
+        (0..30).map(|i| Msg::text(&chat, &from, ["/help", "/quota", "/tasks"][i % 3]).build()).collect();
     for command in &commands {
         env.tg.push_message(command.clone());
     }

@@ -33,10 +33,63 @@ fn defaults() -> impl Strategy<Value = VideoOptions> {
 
 /// Characters people (and their phones) actually type, and the nasty ones.
 const ALPHABET: &[&str] = &[
-    "a", "Z", "0", "9", "=", "-", "--", "—", "–", "-—", "—-", "s", "d", ":", "_", ".", "/", "@", "#", "\"", "'", " ", "  ", "\t",
-    "\n", "\r\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}", "\u{3000}", "\u{A0}", "\u{0}", "\u{7}", "\u{1B}",
-    "\u{7F}", "\u{202E}", "\u{200F}", "\u{200B}", "\u{FEFF}", "\u{301}", "🎬", "🐺", "👨‍👩‍👧", "🇭🇰", "竖屏", "横屏", "日落", "ß", "İ",
-    "ǅ", "Ⅻ", "١", "𝟙", "\u{10FFFF}",
+    "a",
+    "Z",
+    "0",
+    "9",
+    "=",
+    "-",
+    "--",
+    "—",
+    "–",
+    "-—",
+    "—-",
+    "s",
+    "d",
+    ":",
+    "_",
+    ".",
+    "/",
+    "@",
+    "#",
+    "\"",
+    "'",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "\u{0B}",
+    "\u{0C}",
+    "\u{85}",
+    "\u{2028}",
+    "\u{2029}",
+    "\u{3000}",
+    "\u{A0}",
+    "\u{0}",
+    "\u{7}",
+    "\u{1B}",
+    "\u{7F}",
+    "\u{202E}",
+    "\u{200F}",
+    "\u{200B}",
+    "\u{FEFF}",
+    "\u{301}",
+    "🎬",
+    "🐺",
+    "👨‍👩‍👧",
+    "🇭🇰",
+    "竖屏",
+    "横屏",
+    "日落",
+    "ß",
+    "İ",
+    "ǅ",
+    "Ⅻ",
+    "١",
+    "𝟙",
+    "\u{10FFFF}",
 ];
 
 fn junk() -> impl Strategy<Value = String> {
@@ -46,10 +99,31 @@ fn junk() -> impl Strategy<Value = String> {
 /// A key as a user might write it: real keys and aliases in any case, flags, typos.
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(&[
-            "model", "m", "orientation", "o", "size", "s", "duration", "d", "pro", "portrait", "landscape", "MODEL", "Duration", "D",
-            "PRO", "modle", "dur", "x", "ratio", "seed", "",
-        ][..])
+        prop::sample::select(
+            &[
+                "model",
+                "m",
+                "orientation",
+                "o",
+                "size",
+                "s",
+                "duration",
+                "d",
+                "pro",
+                "portrait",
+                "landscape",
+                "MODEL",
+                "Duration",
+                "D",
+                "PRO",
+                "modle",
+                "dur",
+                "x",
+                "ratio",
+                "seed",
+                "",
+            ][..]
+        )
         .prop_map(str::to_owned),
         junk(),
     ]
@@ -58,11 +132,48 @@ fn key() -> impl Strategy<Value = String> {
 /// A value: valid ones for every key, near misses and junk.
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(&[
-            "sora-2", "sora-2-pro", "pro", "SORA-2", "sora-3", "portrait", "p", "vertical", "9:16", "竖屏", "landscape", "l",
-            "horizontal", "16:9", "横屏", "large", "hd", "1080p", "small", "sd", "720p", "huge", "10", "15", "25", "15s", "15S", "10s",
-            "0", "-1", "007", "4294967296", "99999999999999999999", "1e1", "15ss", "", "=", "==",
-        ][..])
+        prop::sample::select(
+            &[
+                "sora-2",
+                "sora-2-pro",
+                "pro",
+                "SORA-2",
+                "sora-3",
+                "portrait",
+                "p",
+                "vertical",
+                "9:16",
+                "竖屏",
+                "landscape",
+                "l",
+                "horizontal",
+                "16:9",
+                "横屏",
+                "large",
+                "hd",
+                "1080p",
+                "small",
+                "sd",
+                "720p",
+                "huge",
+                "10",
+                "15",
+                "25",
+                "15s",
+                "15S",
+                "10s",
+                "0",
+                "-1",
+                "007",
+                "4294967296",
+                "99999999999999999999",
+                "1e1",
+                "15ss",
+                "",
+                "=",
+                "==",
+            ][..]
+        )
         .prop_map(str::to_owned),
         junk(),
     ]
@@ -76,7 +187,8 @@ fn token() -> impl Strategy<Value = String> {
         (dash, key()).prop_map(|(d, k)| format!("{d}{k}")),
         value(),
         junk(),
-        prop::sample::select(&["--", "—", "–", "-", "=", "a=b", "x=y", "cat", "a cat surfing", "夜晚香港"][..]).prop_map(str::to_owned),
+        prop::sample::select(&["--", "—", "–", "-", "=", "a=b", "x=y", "cat", "a cat surfing", "夜晚香港"][..])
+            .prop_map(str::to_owned),
     ]
 }
 
@@ -87,15 +199,31 @@ fn separator() -> impl Strategy<Value = &'static str> {
 /// An option written the way the help shows it, with a valid value, in any
 /// of the accepted spellings.
 fn valid_option() -> impl Strategy<Value = String> {
-    let pair = prop::sample::select(&[
-        ("model", "sora-2"), ("m", "pro"), ("model", "sora-2-pro"), ("o", "landscape"), ("orientation", "9:16"), ("o", "横屏"),
-        ("o", "p"), ("size", "small"), ("s", "hd"), ("s", "720p"), ("duration", "15"), ("d", "10"), ("d", "15s"), ("d", "25"),
-        ("D", "10S"), ("Model", "PRO"),
-    ][..]);
+    let pair = prop::sample::select(
+        &[
+            ("model", "sora-2"),
+            ("m", "pro"),
+            ("model", "sora-2-pro"),
+            ("o", "landscape"),
+            ("orientation", "9:16"),
+            ("o", "横屏"),
+            ("o", "p"),
+            ("size", "small"),
+            ("s", "hd"),
+            ("s", "720p"),
+            ("duration", "15"),
+            ("d", "10"),
+            ("d", "15s"),
+            ("d", "25"),
+            ("D", "10S"),
+            ("Model", "PRO"),
+        ][..],
+    );
     let form = prop::sample::select(&["{k}={v}", "--{k}={v}", "--{k} {v}", "—{k} {v}", "–{k}={v}", "-—{k} {v}"][..]);
     prop_oneof![
         (pair, form).prop_map(|((k, v), form)| form.replace("{k}", k).replace("{v}", v)),
-        prop::sample::select(&["--pro", "--portrait", "--landscape", "—pro", "–landscape", "--PRO"][..]).prop_map(str::to_owned),
+        prop::sample::select(&["--pro", "--portrait", "--landscape", "—pro", "–landscape", "--PRO"][..])
+            .prop_map(str::to_owned),
     ]
 }
 
@@ -123,7 +251,8 @@ fn args() -> impl Strategy<Value = String> {
             out.extend(rest.into_iter().flat_map(|(s, t)| [s.to_owned(), t]));
             out
         });
-    let shuffled = prop::collection::vec((separator(), token()), 0..14).prop_map(|parts| parts.into_iter().flat_map(|(s, t)| [s.to_owned(), t]).collect());
+    let shuffled = prop::collection::vec((separator(), token()), 0..14)
+        .prop_map(|parts| parts.into_iter().flat_map(|(s, t)| [s.to_owned(), t]).collect());
     prop_oneof![3 => options_then_prompt, 1 => shuffled]
 }
 
@@ -262,8 +391,9 @@ fn random_text(rng: &mut StdRng, max_len: usize) -> String {
 /// A `/video` command that can never be a valid request: its first option is
 /// an unknown key, however the junk after it looks.
 fn invalid_video(rng: &mut StdRng) -> String {
-    let head = ["/video --bogus", "/video bogus=", "/video —bogus", "/video@SoraTestBot --bogus", "/video --bogus=1 --pro"]
-        [rng.random_range(0..5)];
+    let head =
+        ["/video --bogus", "/video bogus=", "/video —bogus", "/video@SoraTestBot --bogus", "/video --bogus=1 --pro"]
+            [rng.random_range(0..5)];
     let sep = [" ", "\n", "", "="][rng.random_range(0..4)];
     format!("{head}{sep}{}", random_text(rng, 60))
 }
@@ -346,9 +476,19 @@ fn junk_update(rng: &mut StdRng, i: usize) -> Value {
         }
         // Documents with odd (or invalid) mime types.
         6 => {
-            let mime = ["application/x-msdownload", "", "image/", "IMAGE/PNG", "image/jpeg; charset=utf-8", "%%%", "image/svg+xml", "text/plain"]
-                [rng.random_range(0..8)];
-            let mut m = Msg::document(&chat, &user, "weird-doc", mime, &random_text(rng, 20)).caption(&invalid_video(rng)).build();
+            let mime = [
+                "application/x-msdownload",
+                "",
+                "image/",
+                "IMAGE/PNG",
+                "image/jpeg; charset=utf-8",
+                "%%%",
+                "image/svg+xml",
+                "text/plain",
+            ][rng.random_range(0..8)];
+            let mut m = Msg::document(&chat, &user, "weird-doc", mime, &random_text(rng, 20))
+                .caption(&invalid_video(rng))
+                .build();
             if rng.random_bool(0.3) {
                 m["document"].as_object_mut().unwrap().remove("mime_type");
             }
@@ -402,7 +542,8 @@ fn junk_update(rng: &mut StdRng, i: usize) -> Value {
         }
         // Empty and whitespace-only texts, and a caption on a text message.
         12 => {
-            let mut m = Msg::text(&chat, &user, ["", " ", "\n\n", "\u{202E}/video --bogus"][rng.random_range(0..4)]).build();
+            let mut m =
+                Msg::text(&chat, &user, ["", " ", "\n\n", "\u{202E}/video --bogus"][rng.random_range(0..4)]).build();
             m["caption"] = json!("/video a caption on a text message is not a command");
             m.as_object_mut().unwrap().remove("entities");
             m
@@ -410,7 +551,8 @@ fn junk_update(rng: &mut StdRng, i: usize) -> Value {
         // Non-message updates and edits (the bot only acts on new messages).
         _ => {
             let inner = Msg::text(&chat, &user, &invalid_video(rng)).build();
-            let key = ["edited_message", "channel_post", "callback_query", "zz_unknown_update", "message_reaction"][rng.random_range(0..5)];
+            let key = ["edited_message", "channel_post", "callback_query", "zz_unknown_update", "message_reaction"]
+                [rng.random_range(0..5)];
             return json!({ key: inner, "zz_unknown": random_text(rng, 10) });
         }
     };
@@ -441,7 +583,9 @@ async fn hundreds_of_junk_updates_neither_crash_the_bot_nor_spend_money() {
     let reply = env
         .tg
         .wait_call("the reply to the one valid /video", WAIT, |call| {
-            call.is("sendMessage") && call.chat_id() == Some(chat.id) && call.body["reply_parameters"]["message_id"] == valid["message_id"]
+            call.is("sendMessage")
+                && call.chat_id() == Some(chat.id)
+                && call.body["reply_parameters"]["message_id"] == valid["message_id"]
         })
         .await;
     assert!(reply.text().unwrap_or_default().contains(&FakeVideoApi::task_id(1)), "{:?}", reply.text());

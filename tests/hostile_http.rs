@@ -48,7 +48,10 @@ impl Hooked {
     }
 
     async fn post_update(&self, body: &str, secret: Option<&str>) -> reqwest::Response {
-        let mut request = reqwest::Client::new().post(format!("{}/telegram/webhook", self.base)).header("content-type", "application/json").body(body.to_owned());
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/telegram/webhook", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
         if let Some(secret) = secret {
             request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
         }
@@ -74,7 +77,9 @@ async fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
 
 fn head(secret: Option<&str>, content_length: u64) -> String {
     let secret = secret.map(|s| format!("X-Telegram-Bot-Api-Secret-Token: {s}\r\n")).unwrap_or_default();
-    format!("POST /telegram/webhook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n{secret}Content-Length: {content_length}\r\n\r\n")
+    format!(
+        "POST /telegram/webhook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n{secret}Content-Length: {content_length}\r\n\r\n"
+    )
 }
 
 #[tokio::test]
@@ -85,7 +90,8 @@ async fn the_secret_is_checked_before_any_body_is_read() {
         for length in [1_500_000, 2_000_000_000] {
             let mut stream = hook.connect().await;
             stream.write_all(head(secret, length).as_bytes()).await.unwrap();
-            let answer = read_until_closed(&mut stream).await.unwrap_or_else(|| panic!("{secret:?}: no answer and not closed"));
+            let answer =
+                read_until_closed(&mut stream).await.unwrap_or_else(|| panic!("{secret:?}: no answer and not closed"));
             assert!(answer.starts_with("HTTP/1.1 401"), "{secret:?}, {length}: {answer}");
         }
     }
@@ -152,7 +158,10 @@ async fn the_connection_cap_holds_and_healthz_still_answers() {
     assert!(held.is_some(), "{} fds open, cap allows {bound}", open_fds(hook.bot.pid()));
     let metrics = reqwest::get(format!("{}/metrics", hook.base)).await.unwrap().text().await.unwrap();
     let evicted = metrics.lines().find(|l| l.starts_with("sora_http_connections_evicted_total")).unwrap_or_default();
-    assert!(evicted.split_whitespace().last().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n >= 150), "{evicted}");
+    assert!(
+        evicted.split_whitespace().last().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n >= 150),
+        "{evicted}"
+    );
     // A genuine update gets through as well.
     let update = json!({"update_id": 1, "message": Msg::text(&Chat::private(801), &User::new(801), "/help").build()});
     assert_eq!(hook.post_update(&update.to_string(), Some(SECRET)).await.status(), 200);
@@ -168,7 +177,9 @@ async fn an_unreadable_update_is_acknowledged_and_logged_without_its_content() {
     let line = hook.bot.wait_log("unparseable webhook update ignored", WAIT).await;
     assert!(line.contains("WARN") && line.contains("4242") && line.contains("bytes="), "{line}");
     assert_eq!(hook.post_update("{not json at all: private", Some(SECRET)).await.status(), 200);
-    poll_until(WAIT, || (hook.bot.logs().matches("unparseable webhook update ignored").count() == 2).then_some(())).await.expect("second warning");
+    poll_until(WAIT, || (hook.bot.logs().matches("unparseable webhook update ignored").count() == 2).then_some(()))
+        .await
+        .expect("second warning");
     let logs = hook.bot.logs();
     assert!(!logs.contains("private words") && !logs.contains("not json at all"), "{logs}");
 }

@@ -81,7 +81,9 @@ async fn wait_edits(env: &TestEnv, chat_id: i64, message_id: i32, n: usize) -> V
         let found = edits(env, chat_id, message_id);
         (found.len() >= n).then_some(found)
     });
-    found.await.unwrap_or_else(|| panic!("expected {n} edit(s) of message {message_id} in chat {chat_id}\n{}", env.tg.dump()))
+    found
+        .await
+        .unwrap_or_else(|| panic!("expected {n} edit(s) of message {message_id} in chat {chat_id}\n{}", env.tg.dump()))
 }
 
 /// Waits until task `id` is stored with a status message and returns that message's id.
@@ -115,7 +117,10 @@ fn assert_queries_well_formed(env: &TestEnv, upstream_id: &str) {
     }
     for pair in queries.windows(2) {
         let gap = pair[1].at.duration_since(pair[0].at);
-        assert!(gap >= Duration::from_millis(800), "queries of {upstream_id} only {gap:?} apart (POLL_INTERVAL_SECS=1)");
+        assert!(
+            gap >= Duration::from_millis(800),
+            "queries of {upstream_id} only {gap:?} apart (POLL_INTERVAL_SECS=1)"
+        );
     }
 }
 
@@ -187,7 +192,8 @@ async fn a_failed_task_tells_the_user_why() {
     let (env, _bot) = bot_with(&[]).await;
     let upstream_id = FakeVideoApi::task_id(1);
     let reason = "content policy violation: depicts a real person";
-    env.video.script_task(&upstream_id, vec![Reply::task(&upstream_id, "pending"), Reply::failed(&upstream_id, reason)]);
+    env.video
+        .script_task(&upstream_id, vec![Reply::task(&upstream_id, "pending"), Reply::failed(&upstream_id, reason)]);
     let chat = Chat::private(602);
     let command_id = send(&env, Msg::text(&chat, &User::new(602), "/video the president riding a dragon"));
 
@@ -281,7 +287,11 @@ async fn when_telegram_cannot_fetch_the_url_the_video_is_downloaded_and_uploaded
     env.video.add_file("clip.mp4", bytes.clone());
     let video_url = env.video.file_url("clip.mp4");
     env.video.script_task(&upstream_id, vec![Reply::completed(&upstream_id, &video_url)]);
-    env.tg.fail_next("sendVideo", 1, Failure::BadRequest("Bad Request: wrong file identifier/HTTP URL specified".into()));
+    env.tg.fail_next(
+        "sendVideo",
+        1,
+        Failure::BadRequest("Bad Request: wrong file identifier/HTTP URL specified".into()),
+    );
     let chat = Chat::private(605);
     let prompt = "a paper boat in a gutter stream";
     let command_id = send(&env, Msg::text(&chat, &User::new(605), &format!("/video {prompt}")));
@@ -331,7 +341,10 @@ async fn telegram_429s_are_waited_out_and_nothing_is_dropped() {
     let (env, _bot) = bot_with(&[]).await;
     let upstream_id = FakeVideoApi::task_id(1);
     let video_url = env.video.file_url("late.mp4");
-    env.video.script_task(&upstream_id, vec![Reply::task(&upstream_id, "pending"), Reply::completed(&upstream_id, &video_url)]);
+    env.video.script_task(
+        &upstream_id,
+        vec![Reply::task(&upstream_id, "pending"), Reply::completed(&upstream_id, &video_url)],
+    );
     for method in ["sendMessage", "editMessageText", "sendVideo"] {
         env.tg.fail_next(method, 1, Failure::RetryAfter(1));
     }
@@ -371,7 +384,8 @@ async fn status_tasks_cancel_and_again_answer_as_replies() {
     reply_text(&env, 611, first).await;
     let store = &store(&env).await;
     env.tg.add_photo("fox");
-    let second = send(&env, Msg::photo(&chat, &user, "fox").caption("/video --landscape d=10 s=small a fox in the snow"));
+    let second =
+        send(&env, Msg::photo(&chat, &user, "fox").caption("/video --landscape d=10 s=small a fox in the snow"));
     reply_text(&env, 611, second).await;
     let creates = env.video.wait_creates(2, WAIT).await;
     assert_eq!(creates[1].body["images"].as_array().map(Vec::len), Some(1), "{}", creates[1].body);

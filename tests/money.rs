@@ -96,7 +96,11 @@ async fn a_full_sqlite_database_never_pays_without_a_row() {
     let store = open_store(&env).await;
     let stored = tasks_of(&store, users.iter().copied()).await;
     let creates = env.video.creates().len();
-    println!("full SQLite database: {} commands, {creates} creates, {} rows, {refused} refused", commands.len(), stored.len());
+    println!(
+        "full SQLite database: {} commands, {creates} creates, {} rows, {refused} refused",
+        commands.len(),
+        stored.len()
+    );
     assert!(refused > 0, "the database never filled up");
     assert_eq!(creates, stored.len(), "every create has its row and no refused request was created");
     assert_eq!(creates + refused, commands.len(), "every command was answered one way or the other");
@@ -129,7 +133,8 @@ async fn hang_up_server() -> String {
 /// is refused instead of paying again.
 #[tokio::test]
 async fn ambiguous_answers_are_counted_and_never_retried() {
-    let (env, bot) = TestEnv::start_with(bot_bin!(), &[("DAILY_LIMIT_PER_USER", "1"), ("MAX_ACTIVE_PER_USER", "5")]).await;
+    let (env, bot) =
+        TestEnv::start_with(bot_bin!(), &[("DAILY_LIMIT_PER_USER", "1"), ("MAX_ACTIVE_PER_USER", "5")]).await;
     let cases = [
         ("504 gateway page", Reply::status(504, "<html><body>504 Gateway Time-out</body></html>")),
         ("502 with JSON", Reply::json(502, json!({"error": {"message": "bad gateway"}}))),
@@ -169,7 +174,8 @@ async fn ambiguous_answers_are_counted_and_never_retried() {
 #[tokio::test]
 async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
     let hang_up = hang_up_server().await;
-    let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("VIDEO_API_BASE_URL", &hang_up), ("DAILY_LIMIT_PER_USER", "1")]).await;
+    let (env, _bot) =
+        TestEnv::start_with(bot_bin!(), &[("VIDEO_API_BASE_URL", &hang_up), ("DAILY_LIMIT_PER_USER", "1")]).await;
     let chat = Chat::private(2100);
     let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
     assert!(reply(&env, 2100, first).await.contains("may or may not"));
@@ -177,7 +183,11 @@ async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
     assert!(reply(&env, 2100, second).await.contains("used all 1 videos"));
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("VIDEO_API_BASE_URL", &format!("http://{closed}")), ("DAILY_LIMIT_PER_USER", "1")]).await;
+    let (env, _bot) = TestEnv::start_with(
+        bot_bin!(),
+        &[("VIDEO_API_BASE_URL", &format!("http://{closed}")), ("DAILY_LIMIT_PER_USER", "1")],
+    )
+    .await;
     let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
     assert!(reply(&env, 2100, first).await.contains("No video was created"));
     let second = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
@@ -321,7 +331,12 @@ async fn a_cancelled_task_keeps_its_slot_until_it_ends_upstream() {
 async fn daily_budgets_for_everyone_and_per_group() {
     let (env, _bot) = TestEnv::start_with(
         bot_bin!(),
-        &[("DAILY_LIMIT_TOTAL", "3"), ("DAILY_LIMIT_PER_CHAT", "1"), ("ADMIN_USER_IDS", "9"), ("MAX_ACTIVE_TOTAL", "50")],
+        &[
+            ("DAILY_LIMIT_TOTAL", "3"),
+            ("DAILY_LIMIT_PER_CHAT", "1"),
+            ("ADMIN_USER_IDS", "9"),
+            ("MAX_ACTIVE_TOTAL", "50"),
+        ],
     )
     .await;
     let group = Chat::group(-500);
@@ -360,7 +375,11 @@ async fn a_file_that_is_not_an_image_costs_no_create_in_any_mode() {
         let (env, _bot) = TestEnv::start_with(bot_bin!(), &vars).await;
         env.tg.add_file("fake-png", b"GIF89a not really a png".to_vec());
         let chat = Chat::private(2400);
-        let command = send(&env, Msg::document(&chat, &User::new(2400), "fake-png", "image/png", "cat.png").caption("/video a cat")).await;
+        let command = send(
+            &env,
+            Msg::document(&chat, &User::new(2400), "fake-png", "image/png", "cat.png").caption("/video a cat"),
+        )
+        .await;
         let text = reply(&env, 2400, command).await;
         assert!(text.contains("not a JPEG, PNG or WebP"), "{vars:?}: {text}");
         assert!(env.video.creates().is_empty(), "{vars:?}: no create");
@@ -371,7 +390,9 @@ async fn a_file_that_is_not_an_image_costs_no_create_in_any_mode() {
 async fn media_tokens_are_deleted_when_the_create_is_refused() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("HTTP_BIND", &format!("127.0.0.1:{port}")), ("PUBLIC_BASE_URL", &base)]).await;
+    let (env, _bot) =
+        TestEnv::start_with(bot_bin!(), &[("HTTP_BIND", &format!("127.0.0.1:{port}")), ("PUBLIC_BASE_URL", &base)])
+            .await;
     env.tg.add_photo("refused");
     env.video.push_create(Reply::json(401, json!({"error": {"message": "invalid token"}})));
     let chat = Chat::private(2500);

@@ -51,7 +51,8 @@ fn answered(env: &TestEnv, message: &Value) -> bool {
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    let response = client.get(format!("http://{addr}{path}")).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let response =
+        client.get(format!("http://{addr}{path}")).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = response.status().as_u16();
     (status, response.text().await.unwrap_or_default())
 }
@@ -200,7 +201,10 @@ async fn long_polling_mode_deletes_a_leftover_webhook_before_polling() {
     env.tg.wait_for("getUpdates", 1, WAIT).await;
     assert!(api.asked.load(Ordering::SeqCst) >= 1, "never asked for the webhook");
     let calls = env.tg.calls();
-    let delete = calls.iter().position(|c| c.is("deleteWebhook")).unwrap_or_else(|| panic!("no deleteWebhook\n{}", env.tg.dump()));
+    let delete = calls
+        .iter()
+        .position(|c| c.is("deleteWebhook"))
+        .unwrap_or_else(|| panic!("no deleteWebhook\n{}", env.tg.dump()));
     let poll = calls.iter().position(|c| c.is("getUpdates")).expect("getUpdates");
     assert!(delete < poll, "deleteWebhook after getUpdates\n{}", env.tg.dump());
     assert!(env.tg.attempts_of("setWebhook").is_empty());
@@ -248,7 +252,11 @@ async fn healthz_turns_503_when_the_postgres_database_goes_away() {
         if status == 503 {
             break;
         }
-        assert!(Instant::now() < deadline, "healthz never said 503 after the database was dropped: {seen:?}\n{}", bot.logs());
+        assert!(
+            Instant::now() < deadline,
+            "healthz never said 503 after the database was dropped: {seen:?}\n{}",
+            bot.logs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(bot.exit_status().is_none(), "the bot should stay up to report it:\n{}", bot.logs());
@@ -298,12 +306,16 @@ async fn metrics_count_commands_creates_and_video_api_latency() {
     assert_eq!(value(r#"sora_creates_total{outcome="upstream"}"#), 1.0, "the 500 is counted by its error kind\n{text}");
     assert_eq!(value("sora_open_tasks"), 1.0, "{text}");
     assert!(
-        samples.keys().any(|series| series.starts_with("sora_video_api_seconds") && series.contains(r#"operation="create""#)),
+        samples
+            .keys()
+            .any(|series| series.starts_with("sora_video_api_seconds") && series.contains(r#"operation="create""#)),
         "{text}"
     );
     let create_count = samples
         .iter()
-        .find(|(series, _)| series.starts_with("sora_video_api_seconds_count") && series.contains(r#"operation="create""#))
+        .find(|(series, _)| {
+            series.starts_with("sora_video_api_seconds_count") && series.contains(r#"operation="create""#)
+        })
         .map(|(_, value)| *value);
     assert_eq!(create_count, Some(2.0), "two create calls timed\n{text}");
     assert!(text.contains("# TYPE sora_commands_total counter"), "{text}");
@@ -328,7 +340,10 @@ async fn sigterm_finishes_the_create_in_flight_replies_and_exits_0() {
     let signalled = Instant::now();
     bot.terminate();
 
-    let status = bot.wait_exit(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("still running 10 s after SIGTERM\n{}", bot.logs()));
+    let status = bot
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("still running 10 s after SIGTERM\n{}", bot.logs()));
     let took = signalled.elapsed();
     assert!(status.success(), "exit status {status}\n{}", bot.logs());
     let create = &env.video.creates()[0];
@@ -349,7 +364,9 @@ async fn sigterm_waits_for_an_album_still_being_collected() {
     let user = User::new(606);
     env.tg.add_photo("shutdown-a1");
     env.tg.add_photo("shutdown-a2");
-    let first = env.tg.push_message(Msg::photo(&chat, &user, "shutdown-a1").album("shutdown").caption("/video an album at closing time").build());
+    let first = env.tg.push_message(
+        Msg::photo(&chat, &user, "shutdown-a1").album("shutdown").caption("/video an album at closing time").build(),
+    );
     env.tg.push_message(Msg::photo(&chat, &user, "shutdown-a2").album("shutdown").build());
     let handed_out = poll_until(WAIT, || env.tg.handed_out_at(first)).await;
     assert!(handed_out.is_some(), "the album never reached the bot");
@@ -360,14 +377,20 @@ async fn sigterm_waits_for_an_album_still_being_collected() {
     let creates = env.video.creates();
     assert_eq!(creates.len(), 1, "the album's request was dropped at shutdown");
     assert_eq!(creates[0].body["images"].as_array().map(Vec::len), Some(2));
-    assert!(env.tg.sent_texts(chat.id).iter().any(|text| text.contains("an album at closing time")), "{}", env.tg.dump());
+    assert!(
+        env.tg.sent_texts(chat.id).iter().any(|text| text.contains("an album at closing time")),
+        "{}",
+        env.tg.dump()
+    );
 }
 
 #[tokio::test]
 async fn a_webhook_replica_stops_gracefully_refuses_new_updates_and_leaves_the_webhook_for_the_others() {
     let mut hook = WebhookBot::start(&[]).await;
     let task = "sora-2:task_slow_hook";
-    hook.env.video.push_create(Reply::json(200, json!({"id": task, "status": "pending"})).after(Duration::from_secs(2)));
+    hook.env
+        .video
+        .push_create(Reply::json(200, json!({"id": task, "status": "pending"})).after(Duration::from_secs(2)));
     let chat = Chat::private(607);
     let user = User::new(607);
     let in_flight = Msg::text(&chat, &user, "/video a slow cat").build();
@@ -390,13 +413,17 @@ async fn a_webhook_replica_stops_gracefully_refuses_new_updates_and_leaves_the_w
         .map(|response| response.status().as_u16());
     assert!(matches!(late_status, Ok(503) | Err(_)), "an update was accepted while stopping: {late_status:?}");
 
-    let status = hook.bot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("still running after SIGTERM\n{}", hook.bot.logs()));
+    let status =
+        hook.bot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("still running after SIGTERM\n{}", hook.bot.logs()));
     assert!(status.success(), "exit status {status}\n{}", hook.bot.logs());
-    assert!(hook.env.tg.sent_texts(chat.id).iter().any(|text| text.contains(task)), "no status reply before exit\n{}", hook.env.tg.dump());
+    assert!(
+        hook.env.tg.sent_texts(chat.id).iter().any(|text| text.contains(task)),
+        "no status reply before exit\n{}",
+        hook.env.tg.dump()
+    );
     assert_eq!(hook.env.video.creates().len(), 1);
     assert!(hook.env.tg.attempts_of("deleteWebhook").is_empty(), "a stopping replica removed the shared webhook");
 }
-
 
 // ---------------------------------------------------------------------------
 // Secrets
@@ -410,7 +437,8 @@ fn token_secret() -> &'static str {
 /// Finds a secret in `text`; names it. A Telegram file URL counts unless
 /// its token was redacted.
 fn secret_in(text: &str) -> Option<&'static str> {
-    let secrets = [(token_secret(), "the bot token"), (VIDEO_API_KEY, "the API key"), (WEBHOOK_SECRET, "the webhook secret")];
+    let secrets =
+        [(token_secret(), "the bot token"), (VIDEO_API_KEY, "the API key"), (WEBHOOK_SECRET, "the webhook secret")];
     if let Some((_, name)) = secrets.into_iter().find(|(secret, _)| text.contains(secret)) {
         return Some(name);
     }
@@ -435,7 +463,10 @@ async fn assert_no_secrets(hook: &WebhookBot) {
             panic!("{found} in Telegram call {}: {body}", call.method);
         }
         for file in &call.files {
-            assert!(secret_in(file.file_name.as_deref().unwrap_or_default()).is_none(), "secret in an uploaded file name");
+            assert!(
+                secret_in(file.file_name.as_deref().unwrap_or_default()).is_none(),
+                "secret in an uploaded file name"
+            );
         }
     }
     for create in env.video.creates() {
@@ -479,7 +510,9 @@ async fn no_secret_leaves_the_bot_over_a_whole_mixed_run() {
     let text = Msg::text(&chat, &user, "/video a cat surfing at sunset").build();
     hook.deliver(&text).await;
     assert!(reply_to(&hook.env, &text).await.contains("queued"));
-    let echo = format!("Incorrect API key provided: {VIDEO_API_KEY}; image {tg_url}/file/bot{TOKEN}/photos/x.jpg (Bearer {VIDEO_API_KEY})");
+    let echo = format!(
+        "Incorrect API key provided: {VIDEO_API_KEY}; image {tg_url}/file/bot{TOKEN}/photos/x.jpg (Bearer {VIDEO_API_KEY})"
+    );
     hook.env.video.script_task(&FakeVideoApi::task_id(1), vec![Reply::failed(&FakeVideoApi::task_id(1), &echo)]);
 
     // 2. A photo captioned with the command (data mode: the bot downloads it by its file URL).
@@ -490,7 +523,9 @@ async fn no_secret_leaves_the_bot_over_a_whole_mixed_run() {
     // It completes, and the video is delivered.
     let video_url = hook.env.video.file_url("done.mp4");
     hook.env.video.add_file("done.mp4", vec![0u8; 4096]);
-    hook.env.video.script_task(&FakeVideoApi::task_id(2), vec![Reply::completed(&FakeVideoApi::task_id(2), &video_url)]);
+    hook.env
+        .video
+        .script_task(&FakeVideoApi::task_id(2), vec![Reply::completed(&FakeVideoApi::task_id(2), &video_url)]);
 
     // 3. An album of two, the caption on the first.
     hook.env.tg.add_photo("secret-a1");

@@ -121,7 +121,9 @@ impl Replicas {
 
 /// The create whose prompt is `prompt`, waiting for it.
 async fn create_with_prompt(env: &TestEnv, prompt: &str) -> Value {
-    let found = poll_until(WAIT, || env.video.creates().into_iter().find(|create| create.body["prompt"] == json!(prompt))).await;
+    let found =
+        poll_until(WAIT, || env.video.creates().into_iter().find(|create| create.body["prompt"] == json!(prompt)))
+            .await;
     found.unwrap_or_else(|| panic!("no create for {prompt:?}\n{}", env.video.dump())).body
 }
 
@@ -148,10 +150,14 @@ async fn three_replicas_share_albums_and_deliver_every_video_once_after_one_is_k
     // replicas), as it does when a webhook answer comes too late.
     let group = Chat::group(-9200);
     let (author, replier) = (User::new(9200), User::new(9201));
-    let bytes: Vec<Vec<u8>> = ["rep-a1", "rep-a2", "rep-a3"].iter().map(|prefix| replicas.env.tg.add_photo(prefix)).collect();
+    let bytes: Vec<Vec<u8>> =
+        ["rep-a1", "rep-a2", "rep-a3"].iter().map(|prefix| replicas.env.tg.add_photo(prefix)).collect();
     let album = [
         Msg::photo(&group, &author, "rep-a1").album("split-album").build(),
-        Msg::photo(&group, &author, "rep-a2").album("split-album").caption("/video three friends on three replicas").build(),
+        Msg::photo(&group, &author, "rep-a2")
+            .album("split-album")
+            .caption("/video three friends on three replicas")
+            .build(),
         Msg::photo(&group, &author, "rep-a3").album("split-album").build(),
     ];
     replicas.deliver_to(0, &album[0]).await;
@@ -194,11 +200,17 @@ async fn three_replicas_share_albums_and_deliver_every_video_once_after_one_is_k
         let command = video.body["reply_parameters"]["message_id"].as_i64().unwrap_or_default();
         *per_command.entry((video.chat_id().unwrap_or_default(), command)).or_default() += 1;
     }
-    let mut expected_commands: Vec<(i64, i64)> = commands.iter().map(|c| (c["chat"]["id"].as_i64().unwrap(), msg_id(c))).collect();
+    let mut expected_commands: Vec<(i64, i64)> =
+        commands.iter().map(|c| (c["chat"]["id"].as_i64().unwrap(), msg_id(c))).collect();
     expected_commands.push((group.id, msg_id(&album[1])));
     expected_commands.push((group.id, msg_id(&reply)));
     for key in &expected_commands {
-        assert_eq!(per_command.get(key), Some(&1), "video for command {key:?} not delivered exactly once: {per_command:?}\n{}", replicas.env.tg.dump());
+        assert_eq!(
+            per_command.get(key),
+            Some(&1),
+            "video for command {key:?} not delivered exactly once: {per_command:?}\n{}",
+            replicas.env.tg.dump()
+        );
     }
     assert_eq!(per_command.len(), expected_commands.len(), "{per_command:?}");
     assert_eq!(replicas.env.video.creates().len(), 8, "no task created twice\n{}", replicas.logs());

@@ -119,11 +119,12 @@ async fn task(store: &Store, id: i64) -> Task {
 /// and polled once: three open tasks, pending upstream.
 async fn open_three_tasks(setup: &Setup, store: &Store, base_user: i64) -> Vec<Request> {
     let env = &setup.env;
-    let requests: Vec<Request> = ["a kite over a windy beach", "a train through autumn hills", "a jellyfish in neon light"]
-        .iter()
-        .enumerate()
-        .map(|(i, prompt)| Request::new(base_user + i as i64, prompt))
-        .collect();
+    let requests: Vec<Request> =
+        ["a kite over a windy beach", "a train through autumn hills", "a jellyfish in neon light"]
+            .iter()
+            .enumerate()
+            .map(|(i, prompt)| Request::new(base_user + i as i64, prompt))
+            .collect();
     for (k, request) in requests.iter().enumerate() {
         env.tg.push_message(request.message.clone());
         env.video.wait_creates(k + 1, WAIT).await;
@@ -154,7 +155,14 @@ fn complete_all(env: &TestEnv) -> Vec<String> {
 }
 
 /// Each request got its own video once, as a reply, and no task was created twice.
-async fn assert_each_delivered_once(setup: &Setup, store: &Store, requests: &[Request], urls: &[String], since: Instant, timeout: Duration) {
+async fn assert_each_delivered_once(
+    setup: &Setup,
+    store: &Store,
+    requests: &[Request],
+    urls: &[String],
+    since: Instant,
+    timeout: Duration,
+) {
     let env = &setup.env;
     env.tg.wait_for("sendVideo", 3, timeout).await;
     for k in 1..=3_i64 {
@@ -175,7 +183,10 @@ async fn assert_each_delivered_once(setup: &Setup, store: &Store, requests: &[Re
         assert_eq!(to_this[0].body["reply_parameters"]["message_id"], json!(request.id()));
         // Polled again after the restart.
         let upstream_id = FakeVideoApi::task_id(k + 1);
-        assert!(env.video.queries_of(&upstream_id).iter().any(|q| q.at >= since), "{upstream_id} polled after the restart");
+        assert!(
+            env.video.queries_of(&upstream_id).iter().any(|q| q.at >= since),
+            "{upstream_id} polled after the restart"
+        );
         // The status reply only: re-delivered commands are not answered again.
         assert_eq!(replies(env, request.chat_id, request.id()).len(), 1, "{}", env.tg.dump());
     }

@@ -19,7 +19,9 @@ async fn reply_to(env: &TestEnv, chat_id: i64, command_id: i64) -> String {
     let call = env
         .tg
         .wait_call("reply", WAIT, |c| {
-            c.is("sendMessage") && c.chat_id() == Some(chat_id) && c.body["reply_parameters"]["message_id"] == json!(command_id)
+            c.is("sendMessage")
+                && c.chat_id() == Some(chat_id)
+                && c.body["reply_parameters"]["message_id"] == json!(command_id)
         })
         .await;
     call.text().unwrap_or_default().to_owned()
@@ -33,7 +35,11 @@ fn data_url(bytes: &[u8]) -> String {
 fn assert_no_secrets(env: &TestEnv, bot: &BotProcess) {
     for call in env.tg.calls() {
         let body = call.body.to_string();
-        assert!(!body.contains(TOKEN) && !body.contains(VIDEO_API_KEY), "secret in Telegram call {}: {body}", call.method);
+        assert!(
+            !body.contains(TOKEN) && !body.contains(VIDEO_API_KEY),
+            "secret in Telegram call {}: {body}",
+            call.method
+        );
     }
     for create in env.video.creates() {
         let body = create.body.to_string();
@@ -83,7 +89,12 @@ async fn the_command_menu_is_registered_in_english_and_chinese() {
     let (env, _bot) = bot_with(&[]).await;
     let menus = env.tg.wait_for("setMyCommands", 2, WAIT).await;
     let commands = |i: usize| -> Vec<String> {
-        menus[i].body["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap().to_owned()).collect()
+        menus[i].body["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap().to_owned())
+            .collect()
     };
     let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota", "/settings"];
     assert_eq!(commands(0), all);
@@ -282,7 +293,8 @@ async fn proxy_mode_serves_the_photo_bytes_at_an_unguessable_expiring_url() {
     assert_eq!(fetched.headers()["content-type"], "image/jpeg");
     assert_eq!(fetched.bytes().await.unwrap().to_vec(), large);
 
-    for other in ["/media/00000000000000000000000000000000.jpg", "/media/..%2F..%2Fetc%2Fpasswd", "/media/", "/bot.db"] {
+    for other in ["/media/00000000000000000000000000000000.jpg", "/media/..%2F..%2Fetc%2Fpasswd", "/media/", "/bot.db"]
+    {
         assert_eq!(reqwest::get(format!("{base}{other}")).await.unwrap().status(), 404, "{other}");
     }
     tokio::time::sleep(Duration::from_secs(4)).await;

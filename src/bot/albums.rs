@@ -155,7 +155,10 @@ impl Albums {
                 // second: this many at once is a flood, and the oldest one
                 // was about to close anyway.
                 if let Some((evicted, _)) = collecting.pop_front() {
-                    tracing::warn!(chat_id = evicted.chat_id, "too many albums at once: dropped the oldest one being collected");
+                    tracing::warn!(
+                        chat_id = evicted.chat_id,
+                        "too many albums at once: dropped the oldest one being collected"
+                    );
                 }
             }
             collecting.insert(key.clone(), Collecting::default());
@@ -220,7 +223,12 @@ mod tests {
             user_id: 1,
             language_code: None,
             request: VideoRequest {
-                options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
+                options: VideoOptions {
+                    model: Model::Sora2,
+                    orientation: Orientation::Portrait,
+                    size: Size::Large,
+                    duration: 15,
+                },
                 prompt: "p".into(),
             },
             replied_images: vec![],

@@ -76,7 +76,11 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
     };
     crate::metrics::command("button");
     if !pressed.answerable(&state) {
-        tracing::info!(user_id = pressed.user_id, chat_id = pressed.chat_id, "refused a press by a user who is not allowed");
+        tracing::info!(
+            user_id = pressed.user_id,
+            chat_id = pressed.chat_id,
+            "refused a press by a user who is not allowed"
+        );
         return notice(&state, &pressed.callback_id, Some(texts::press_not_allowed(lang))).await;
     }
     if !state.store.first_press(&pressed.callback_id).await? {
@@ -89,7 +93,9 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
         Press::Again(id) | Press::Flip(id) | Press::Pro(id) => rerequest(state, &pressed, press, id).await,
         Press::Duration { pending, seconds } => fix(state, &pressed, pending, Some(seconds)).await,
         Press::AsPrompt(pending) => fix(state, &pressed, pending, None).await,
-        Press::Setting(setting) => settings::change(&state, &pressed.sender(pressed.message_id), &pressed.callback_id, setting).await,
+        Press::Setting(setting) => {
+            settings::change(&state, &pressed.sender(pressed.message_id), &pressed.callback_id, setting).await
+        }
     }
 }
 
@@ -114,7 +120,8 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
     let is_status_message = task.status_msg_id == Some(pressed.message_id);
     // Shown moments ago: a press then (or a finger tapping on) costs a query and
     // an edit for nothing new, and quick edits of one message draw 429s.
-    let fresh = is_status_message && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < REFRESH_GAP.as_millis() as i64);
+    let fresh = is_status_message
+        && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < REFRESH_GAP.as_millis() as i64);
     if task.state == TaskState::Running && fresh {
         return notice(&state, &pressed.callback_id, Some(texts::press_up_to_date(pressed.lang))).await;
     }
@@ -133,7 +140,13 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
 
 /// Queries a running task, records its progress, and shows the task as now
 /// stored (the watcher may have ended it meanwhile) in the pressed message.
-async fn show_now(state: &AppState, task: Task, chat_id: i64, message_id: i32, is_status_message: bool) -> HandlerResult {
+async fn show_now(
+    state: &AppState,
+    task: Task,
+    chat_id: i64,
+    message_id: i32,
+    is_status_message: bool,
+) -> HandlerResult {
     if let (TaskState::Running, Some(upstream_id)) = (task.state, task.upstream_id.as_deref()) {
         match state.api.query(upstream_id).await {
             // Only progress: finishing and delivering stay with the watcher.
@@ -225,7 +238,10 @@ async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Opt
     };
     let defaults = settings::defaults(&state, pressed.chat_id).await;
     let (label, request) = match seconds {
-        Some(seconds) => (texts::button_seconds(pressed.lang, seconds), parse_video_args_with_duration(&pending.args, &defaults, seconds)),
+        Some(seconds) => (
+            texts::button_seconds(pressed.lang, seconds),
+            parse_video_args_with_duration(&pending.args, &defaults, seconds),
+        ),
         None => {
             let prompt = pending.args.trim().to_owned();
             (texts::button_as_prompt(pressed.lang).to_owned(), Ok(VideoRequest { options: defaults, prompt }))
@@ -239,7 +255,13 @@ async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Opt
 
 /// Answers the press, posts the "requested by" message and submits the
 /// request as the presser's, with that message as its command.
-async fn submit_press(state: Arc<AppState>, pressed: &Pressed, label: &str, request: VideoRequest, images: Vec<String>) -> HandlerResult {
+async fn submit_press(
+    state: Arc<AppState>,
+    pressed: &Pressed,
+    label: &str,
+    request: VideoRequest,
+    images: Vec<String>,
+) -> HandlerResult {
     // The cost guards decide again when the request is stored; this only
     // saves a message that would be refused anyway, and says why in the notice.
     if let Some(refusal) = refused_now(&state, pressed.user_id, pressed.chat_id).await? {
@@ -252,7 +274,11 @@ async fn submit_press(state: Arc<AppState>, pressed: &Pressed, label: &str, requ
     start_submission(&pressed.sender(command.0), request, images, state).await
 }
 
-async fn refused_now(state: &AppState, user_id: i64, chat_id: i64) -> Result<Option<Refusal>, crate::store::StoreError> {
+async fn refused_now(
+    state: &AppState,
+    user_id: i64,
+    chat_id: i64,
+) -> Result<Option<Refusal>, crate::store::StoreError> {
     let unknown_active_since = now_ms() - state.config.task_timeout.as_millis() as i64;
     let usage = state.store.usage(user_id, chat_id, unknown_active_since).await?;
     let exempt = state.config.access.is_admin(user_id);
@@ -261,7 +287,13 @@ async fn refused_now(state: &AppState, user_id: i64, chat_id: i64) -> Result<Opt
 
 /// A `/video` that could not be parsed: the error, with buttons that fix it
 /// when the mistake is a duration the model lacks or an unknown option.
-pub(super) async fn refuse_with_fix(state: &AppState, sender: &Sender, args: &str, images: &[String], error: &ParseError) -> HandlerResult {
+pub(super) async fn refuse_with_fix(
+    state: &AppState,
+    sender: &Sender,
+    args: &str,
+    images: &[String],
+    error: &ParseError,
+) -> HandlerResult {
     let text = texts::parse_error(sender.lang, error);
     let model = match error {
         ParseError::BadDuration { model, .. } => Some(*model),

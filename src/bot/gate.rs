@@ -66,7 +66,10 @@ impl Gate {
             Admission::Pass => true,
             Admission::SlowDown => {
                 let lang = Lang::from_code(message.from.as_ref().and_then(|user| user.language_code.as_deref()));
-                tracing::info!(chat_id = message.chat.id.0, "a user is over the command rate limit; dropping their commands");
+                tracing::info!(
+                    chat_id = message.chat.id.0,
+                    "a user is over the command rate limit; dropping their commands"
+                );
                 metrics::dropped("command");
                 self.telegram.post_reply(message.chat.id.0, message.id.0, texts::slow_down(lang));
                 false
@@ -87,7 +90,8 @@ impl Gate {
             return true;
         }
         let member = press.message.as_ref().is_some_and(|message| access.may_create(user_id, message.chat().id.0));
-        let verdict = self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now);
+        let verdict =
+            self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now);
         if verdict != Verdict::Pass {
             metrics::dropped("press");
         }
@@ -187,7 +191,9 @@ mod tests {
             ("COMMANDS_PER_MINUTE", &per_minute.to_string()),
         ]
         .map(|(key, value)| (key.to_owned(), value.to_owned()));
-        let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())).unwrap();
+        let config =
+            Config::from_lookup(|name| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()))
+                .unwrap();
         let telegram = Telegram::new(&config);
         Gate::new(Arc::new(config), telegram, "SoraTestBot")
     }
@@ -212,7 +218,10 @@ mod tests {
         let now = Instant::now();
         let seen = admissions(&gate, MEMBER, "/video a cat", BURST as usize + 3, now);
         assert!(seen[..BURST as usize].iter().all(|a| *a == Admission::Pass), "{seen:?}");
-        assert_eq!(&seen[BURST as usize..], [Admission::SlowDown, Admission::Drop("command"), Admission::Drop("command")]);
+        assert_eq!(
+            &seen[BURST as usize..],
+            [Admission::SlowDown, Admission::Drop("command"), Admission::Drop("command")]
+        );
         // Chatter is not a command: it never counts.
         assert_eq!(admissions(&gate, MEMBER, "hello", 50, now), vec![Admission::Pass; 50]);
         assert_eq!(admissions(&gate, MEMBER, "/video@OtherBot a cat", 50, now), vec![Admission::Pass; 50]);

@@ -19,8 +19,13 @@ use crate::{
 /// Asks what the video should show. In a group the ForceReply is selective:
 /// it opens the keyboard of the person who asked only.
 pub(super) async fn ask(state: &AppState, sender: &Sender) -> HandlerResult {
-    let markup = ForceReply::new().selective().input_field_placeholder(Some(texts::ask_prompt_placeholder(sender.lang).to_owned()));
-    state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &texts::ask_prompt(sender.lang), markup).await?;
+    let markup = ForceReply::new()
+        .selective()
+        .input_field_placeholder(Some(texts::ask_prompt_placeholder(sender.lang).to_owned()));
+    state
+        .telegram
+        .reply_with_keyboard(sender.chat_id, sender.message_id, &texts::ask_prompt(sender.lang), markup)
+        .await?;
     Ok(())
 }
 

@@ -104,7 +104,12 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
 }
 
 /// Checks the image count, then hands the request to the tracker.
-pub(super) async fn start_submission(sender: &Sender, request: VideoRequest, images: Vec<String>, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn start_submission(
+    sender: &Sender,
+    request: VideoRequest,
+    images: Vec<String>,
+    state: Arc<AppState>,
+) -> HandlerResult {
     let max = state.config.max_images;
     if images.len() > max {
         return answer(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
@@ -151,7 +156,13 @@ fn collect_album_message(message: &Message, group_id: &str, command: Option<Albu
 
 /// Stores this replica's album message; the replica holding the caption then
 /// waits for the album to go quiet and closes it.
-async fn collect_shared_album(key: AlbumKey, message_id: i32, file_id: Option<String>, command: Option<AlbumCommand>, state: Arc<AppState>) {
+async fn collect_shared_album(
+    key: AlbumKey,
+    message_id: i32,
+    file_id: Option<String>,
+    command: Option<AlbumCommand>,
+    state: Arc<AppState>,
+) {
     let chat_id = key.chat_id;
     if let Some(file_id) = file_id
         && let Err(error) = state.store.add_album_photo(chat_id, &key.group_id, message_id, &file_id).await

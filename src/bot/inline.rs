@@ -31,11 +31,19 @@ pub async fn answer(query: InlineQuery, state: Arc<AppState>) -> HandlerResult {
         .into_iter()
         .map(|(task, file_id)| {
             let caption = texts::video_caption(lang, &task);
-            InlineQueryResultCachedVideo::new(task.id.to_string(), FileId(file_id), texts::inline_title(&task)).caption(caption).into()
+            InlineQueryResultCachedVideo::new(task.id.to_string(), FileId(file_id), texts::inline_title(&task))
+                .caption(caption)
+                .into()
         })
         .collect();
     crate::telegram::with_retry("answerInlineQuery", || {
-        state.telegram.bot.answer_inline_query(query.id.clone(), results.clone()).cache_time(CACHE_SECS).is_personal(true).send()
+        state
+            .telegram
+            .bot
+            .answer_inline_query(query.id.clone(), results.clone())
+            .cache_time(CACHE_SECS)
+            .is_personal(true)
+            .send()
     })
     .await?;
     Ok(())

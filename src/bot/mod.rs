@@ -105,14 +105,19 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         // ---- end phones ----
         // Uncaptioned album photos: siblings of a `/video` caption, or an album
         // a later command may reply to.
-        .branch(dptree::filter(|message: Message, state: Arc<AppState>| message.media_group_id().is_some() && may_use(message, state)).endpoint(handlers::album_photo));
+        .branch(
+            dptree::filter(|message: Message, state: Arc<AppState>| {
+                message.media_group_id().is_some() && may_use(message, state)
+            })
+            .endpoint(handlers::album_photo),
+        );
 
     dptree::entry()
         .branch(messages)
         // ---- phones: button presses and inline sharing ----
         .branch(Update::filter_callback_query().endpoint(buttons::press))
         .branch(Update::filter_inline_query().endpoint(inline::answer))
-        // ---- end phones ----
+    // ---- end phones ----
 }
 
 /// Command of this message, for us. Also reads captions (a photo captioned
@@ -145,9 +150,16 @@ fn may_use(message: Message, state: Arc<AppState>) -> bool {
 /// `setMyCommands` at start, so the menu lists what `/help` says; Chinese
 /// users get Chinese descriptions.
 pub async fn register_commands(telegram: &Telegram) -> Result<(), teloxide::RequestError> {
-    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(Command::bot_commands()).send()).await?;
-    let zh: Vec<BotCommand> = crate::texts::ZH_COMMAND_MENU.iter().map(|(command, description)| BotCommand::new(*command, *description)).collect();
-    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(zh.clone()).language_code("zh").send()).await?;
+    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(Command::bot_commands()).send())
+        .await?;
+    let zh: Vec<BotCommand> = crate::texts::ZH_COMMAND_MENU
+        .iter()
+        .map(|(command, description)| BotCommand::new(*command, *description))
+        .collect();
+    crate::telegram::with_retry("setMyCommands", || {
+        telegram.bot.set_my_commands(zh.clone()).language_code("zh").send()
+    })
+    .await?;
     Ok(())
 }
 

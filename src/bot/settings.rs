@@ -26,7 +26,10 @@ pub(super) async fn defaults(state: &AppState, chat_id: i64) -> VideoOptions {
 pub(super) async fn show(state: &AppState, sender: &Sender) -> HandlerResult {
     let current = defaults(state, sender.chat_id).await;
     let text = texts::settings(sender.lang, &current, sender.in_group);
-    state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, keyboards::settings(sender.lang, &current)).await?;
+    state
+        .telegram
+        .reply_with_keyboard(sender.chat_id, sender.message_id, &text, keyboards::settings(sender.lang, &current))
+        .await?;
     Ok(())
 }
 
@@ -40,7 +43,10 @@ pub(super) async fn change(state: &AppState, sender: &Sender, callback_id: &str,
     notice(state, callback_id, Some(texts::press_saved(sender.lang))).await?;
     let current = defaults(state, sender.chat_id).await;
     let text = texts::settings(sender.lang, &current, sender.in_group);
-    state.telegram.edit_with_keyboard(sender.chat_id, sender.message_id, &text, Some(keyboards::settings(sender.lang, &current))).await?;
+    state
+        .telegram
+        .edit_with_keyboard(sender.chat_id, sender.message_id, &text, Some(keyboards::settings(sender.lang, &current)))
+        .await?;
     Ok(())
 }
 

@@ -78,7 +78,9 @@ pub async fn submit(state: &AppState, submission: Submission) {
             metrics::create_outcome("bad_image");
             let text = match error {
                 ImageError::NotAnImage => texts::not_an_image(lang),
-                ImageError::TooLarge(_) | ImageError::TooLargeTogether => texts::images_too_large(lang, MAX_DATA_BYTES_TOTAL / (1024 * 1024)),
+                ImageError::TooLarge(_) | ImageError::TooLargeTogether => {
+                    texts::images_too_large(lang, MAX_DATA_BYTES_TOTAL / (1024 * 1024))
+                }
                 ImageError::Telegram(_) | ImageError::Store(_) => texts::image_error(lang),
             };
             return answer(text).await;

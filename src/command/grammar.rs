@@ -92,10 +92,7 @@ fn lookup_flag(written: &str) -> Option<Setting> {
 /// `15` or `15s` (any case). `None` if it is not a number that fits.
 fn parse_duration(value: &str) -> Option<u32> {
     let v = value.trim();
-    let digits = v
-        .strip_suffix('s')
-        .or_else(|| v.strip_suffix('S'))
-        .unwrap_or(v);
+    let digits = v.strip_suffix('s').or_else(|| v.strip_suffix('S')).unwrap_or(v);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -103,10 +100,7 @@ fn parse_duration(value: &str) -> Option<u32> {
 }
 
 fn parse_setting(key: Key, value: &str) -> Result<Setting, ParseError> {
-    let bad = || ParseError::BadValue {
-        key: key.name(),
-        value: value.to_owned(),
-    };
+    let bad = || ParseError::BadValue { key: key.name(), value: value.to_owned() };
     match key {
         Key::Model => value.parse().map(Setting::Model).map_err(|_| bad()),
         Key::Orientation => value.parse().map(Setting::Orientation).map_err(|_| bad()),
@@ -116,10 +110,7 @@ fn parse_setting(key: Key, value: &str) -> Result<Setting, ParseError> {
 }
 
 fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
+    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 fn is_phone_dash(c: char) -> bool {
@@ -150,9 +141,7 @@ fn is_plain_key(word: &str) -> bool {
     let bytes = word.as_bytes();
     !bytes.is_empty()
         && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// What a leading token is.
@@ -161,11 +150,7 @@ enum Token<'a> {
     /// `--` alone (or a lone phone dash): the options end here.
     EndOfOptions,
     /// An option; `value` is `Some` for the `key=value` forms.
-    Option {
-        key: &'a str,
-        value: Option<&'a str>,
-        dashed: bool,
-    },
+    Option { key: &'a str, value: Option<&'a str>, dashed: bool },
     /// Anything else: the prompt starts here.
     Prompt,
 }
@@ -182,18 +167,10 @@ fn classify(token: &str) -> Token<'_> {
             Some((k, v)) => (k, Some(v)),
             None => (rest, None),
         };
-        return Token::Option {
-            key,
-            value,
-            dashed: true,
-        };
+        return Token::Option { key, value, dashed: true };
     }
     match token.split_once('=') {
-        Some((key, value)) if is_plain_key(key) => Token::Option {
-            key,
-            value: Some(value),
-            dashed: false,
-        },
+        Some((key, value)) if is_plain_key(key) => Token::Option { key, value: Some(value), dashed: false },
         _ => Token::Prompt,
     }
 }
@@ -236,10 +213,7 @@ impl<'a> Scanner<'a> {
     /// `skip_inline_whitespace` returned `true`); does not advance.
     fn peek_token(&self) -> &'a str {
         let rest = self.rest();
-        let end = rest
-            .char_indices()
-            .find(|&(_, c)| c.is_whitespace())
-            .map_or(rest.len(), |(i, _)| i);
+        let end = rest.char_indices().find(|&(_, c)| c.is_whitespace()).map_or(rest.len(), |(i, _)| i);
         &rest[..end]
     }
 }
@@ -285,7 +259,11 @@ pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequ
 /// [`parse_video_args`] with the duration replaced by `duration` (a valid one
 /// for the final model), whatever the text says: the fix offered when the
 /// duration given does not fit the model.
-pub fn parse_video_args_with_duration(args: &str, defaults: &VideoOptions, duration: u32) -> Result<VideoRequest, ParseError> {
+pub fn parse_video_args_with_duration(
+    args: &str,
+    defaults: &VideoOptions,
+    duration: u32,
+) -> Result<VideoRequest, ParseError> {
     parse_with_duration(args, defaults, Some(duration))
 }
 
@@ -358,8 +336,5 @@ fn parse_with_duration(args: &str, defaults: &VideoOptions, duration: Option<u32
     if prompt.is_empty() {
         return Err(ParseError::EmptyPrompt);
     }
-    Ok(VideoRequest {
-        options,
-        prompt: prompt.to_owned(),
-    })
+    Ok(VideoRequest { options, prompt: prompt.to_owned() })
 }

@@ -2,12 +2,7 @@ use super::*;
 
 /// The SPEC defaults: sora-2, portrait, large, 15 s.
 fn defaults() -> VideoOptions {
-    VideoOptions {
-        model: Model::Sora2,
-        orientation: Orientation::Portrait,
-        size: Size::Large,
-        duration: 15,
-    }
+    VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 }
 }
 
 fn parse(args: &str) -> Result<VideoRequest, ParseError> {
@@ -29,12 +24,7 @@ fn err(args: &str) -> ParseError {
 }
 
 fn opts(model: Model, orientation: Orientation, size: Size, duration: u32) -> VideoOptions {
-    VideoOptions {
-        model,
-        orientation,
-        size,
-        duration,
-    }
+    VideoOptions { model, orientation, size, duration }
 }
 
 mod grammar;

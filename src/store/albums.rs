@@ -24,7 +24,13 @@ static LAST_PURGE: AtomicI64 = AtomicI64::new(0);
 
 impl Store {
     /// Stores one album photo (a repeat of the same message is ignored).
-    pub async fn add_album_photo(&self, chat_id: i64, group_id: &str, message_id: i32, file_id: &str) -> StoreResult<()> {
+    pub async fn add_album_photo(
+        &self,
+        chat_id: i64,
+        group_id: &str,
+        message_id: i32,
+        file_id: &str,
+    ) -> StoreResult<()> {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO album_photos (chat_id, media_group_id, message_id, file_id, seen_at) VALUES ($1, $2, $3, $4, $5) \
@@ -38,7 +44,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let last = LAST_PURGE.load(Ordering::Relaxed);
-        if now - last >= PURGE_EVERY_MS && LAST_PURGE.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if now - last >= PURGE_EVERY_MS
+            && LAST_PURGE.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
             let purged = self.purge_albums(now - ALBUM_ROWS_TTL_MS).await?;
             if purged > 0 {
                 tracing::debug!(purged, "purged old album rows");
@@ -105,8 +113,10 @@ impl Store {
 
     /// Deletes album rows seen before `before` (unix ms).
     pub async fn purge_albums(&self, before: i64) -> StoreResult<u64> {
-        let photos = sqlx::query("DELETE FROM album_photos WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
-        let commands = sqlx::query("DELETE FROM album_commands WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
+        let photos =
+            sqlx::query("DELETE FROM album_photos WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
+        let commands =
+            sqlx::query("DELETE FROM album_commands WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
         Ok(photos.rows_affected() + commands.rows_affected())
     }
 }

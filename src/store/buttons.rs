@@ -23,9 +23,18 @@ pub struct PendingRequest {
 impl Store {
     /// Stores a refused request under a new random id (unguessable, and free
     /// of races between replicas) and returns the id.
-    pub async fn add_pending_request(&self, chat_id: i64, user_id: i64, args: &str, image_file_ids: &[String]) -> StoreResult<i64> {
+    pub async fn add_pending_request(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        args: &str,
+        image_file_ids: &[String],
+    ) -> StoreResult<i64> {
         let now = now_ms();
-        sqlx::query("DELETE FROM pending_requests WHERE created_at < $1").bind(now - KEEP_MS).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM pending_requests WHERE created_at < $1")
+            .bind(now - KEEP_MS)
+            .execute(&self.pool)
+            .await?;
         // 53 bits: short in button data, and exact in any JSON reader.
         let id = (rand::random::<u64>() >> 11).max(1) as i64;
         sqlx::query("INSERT INTO pending_requests (id, chat_id, user_id, args, image_file_ids, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -52,7 +61,8 @@ impl Store {
             chat_id: row.try_get("chat_id")?,
             user_id: row.try_get("user_id")?,
             args: row.try_get("args")?,
-            image_file_ids: serde_json::from_str(&images).map_err(|_| StoreError::Corrupt(format!("pending request {id}: bad image_file_ids")))?,
+            image_file_ids: serde_json::from_str(&images)
+                .map_err(|_| StoreError::Corrupt(format!("pending request {id}: bad image_file_ids")))?,
         }))
     }
 
@@ -61,17 +71,23 @@ impl Store {
     pub async fn first_press(&self, callback_id: &str) -> StoreResult<bool> {
         let now = now_ms();
         sqlx::query("DELETE FROM button_presses WHERE created_at < $1").bind(now - KEEP_MS).execute(&self.pool).await?;
-        let result = sqlx::query("INSERT INTO button_presses (callback_id, created_at) VALUES ($1, $2) ON CONFLICT (callback_id) DO NOTHING")
-            .bind(callback_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let result = sqlx::query(
+            "INSERT INTO button_presses (callback_id, created_at) VALUES ($1, $2) ON CONFLICT (callback_id) DO NOTHING",
+        )
+        .bind(callback_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected() == 1)
     }
 
     /// The Telegram file id of the task's delivered video.
     pub async fn set_video_file_id(&self, id: i64, file_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET video_file_id = $1 WHERE id = $2").bind(file_id).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE tasks SET video_file_id = $1 WHERE id = $2")
+            .bind(file_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -111,13 +127,28 @@ mod tests {
     async fn story(store: Store) {
         let id = store.add_pending_request(-5, 7, "--d 25 a cat", &["p1".into()]).await.unwrap();
         let pending = store.pending_request(id).await.unwrap().unwrap();
-        assert_eq!(pending, PendingRequest { id, chat_id: -5, user_id: 7, args: "--d 25 a cat".into(), image_file_ids: vec!["p1".into()] });
+        assert_eq!(
+            pending,
+            PendingRequest {
+                id,
+                chat_id: -5,
+                user_id: 7,
+                args: "--d 25 a cat".into(),
+                image_file_ids: vec!["p1".into()]
+            }
+        );
         assert_eq!(store.pending_request(id + 1).await.unwrap(), None);
 
         assert!(store.first_press("cb-1").await.unwrap());
         assert!(!store.first_press("cb-1").await.unwrap());
 
-        let limits = crate::config::Limits { daily_per_user: 10, max_active_per_user: 10, max_active_total: 10, daily_total: None, daily_per_chat: None };
+        let limits = crate::config::Limits {
+            daily_per_user: 10,
+            max_active_per_user: 10,
+            max_active_total: 10,
+            daily_total: None,
+            daily_per_chat: None,
+        };
         let lease = Lease { owner: "me", until: i64::MAX };
         for (msg, prompt) in [(1, "A cat 100%"), (2, "a dog"), (3, "a cat_x")] {
             let new = NewTask {
@@ -126,10 +157,18 @@ mod tests {
                 command_msg_id: msg,
                 lang: "en".into(),
                 prompt: prompt.into(),
-                options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
+                options: VideoOptions {
+                    model: Model::Sora2,
+                    orientation: Orientation::Portrait,
+                    size: Size::Large,
+                    duration: 15,
+                },
                 image_file_ids: vec![],
             };
-            store.reserve(&new, &crate::store::Guards { limits: &limits, exempt: false, unknown_active_since: 0, lease }).await.unwrap();
+            store
+                .reserve(&new, &crate::store::Guards { limits: &limits, exempt: false, unknown_active_since: 0, lease })
+                .await
+                .unwrap();
         }
         for id in [1, 2, 3] {
             store.end_task(id, TaskState::Done, None).await.unwrap();
@@ -137,8 +176,14 @@ mod tests {
         store.set_video_file_id(1, "vid-1").await.unwrap();
         store.set_video_file_id(3, "vid-3").await.unwrap();
         let ids = |found: Vec<(Task, String)>| found.into_iter().map(|(t, f)| (t.id, f)).collect::<Vec<_>>();
-        assert_eq!(ids(store.shareable_videos(7, "", 10).await.unwrap()), vec![(3, "vid-3".into()), (1, "vid-1".into())]);
-        assert_eq!(ids(store.shareable_videos(7, "CAT", 10).await.unwrap()), vec![(3, "vid-3".into()), (1, "vid-1".into())]);
+        assert_eq!(
+            ids(store.shareable_videos(7, "", 10).await.unwrap()),
+            vec![(3, "vid-3".into()), (1, "vid-1".into())]
+        );
+        assert_eq!(
+            ids(store.shareable_videos(7, "CAT", 10).await.unwrap()),
+            vec![(3, "vid-3".into()), (1, "vid-1".into())]
+        );
         assert_eq!(ids(store.shareable_videos(7, "100%", 10).await.unwrap()), vec![(1, "vid-1".into())]);
         assert_eq!(ids(store.shareable_videos(7, "t_", 10).await.unwrap()), vec![(3, "vid-3".into())]);
         assert!(store.shareable_videos(8, "", 10).await.unwrap().is_empty(), "only the user's own");

@@ -65,7 +65,11 @@ impl Store {
             tokio::spawn(checkpoint_wal(sqlite_pool(options, true, max_page_count).await?, pool.clone()));
             pool
         } else {
-            AnyPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?
+            AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool, shared_writers: !is_sqlite })
@@ -97,7 +101,10 @@ impl Store {
 
     /// Runs one state-changing statement in its own transaction and checks the
     /// commit: SQLite can report a full disk only when the change is committed.
-    async fn write<'q>(&self, query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> StoreResult<u64> {
+    async fn write<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let affected = query.execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
@@ -120,7 +127,9 @@ fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.strip_prefix("max_page_count=") {
             Some(value) => {
-                max = Some(value.parse().map_err(|_| StoreError::Corrupt(format!("DATABASE_URL: max_page_count={value:?} is not a number")))?)
+                max = Some(value.parse().map_err(|_| {
+                    StoreError::Corrupt(format!("DATABASE_URL: max_page_count={value:?} is not a number"))
+                })?)
             }
             None => kept.push(pair),
         }
@@ -130,7 +139,11 @@ fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
 }
 
 /// A one-connection SQLite pool in WAL mode. Only the `checkpointer` checkpoints.
-async fn sqlite_pool(options: AnyConnectOptions, checkpointer: bool, max_page_count: Option<u64>) -> StoreResult<AnyPool> {
+async fn sqlite_pool(
+    options: AnyConnectOptions,
+    checkpointer: bool,
+    max_page_count: Option<u64>,
+) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .after_connect(move |conn, _| {
@@ -168,9 +181,7 @@ async fn checkpoint_wal(checkpointer: AnyPool, main: AnyPool) {
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// UTC day number, the unit of the daily quota.
@@ -183,7 +194,8 @@ const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id,
      created_at, updated_at, cancelled_at";
 
 fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
+    let corrupt =
+        |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
     let text = |name: &str| row.try_get::<String, _>(name);
     let options = VideoOptions {
         model: text("model")?.parse().map_err(|_| corrupt("model"))?,
@@ -249,7 +261,9 @@ pub(crate) mod test_support {
     /// The URL of a fresh, empty database on the local PostgreSQL server.
     pub async fn postgres_url() -> String {
         sqlx::any::install_default_drivers();
-        let admin = AnyPool::connect("postgres://postgres@127.0.0.1:5432/test").await.expect("local PostgreSQL on 127.0.0.1:5432");
+        let admin = AnyPool::connect("postgres://postgres@127.0.0.1:5432/test")
+            .await
+            .expect("local PostgreSQL on 127.0.0.1:5432");
         let name = format!("sora_unit_{:032x}", rand::random::<u128>());
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
         admin.close().await;

@@ -69,7 +69,8 @@ mod tests {
         store::test_support,
     };
 
-    const DEFAULTS: VideoOptions = VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
+    const DEFAULTS: VideoOptions =
+        VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
 
     async fn story(store: Store) {
         assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), DEFAULTS);
@@ -79,7 +80,10 @@ mod tests {
         assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), changed);
         // Pro has no 10 s: the nearest it offers.
         store.change_setting(-1, Setting::Model(Model::Sora2Pro)).await.unwrap();
-        assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), VideoOptions { model: Model::Sora2Pro, duration: 15, ..changed });
+        assert_eq!(
+            store.chat_defaults(-1, &DEFAULTS).await.unwrap(),
+            VideoOptions { model: Model::Sora2Pro, duration: 15, ..changed }
+        );
         assert_eq!(store.chat_defaults(2, &DEFAULTS).await.unwrap(), DEFAULTS, "other chats keep the bot's defaults");
         store.change_setting(-1, Setting::Reset).await.unwrap();
         assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), DEFAULTS);

@@ -21,13 +21,23 @@ pub enum Reservation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    DailyLimit { limit: u32 },
-    UserActive { limit: u32 },
-    TotalActive { limit: u32 },
+    DailyLimit {
+        limit: u32,
+    },
+    UserActive {
+        limit: u32,
+    },
+    TotalActive {
+        limit: u32,
+    },
     /// `DAILY_LIMIT_TOTAL`: everyone together, admins included.
-    TotalDaily { limit: u32 },
+    TotalDaily {
+        limit: u32,
+    },
     /// `DAILY_LIMIT_PER_CHAT`: this group chat's videos today.
-    ChatDaily { limit: u32 },
+    ChatDaily {
+        limit: u32,
+    },
 }
 
 /// Which process follows a task, and until when unless renewed.
@@ -83,7 +93,8 @@ impl Store {
         let limits = guards.limits;
         let unlimited = |limit: Option<u32>| limit.map_or(i64::MAX, i64::from);
         let per_user = |limit: u32| if guards.exempt { i64::MAX } else { i64::from(limit) };
-        let per_chat = if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
+        let per_chat =
+            if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
         let insert = sqlx::query(&RESERVE_SQL)
             .bind(new.chat_id)
             .bind(new.user_id)
@@ -125,7 +136,13 @@ impl Store {
     /// the task as stored, `None` if it had already ended. A task marked
     /// `unknown` meanwhile (its create was thought lost) is taken back: the
     /// answer proves it exists upstream.
-    pub async fn mark_created(&self, id: i64, upstream_id: &str, upstream_status: &str, first_poll_at: i64) -> StoreResult<Option<Task>> {
+    pub async fn mark_created(
+        &self,
+        id: i64,
+        upstream_id: &str,
+        upstream_status: &str,
+        first_poll_at: i64,
+    ) -> StoreResult<Option<Task>> {
         let query = format!(
             "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5, error = NULL \
              WHERE id = $6 AND state IN ($7, $8) RETURNING {TASK_COLUMNS}"
@@ -179,9 +196,7 @@ impl Store {
             "UPDATE tasks SET cancelled_at = $1, updated_at = $1 WHERE id = $2 AND cancelled_at IS NULL AND state IN ({})",
             open_states_sql()
         );
-        let query = sqlx::query(&sql)
-        .bind(now_ms())
-        .bind(id);
+        let query = sqlx::query(&sql).bind(now_ms()).bind(id);
         Ok(self.write(query).await? == 1)
     }
 
@@ -196,7 +211,10 @@ impl Store {
     }
 
     pub async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
-        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(task_from_row).transpose()
     }
 
@@ -220,11 +238,12 @@ impl Store {
     }
 
     async fn recent(&self, column: &'static str, value: i64, limit: i64) -> StoreResult<Vec<Task>> {
-        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {column} = $1 ORDER BY id DESC LIMIT $2"))
-            .bind(value)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {column} = $1 ORDER BY id DESC LIMIT $2"))
+                .bind(value)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(task_from_row).collect()
     }
 
@@ -238,7 +257,11 @@ impl Store {
 /// A task that holds an active slot: open, or its create's outcome is unknown
 /// and it may still be running upstream (created after the `cutoff` placeholder).
 fn active_sql(cutoff: &str) -> String {
-    format!("(state IN ({open}) OR (state = '{unknown}' AND created_at > {cutoff}))", open = open_states_sql(), unknown = TaskState::Unknown.as_str())
+    format!(
+        "(state IN ({open}) OR (state = '{unknown}' AND created_at > {cutoff}))",
+        open = open_states_sql(),
+        unknown = TaskState::Unknown.as_str()
+    )
 }
 
 /// Counts for the daily quotas: everything but creates that were refused.
@@ -264,7 +287,12 @@ static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The conditional insert added nothing: say which rule stopped it.
-async fn why_not_reserved(conn: &mut sqlx::AnyConnection, new: &NewTask, guards: &Guards<'_>, day: i64) -> StoreResult<Reservation> {
+async fn why_not_reserved(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewTask,
+    guards: &Guards<'_>,
+    day: i64,
+) -> StoreResult<Reservation> {
     let seen = sqlx::query("SELECT id FROM tasks WHERE chat_id = $1 AND command_msg_id = $2")
         .bind(new.chat_id)
         .bind(i64::from(new.command_msg_id))
@@ -286,7 +314,9 @@ pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: boo
         Some(Refusal::DailyLimit { limit: limits.daily_per_user })
     } else if !exempt && usage.active_user >= limits.max_active_per_user {
         Some(Refusal::UserActive { limit: limits.max_active_per_user })
-    } else if let Some(limit) = limits.daily_per_chat.filter(|&limit| !exempt && in_group && usage.used_chat_today >= limit) {
+    } else if let Some(limit) =
+        limits.daily_per_chat.filter(|&limit| !exempt && in_group && usage.used_chat_today >= limit)
+    {
         Some(Refusal::ChatDaily { limit })
     } else if let Some(limit) = limits.daily_total.filter(|&limit| usage.used_total_today >= limit) {
         Some(Refusal::TotalDaily { limit })
@@ -297,7 +327,13 @@ pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: boo
     }
 }
 
-async fn usage_in(conn: &mut sqlx::AnyConnection, user_id: i64, chat_id: i64, day: i64, unknown_active_since: i64) -> StoreResult<Usage> {
+async fn usage_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    chat_id: i64,
+    day: i64,
+    unknown_active_since: i64,
+) -> StoreResult<Usage> {
     let row = sqlx::query(&format!(
         "SELECT \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND day = $3 AND {paid}) AS used_today, \
@@ -335,7 +371,13 @@ mod tests {
         store::test_support,
     };
 
-    const LIMITS: Limits = Limits { daily_per_user: 3, max_active_per_user: 2, max_active_total: 3, daily_total: None, daily_per_chat: None };
+    const LIMITS: Limits = Limits {
+        daily_per_user: 3,
+        max_active_per_user: 2,
+        max_active_total: 3,
+        daily_total: None,
+        daily_per_chat: None,
+    };
     const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
 
     fn guards(limits: &Limits, exempt: bool) -> Guards<'_> {
@@ -349,7 +391,12 @@ mod tests {
             command_msg_id,
             lang: "en".into(),
             prompt: "a cat surfing".into(),
-            options: VideoOptions { model: Model::Sora2, orientation: Orientation::Landscape, size: Size::Small, duration: 10 },
+            options: VideoOptions {
+                model: Model::Sora2,
+                orientation: Orientation::Landscape,
+                size: Size::Small,
+                duration: 10,
+            },
             image_file_ids: vec!["photo-1".into()],
         }
     }
@@ -374,19 +421,35 @@ mod tests {
         assert!(!store.end_task(2, TaskState::Failed, None).await.unwrap(), "finishing twice is a no-op");
         assert_eq!(
             store.usage(1, 1, 0).await.unwrap(),
-            Usage { used_today: 1, active_user: 1, active_total: 1, used_total_today: 1, used_chat_today: 1, ..Usage::default() }
+            Usage {
+                used_today: 1,
+                active_user: 1,
+                active_total: 1,
+                used_total_today: 1,
+                used_chat_today: 1,
+                ..Usage::default()
+            }
         );
         assert!(store.end_task(1, TaskState::Done, None).await.unwrap());
         store.reserve(&request(1, 13), &guards(&LIMITS, false)).await.unwrap();
         store.end_task(3, TaskState::Done, None).await.unwrap();
         store.reserve(&request(1, 14), &guards(&LIMITS, false)).await.unwrap();
         store.end_task(4, TaskState::Failed, None).await.unwrap();
-        assert_eq!(store.reserve(&request(1, 15), &guards(&LIMITS, false)).await.unwrap(), Reservation::Refused(Refusal::DailyLimit { limit: 3 }));
+        assert_eq!(
+            store.reserve(&request(1, 15), &guards(&LIMITS, false)).await.unwrap(),
+            Reservation::Refused(Refusal::DailyLimit { limit: 3 })
+        );
         // Admins skip the per-user limits but not the total.
-        assert!(matches!(store.reserve(&request(1, 16), &guards(&LIMITS, true)).await.unwrap(), Reservation::Reserved(_)));
+        assert!(matches!(
+            store.reserve(&request(1, 16), &guards(&LIMITS, true)).await.unwrap(),
+            Reservation::Reserved(_)
+        ));
         store.reserve(&request(2, 20), &guards(&LIMITS, false)).await.unwrap();
         store.reserve(&request(3, 30), &guards(&LIMITS, false)).await.unwrap();
-        assert_eq!(store.reserve(&request(4, 40), &guards(&LIMITS, true)).await.unwrap(), Reservation::Refused(Refusal::TotalActive { limit: 3 }));
+        assert_eq!(
+            store.reserve(&request(4, 40), &guards(&LIMITS, true)).await.unwrap(),
+            Reservation::Refused(Refusal::TotalActive { limit: 3 })
+        );
 
         let recent = store.recent_for_user(1, 2).await.unwrap();
         assert_eq!(recent.iter().map(|t| t.id).collect::<Vec<_>>(), vec![5, 4]);
@@ -398,9 +461,17 @@ mod tests {
 
     /// Ambiguous creates, cancelled tasks and the daily budgets.
     async fn money_story(store: Store) {
-        let limits = Limits { daily_per_user: 10, max_active_per_user: 1, max_active_total: 10, daily_total: Some(4), daily_per_chat: Some(2) };
+        let limits = Limits {
+            daily_per_user: 10,
+            max_active_per_user: 1,
+            max_active_total: 10,
+            daily_total: Some(4),
+            daily_per_chat: Some(2),
+        };
         // An unknown outcome keeps the active slot while it may run upstream.
-        let Reservation::Reserved(first) = store.reserve(&request(1, 1), &guards(&limits, false)).await.unwrap() else { panic!() };
+        let Reservation::Reserved(first) = store.reserve(&request(1, 1), &guards(&limits, false)).await.unwrap() else {
+            panic!()
+        };
         store.add_media("photo-of-unknown", "f1", now_ms() + 60_000, first).await.unwrap();
         assert!(store.end_task(first, TaskState::Unknown, None).await.unwrap());
         assert!(store.media_file("photo-of-unknown").await.unwrap().is_some(), "the API may still fetch it");
@@ -413,14 +484,21 @@ mod tests {
         store.mark_created(second, "up-2", "queued", 0).await.unwrap();
         assert!(store.cancel(second).await.unwrap());
         assert!(!store.cancel(second).await.unwrap(), "cancelled once");
-        assert_eq!(store.reserve(&request(1, 4), &later).await.unwrap(), Reservation::Refused(Refusal::UserActive { limit: 1 }));
+        assert_eq!(
+            store.reserve(&request(1, 4), &later).await.unwrap(),
+            Reservation::Refused(Refusal::UserActive { limit: 1 })
+        );
         let usage = store.usage(1, 1, now_ms() + 1).await.unwrap();
         assert_eq!((usage.active_user, usage.cancelled_running), (1, 1));
         let task = store.task(second).await.unwrap().unwrap();
         assert!(task.cancelled_at.is_some() && task.state == TaskState::Running);
         store.add_media("photo-of-second", "f2", now_ms() + 60_000, second).await.unwrap();
         assert!(store.end_task(second, TaskState::Cancelled, None).await.unwrap());
-        assert_eq!(store.media_file("photo-of-second").await.unwrap(), None, "an ended task's photos are no longer served");
+        assert_eq!(
+            store.media_file("photo-of-second").await.unwrap(),
+            None,
+            "an ended task's photos are no longer served"
+        );
 
         // A group's daily budget; admins are exempt from it but not from the total.
         let group = |user_id: i64, msg: i32| NewTask { chat_id: -100, ..request(user_id, msg) };
@@ -486,7 +564,13 @@ mod tests {
     }
 
     async fn race_for_last_slot(store: Store) {
-        let limits = Limits { daily_per_user: 10, max_active_per_user: 10, max_active_total: 1, daily_total: None, daily_per_chat: None };
+        let limits = Limits {
+            daily_per_user: 10,
+            max_active_per_user: 10,
+            max_active_total: 1,
+            daily_total: None,
+            daily_per_chat: None,
+        };
         let attempts = (0..8).map(|i| {
             let store = store.clone();
             tokio::spawn(async move { store.reserve(&request(100 + i, 1), &guards(&limits, false)).await.unwrap() })

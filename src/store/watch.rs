@@ -35,11 +35,7 @@ impl Store {
              WHERE state IN ({}) AND (lease_owner = $1 OR (state <> $4 AND (lease_owner IS NULL OR lease_until < $3)))",
             open_states_sql()
         );
-        let query = sqlx::query(&sql)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now_ms())
-        .bind(TaskState::Submitting.as_str());
+        let query = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now_ms()).bind(TaskState::Submitting.as_str());
         self.write(query).await
     }
 
@@ -52,16 +48,16 @@ impl Store {
             "UPDATE tasks SET lease_owner = $1, lease_until = $2 WHERE state IN ({}) AND state <> $3",
             open_states_sql()
         );
-        let query = sqlx::query(&sql)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(TaskState::Submitting.as_str());
+        let query = sqlx::query(&sql).bind(owner).bind(lease_until).bind(TaskState::Submitting.as_str());
         self.write(query).await
     }
 
     /// On a clean stop: let another replica (or our next start) take over at once.
     pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1").bind(owner).execute(&self.pool).await?;
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -96,17 +92,24 @@ impl Store {
     }
 
     pub async fn record_progress(&self, id: i64, upstream_status: &str, progress_pct: Option<u8>) -> StoreResult<()> {
-        let query = sqlx::query("UPDATE tasks SET upstream_status = $1, progress_pct = $2, updated_at = $3 WHERE id = $4")
-            .bind(upstream_status)
-            .bind(progress_pct.map(i64::from))
-            .bind(now_ms())
-            .bind(id);
+        let query =
+            sqlx::query("UPDATE tasks SET upstream_status = $1, progress_pct = $2, updated_at = $3 WHERE id = $4")
+                .bind(upstream_status)
+                .bind(progress_pct.map(i64::from))
+                .bind(now_ms())
+                .bind(id);
         self.write(query).await?;
         Ok(())
     }
 
     pub async fn mark_shown(&self, id: i64, text: &str) -> StoreResult<()> {
-        self.write(sqlx::query("UPDATE tasks SET shown_text = $1, shown_at = $2 WHERE id = $3").bind(text).bind(now_ms()).bind(id)).await?;
+        self.write(
+            sqlx::query("UPDATE tasks SET shown_text = $1, shown_at = $2 WHERE id = $3")
+                .bind(text)
+                .bind(now_ms())
+                .bind(id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -154,7 +157,9 @@ impl Store {
 
     pub async fn count_open(&self) -> StoreResult<i64> {
         use sqlx::Row;
-        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM tasks WHERE state IN ({})", open_states_sql())).fetch_one(&self.pool).await?;
+        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM tasks WHERE state IN ({})", open_states_sql()))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("n")?)
     }
 }
@@ -168,7 +173,13 @@ mod tests {
         task::{NewTask, TaskState},
     };
 
-    const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100, daily_total: None, daily_per_chat: None };
+    const LIMITS: Limits = Limits {
+        daily_per_user: 100,
+        max_active_per_user: 100,
+        max_active_total: 100,
+        daily_total: None,
+        daily_per_chat: None,
+    };
 
     fn guards(lease: Lease<'_>) -> Guards<'_> {
         Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }
@@ -181,10 +192,19 @@ mod tests {
             command_msg_id: msg,
             lang: "zh".into(),
             prompt: "p".into(),
-            options: VideoOptions { model: Model::Sora2Pro, orientation: Orientation::Portrait, size: Size::Large, duration: 25 },
+            options: VideoOptions {
+                model: Model::Sora2Pro,
+                orientation: Orientation::Portrait,
+                size: Size::Large,
+                duration: 25,
+            },
             image_file_ids: vec![],
         };
-        let Reservation::Reserved(id) = store.reserve(&new, &guards(Lease { owner, until: now_ms() + 60_000 })).await.unwrap() else { panic!() };
+        let Reservation::Reserved(id) =
+            store.reserve(&new, &guards(Lease { owner, until: now_ms() + 60_000 })).await.unwrap()
+        else {
+            panic!()
+        };
         store.mark_created(id, &format!("up-{id}"), "pending", 0).await.unwrap();
         id
     }
@@ -197,7 +217,10 @@ mod tests {
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 1);
         let due_a = store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap();
         assert_eq!(due_a.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
-        assert!(store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap().is_empty(), "not due again until the next interval");
+        assert!(
+            store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap().is_empty(),
+            "not due again until the next interval"
+        );
         // Replica b stops cleanly: a takes its task over.
         store.release_leases("replica-b").await.unwrap();
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2);
@@ -208,11 +231,25 @@ mod tests {
         assert!(store.begin_delivery(a, "completed", "https://v/1.mp4").await.unwrap());
         assert!(!store.begin_delivery(a, "completed", "https://v/1.mp4").await.unwrap(), "delivery starts once");
         let task = store.task(a).await.unwrap().unwrap();
-        assert_eq!((task.state, task.video_url.as_deref(), task.progress_pct), (TaskState::Delivering, Some("https://v/1.mp4"), Some(100)));
+        assert_eq!(
+            (task.state, task.video_url.as_deref(), task.progress_pct),
+            (TaskState::Delivering, Some("https://v/1.mp4"), Some(100))
+        );
         assert_eq!(store.count_open().await.unwrap(), 2);
 
         // A row stuck in `submitting` (crash mid-create) becomes unknown once.
-        let new = NewTask { command_msg_id: 3, ..NewTask { chat_id: 5, user_id: 5, command_msg_id: 0, lang: "en".into(), prompt: "q".into(), options: task.options, image_file_ids: vec![] } };
+        let new = NewTask {
+            command_msg_id: 3,
+            ..NewTask {
+                chat_id: 5,
+                user_id: 5,
+                command_msg_id: 0,
+                lang: "en".into(),
+                prompt: "q".into(),
+                options: task.options,
+                image_file_ids: vec![],
+            }
+        };
         store.reserve(&new, &guards(Lease { owner: "replica-a", until: 0 })).await.unwrap();
         let expired = store.expire_cut_off_creates(now_ms() + 1).await.unwrap();
         assert_eq!(expired.len(), 1);
@@ -221,9 +258,16 @@ mod tests {
 
         // A create in flight on a live replica is neither taken nor expired.
         let in_flight = NewTask { command_msg_id: 4, ..new };
-        let Reservation::Reserved(live) = store.reserve(&in_flight, &guards(Lease { owner: "replica-b", until: far })).await.unwrap() else { panic!() };
+        let Reservation::Reserved(live) =
+            store.reserve(&in_flight, &guards(Lease { owner: "replica-b", until: far })).await.unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2, "only its own two tasks");
-        assert!(store.expire_cut_off_creates(0).await.unwrap().is_empty(), "SQLite: created after this process started; PostgreSQL: leased");
+        assert!(
+            store.expire_cut_off_creates(0).await.unwrap().is_empty(),
+            "SQLite: created after this process started; PostgreSQL: leased"
+        );
         let task = store.task(live).await.unwrap().unwrap();
         assert_eq!(task.state, TaskState::Submitting);
     }
@@ -232,7 +276,16 @@ mod tests {
         let a = created(&store, 1, "dead-process").await;
         assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
-        assert_eq!(store.take_due_tasks("me", 10, &Schedule::fixed(60_000)).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(
+            store
+                .take_due_tasks("me", 10, &Schedule::fixed(60_000))
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>(),
+            vec![a]
+        );
         store.end_task(a, TaskState::Done, None).await.unwrap();
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "closed tasks are left alone");
     }
@@ -300,7 +353,10 @@ mod tests {
         }
         assert!(store.take_due_tasks("me", 400, &next).await.unwrap().is_empty(), "every task taken once");
         assert!(taken.windows(2).all(|w| w[0] < w[1]), "in next_poll_at order");
-        let rows = sqlx::query("SELECT MIN(next_poll_at) AS lo, MAX(next_poll_at) AS hi FROM tasks").fetch_one(&store.pool).await.unwrap();
+        let rows = sqlx::query("SELECT MIN(next_poll_at) AS lo, MAX(next_poll_at) AS hi FROM tasks")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
         let (lo, hi): (i64, i64) = (sqlx::Row::get(&rows, "lo"), sqlx::Row::get(&rows, "hi"));
         assert!(lo >= next.earliest && hi < next.earliest + next.spread, "{lo}..{hi}");
         assert!(hi - lo > 5_000, "spread over the window: {lo}..{hi}");

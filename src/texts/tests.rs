@@ -5,7 +5,12 @@ fn task() -> Task {
     Task {
         id: 7,
         prompt: "two huskies in a courtyard".into(),
-        options: VideoOptions { model: Model::Sora2, orientation: Orientation::Landscape, size: Size::Large, duration: 15 },
+        options: VideoOptions {
+            model: Model::Sora2,
+            orientation: Orientation::Landscape,
+            size: Size::Large,
+            duration: 15,
+        },
         image_file_ids: vec!["a".into(), "b".into()],
         upstream_id: Some("sora-2:task_01".into()),
         upstream_status: Some("processing".into()),
@@ -72,7 +77,9 @@ fn parse_errors_show_the_right_form() {
             assert!(text.contains(FORM), "{text}");
         }
     }
-    assert!(parse_error(Lang::En, &ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }).contains("15 or 25"));
+    assert!(
+        parse_error(Lang::En, &ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }).contains("15 or 25")
+    );
 }
 
 #[test]
@@ -91,8 +98,21 @@ fn stranger_sees_their_own_id() {
 #[test]
 fn every_text_fits_a_message() {
     let t = task();
-    let usage = Usage { used_today: 3, active_user: 1, active_total: 2, cancelled_running: 1, used_total_today: 7, used_chat_today: 4 };
-    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: Some(50), daily_per_chat: Some(5) };
+    let usage = Usage {
+        used_today: 3,
+        active_user: 1,
+        active_total: 2,
+        cancelled_running: 1,
+        used_total_today: 7,
+        used_chat_today: 4,
+    };
+    let limits = Limits {
+        daily_per_user: 10,
+        max_active_per_user: 2,
+        max_active_total: 20,
+        daily_total: Some(50),
+        daily_per_chat: Some(5),
+    };
     for lang in [Lang::En, Lang::Zh] {
         for text in [
             help(lang),
@@ -111,10 +131,29 @@ fn every_text_fits_a_message() {
 
 #[test]
 fn quota_shows_every_limit_that_applies() {
-    let usage = Usage { used_today: 3, active_user: 2, active_total: 2, cancelled_running: 1, used_total_today: 7, used_chat_today: 4 };
-    let limits = Limits { daily_per_user: 10, max_active_per_user: 2, max_active_total: 20, daily_total: Some(50), daily_per_chat: Some(5) };
+    let usage = Usage {
+        used_today: 3,
+        active_user: 2,
+        active_total: 2,
+        cancelled_running: 1,
+        used_total_today: 7,
+        used_chat_today: 4,
+    };
+    let limits = Limits {
+        daily_per_user: 10,
+        max_active_per_user: 2,
+        max_active_total: 20,
+        daily_total: Some(50),
+        daily_per_chat: Some(5),
+    };
     let text = quota(Lang::En, &usage, &limits, false, true);
-    for needle in ["7 of 10 videos left", "In progress: 2 of 2", "This group today: 1 of 5", "1 stopped with /cancel", "Whole bot today: 43 of 50"] {
+    for needle in [
+        "7 of 10 videos left",
+        "In progress: 2 of 2",
+        "This group today: 1 of 5",
+        "1 stopped with /cancel",
+        "Whole bot today: 43 of 50",
+    ] {
         assert!(text.contains(needle), "{needle:?} in {text}");
     }
     let private = quota(Lang::En, &usage, &limits, false, false);
@@ -125,7 +164,11 @@ fn quota_shows_every_limit_that_applies() {
 
 #[test]
 fn an_answer_that_may_have_come_after_the_job_was_taken_claims_nothing() {
-    for error in [ApiError::Gateway { status: 504 }, ApiError::Timeout { request_sent: true }, ApiError::BadResponse { detail: "html".into() }] {
+    for error in [
+        ApiError::Gateway { status: 504 },
+        ApiError::Timeout { request_sent: true },
+        ApiError::BadResponse { detail: "html".into() },
+    ] {
         let text = api_error(Lang::En, 7, &error);
         assert!(text.contains("may or may not") && text.contains("#7"), "{text}");
         assert!(!text.contains("No video was created"), "{text}");

@@ -20,10 +20,7 @@ pub enum ApiError {
     RateLimited { message: Option<String> },
     /// Any other 4xx, or a 5xx carrying the API's own JSON error body.
     #[error("the video API answered HTTP {status}{}", suffix(.message))]
-    Upstream {
-        status: u16,
-        message: Option<String>,
-    },
+    Upstream { status: u16, message: Option<String> },
     /// A 3xx, or a 5xx that is not the API's own JSON error: a gateway or
     /// proxy page (502, 504, 52x, HTML, an empty or unreadable body). The
     /// request may have reached the API behind it.
@@ -45,11 +42,7 @@ pub enum ApiError {
 }
 
 fn sent_suffix(request_sent: &bool) -> &'static str {
-    if *request_sent {
-        " (the request was sent)"
-    } else {
-        ""
-    }
+    if *request_sent { " (the request was sent)" } else { "" }
 }
 
 fn suffix(message: &Option<String>) -> String {
@@ -99,9 +92,7 @@ impl ApiError {
             | ApiError::Network { .. }
             | ApiError::Gateway { .. } => true,
             ApiError::Upstream { status, .. } => *status >= 500,
-            ApiError::Unauthorized { .. }
-            | ApiError::QuotaExhausted { .. }
-            | ApiError::BadResponse { .. } => false,
+            ApiError::Unauthorized { .. } | ApiError::QuotaExhausted { .. } | ApiError::BadResponse { .. } => false,
         }
     }
 
@@ -118,7 +109,10 @@ impl ApiError {
             | ApiError::RateLimited { .. }
             | ApiError::Upstream { .. }
             | ApiError::Unreachable { .. } => false,
-            ApiError::Gateway { .. } | ApiError::BadResponse { .. } | ApiError::Timeout { .. } | ApiError::Network { .. } => true,
+            ApiError::Gateway { .. }
+            | ApiError::BadResponse { .. }
+            | ApiError::Timeout { .. }
+            | ApiError::Network { .. } => true,
         }
     }
 
@@ -144,15 +138,11 @@ impl ApiError {
 pub(super) fn map_reqwest_error(e: reqwest::Error) -> ApiError {
     let e = e.without_url();
     if e.is_connect() || e.is_builder() {
-        ApiError::Unreachable {
-            detail: error_chain(&e),
-        }
+        ApiError::Unreachable { detail: error_chain(&e) }
     } else if e.is_timeout() {
         ApiError::Timeout { request_sent: true }
     } else {
-        ApiError::Network {
-            detail: error_chain(&e),
-        }
+        ApiError::Network { detail: error_chain(&e) }
     }
 }
 
@@ -195,9 +185,7 @@ impl ErrorFields {
 pub(super) fn error_fields(v: &Value) -> ErrorFields {
     let error = v.get("error");
     let message = match error {
-        Some(Value::Object(obj)) => {
-            non_empty_str(obj.get("message")).or_else(|| non_empty_str(obj.get("msg")))
-        }
+        Some(Value::Object(obj)) => non_empty_str(obj.get("message")).or_else(|| non_empty_str(obj.get("msg"))),
         Some(Value::String(_)) => non_empty_str(error),
         _ => None,
     }
@@ -228,18 +216,10 @@ fn is_token_char(c: char) -> bool {
 /// `/file/bot<token>` with `[REDACTED]`. Keeps JSON valid (the replacement has
 /// no quotes or backslashes).
 pub(super) fn scrub_secrets(text: &str, api_key: &str) -> String {
-    let mut out = if api_key.trim().is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(api_key, REDACTED)
-    };
-    out = redact_after(&out, "Bearer ", false, |c| {
-        c != '"' && c != '\\' && !c.is_whitespace()
-    });
+    let mut out = if api_key.trim().is_empty() { text.to_owned() } else { text.replace(api_key, REDACTED) };
+    out = redact_after(&out, "Bearer ", false, |c| c != '"' && c != '\\' && !c.is_whitespace());
     out = redact_after(&out, "sk-", true, is_token_char);
-    redact_after(&out, "/file/bot", false, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')
-    })
+    redact_after(&out, "/file/bot", false, |c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_'))
 }
 
 /// Replaces the run of `keep`-chars following each `marker` with
@@ -250,16 +230,9 @@ fn redact_after(text: &str, marker: &str, word_start: bool, keep: impl Fn(char) 
     let mut rest = text;
     while let Some(pos) = rest.find(marker) {
         let before = &rest[..pos];
-        let at_word_start = !before
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let at_word_start = !before.chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
         let after = &rest[pos + marker.len()..];
-        let token_len: usize = after
-            .chars()
-            .take_while(|&c| keep(c))
-            .map(char::len_utf8)
-            .sum();
+        let token_len: usize = after.chars().take_while(|&c| keep(c)).map(char::len_utf8).sum();
         out.push_str(before);
         out.push_str(marker);
         if token_len > 0 && (at_word_start || !word_start) && !after.starts_with(REDACTED) {
@@ -275,10 +248,6 @@ fn redact_after(text: &str, marker: &str, word_start: bool, keep: impl Fn(char) 
 
 /// `sk-` at the start of a word.
 fn contains_sk_token(text: &str) -> bool {
-    text.match_indices("sk-").any(|(pos, _)| {
-        !text[..pos]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    })
+    text.match_indices("sk-")
+        .any(|(pos, _)| !text[..pos].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_'))
 }

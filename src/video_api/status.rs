@@ -36,10 +36,7 @@ pub struct TaskReport {
 pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
     let Some(status) = body.get("status").and_then(Value::as_str) else {
         return Err(ApiError::BadResponse {
-            detail: format!(
-                "query answer has no string `status`: {}",
-                excerpt(&body.to_string())
-            ),
+            detail: format!("query answer has no string `status`: {}", excerpt(&body.to_string())),
         });
     };
     let normalized = status.trim().to_lowercase();
@@ -49,12 +46,8 @@ pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
             // The URL may be filled in by a later answer.
             None => TaskPhase::Running,
         },
-        "failed" | "error" => TaskPhase::Failed {
-            reason: failure_reason(body),
-        },
-        s if s.ends_with("_failed") => TaskPhase::Failed {
-            reason: failure_reason(body),
-        },
+        "failed" | "error" => TaskPhase::Failed { reason: failure_reason(body) },
+        s if s.ends_with("_failed") => TaskPhase::Failed { reason: failure_reason(body) },
         // pending, queued, processing, in_progress and anything unknown.
         _ => TaskPhase::Running,
     };
@@ -70,8 +63,7 @@ pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
 /// `detail.pending_info.progress_pct` (0–1), else top-level `progress`
 /// (0–100); clamped to 0..=100, NaN/negative ignored.
 fn progress_pct(body: &Value) -> Option<u8> {
-    let fraction = loose_number(body.pointer("/detail/pending_info/progress_pct"))
-        .and_then(|p| to_pct(p * 100.0));
+    let fraction = loose_number(body.pointer("/detail/pending_info/progress_pct")).and_then(|p| to_pct(p * 100.0));
     fraction.or_else(|| loose_number(body.get("progress")).and_then(to_pct))
 }
 

@@ -36,9 +36,7 @@ async fn fake(status: u16, body: impl Into<String>) -> (String, Log) {
         async move {
             let (parts, req_body) = req.into_parts();
             let bytes = axum::body::to_bytes(req_body, usize::MAX).await.unwrap();
-            let params = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-                .map(|q| q.0)
-                .unwrap_or_default();
+            let params = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or_default();
             seen.lock().unwrap().push(Seen {
                 method: parts.method.to_string(),
                 path: parts.uri.path().to_owned(),
@@ -71,10 +69,7 @@ fn api(base: &str) -> VideoApi {
 }
 
 fn sample_images() -> Vec<String> {
-    vec![
-        "https://img.example/a.jpg".to_owned(),
-        "data:image/png;base64,iVBOR".to_owned(),
-    ]
+    vec!["https://img.example/a.jpg".to_owned(), "data:image/png;base64,iVBOR".to_owned()]
 }
 
 async fn create_with(api: &VideoApi) -> Result<Created, ApiError> {

@@ -22,10 +22,19 @@ pub const DELIVERY_GIVE_UP: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step<'a> {
     /// Still running. `changed`: the status or progress differs from what is stored.
-    Running { status: &'a str, progress_pct: Option<u8>, changed: bool },
+    Running {
+        status: &'a str,
+        progress_pct: Option<u8>,
+        changed: bool,
+    },
     /// Ready: hand over to delivery (also past the timeout: the video exists and was paid for).
-    Deliver { status: &'a str, video_url: &'a str },
-    Fail { reason: Option<&'a str> },
+    Deliver {
+        status: &'a str,
+        video_url: &'a str,
+    },
+    Fail {
+        reason: Option<&'a str>,
+    },
     TimeOut,
     /// The query failed before the timeout: try again on a later round.
     Retry,
@@ -41,7 +50,8 @@ pub fn decide<'a>(task: &Task, report: Result<&'a TaskReport, &ApiError>, now_ms
             // An answer without progress keeps the last known one, so the shown
             // percentage does not flicker away and back.
             let progress_pct = report.progress_pct.or(task.progress_pct);
-            let changed = task.upstream_status.as_deref() != Some(report.status.as_str()) || task.progress_pct != progress_pct;
+            let changed =
+                task.upstream_status.as_deref() != Some(report.status.as_str()) || task.progress_pct != progress_pct;
             Step::Running { status: &report.status, progress_pct, changed }
         }
         Err(_) => Step::Retry,
@@ -155,7 +165,9 @@ pub struct Pace {
 #[derive(Debug, PartialEq)]
 pub enum PaceChange {
     /// Each task is now polled every `interval` instead of the configured one.
-    Stretched { interval: Duration },
+    Stretched {
+        interval: Duration,
+    },
     Recovered,
 }
 
@@ -184,9 +196,7 @@ pub fn millis(duration: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        task::TaskState,
-    };
+    use crate::task::TaskState;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -201,20 +211,32 @@ mod tests {
     #[test]
     fn running_reports_record_only_real_changes() {
         let same = report("queued", TaskPhase::Running, None);
-        assert_eq!(decide(&task(), Ok(&same), 60_000, HOUR), Step::Running { status: "queued", progress_pct: None, changed: false });
+        assert_eq!(
+            decide(&task(), Ok(&same), 60_000, HOUR),
+            Step::Running { status: "queued", progress_pct: None, changed: false }
+        );
         let moved = report("processing", TaskPhase::Running, Some(42));
-        assert_eq!(decide(&task(), Ok(&moved), 60_000, HOUR), Step::Running { status: "processing", progress_pct: Some(42), changed: true });
+        assert_eq!(
+            decide(&task(), Ok(&moved), 60_000, HOUR),
+            Step::Running { status: "processing", progress_pct: Some(42), changed: true }
+        );
         // A later answer without progress keeps 42 %.
         let known = Task { upstream_status: Some("processing".into()), progress_pct: Some(42), ..task() };
         let bare = report("processing", TaskPhase::Running, None);
-        assert_eq!(decide(&known, Ok(&bare), 60_000, HOUR), Step::Running { status: "processing", progress_pct: Some(42), changed: false });
+        assert_eq!(
+            decide(&known, Ok(&bare), 60_000, HOUR),
+            Step::Running { status: "processing", progress_pct: Some(42), changed: false }
+        );
     }
 
     #[test]
     fn finished_reports_win_even_past_the_timeout() {
         let done = report("completed", TaskPhase::Completed { video_url: "https://v/1.mp4".into() }, Some(100));
         for now in [60_000, 2 * 3_600_000] {
-            assert_eq!(decide(&task(), Ok(&done), now, HOUR), Step::Deliver { status: "completed", video_url: "https://v/1.mp4" });
+            assert_eq!(
+                decide(&task(), Ok(&done), now, HOUR),
+                Step::Deliver { status: "completed", video_url: "https://v/1.mp4" }
+            );
         }
         let failed = report("failed", TaskPhase::Failed { reason: Some("content policy".into()) }, None);
         assert_eq!(decide(&task(), Ok(&failed), 2 * 3_600_000, HOUR), Step::Fail { reason: Some("content policy") });
@@ -315,7 +337,10 @@ mod tests {
         let thirty = Duration::from_secs(30);
         let mut pace = Pace::default();
         assert_eq!(pace.observe(600, thirty, 20), None);
-        assert_eq!(pace.observe(10_000, thirty, 20), Some(PaceChange::Stretched { interval: Duration::from_secs(500) }));
+        assert_eq!(
+            pace.observe(10_000, thirty, 20),
+            Some(PaceChange::Stretched { interval: Duration::from_secs(500) })
+        );
         assert_eq!(pace.observe(12_000, thirty, 20), None, "still stretched: said once");
         assert_eq!(pace.observe(590, thirty, 20), None, "not enough headroom yet");
         assert_eq!(pace.observe(540, thirty, 20), Some(PaceChange::Recovered));

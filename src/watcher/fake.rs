@@ -75,7 +75,8 @@ impl Fake {
     }
 
     pub fn video_api(&self) -> VideoApi {
-        VideoApi::new(&self.base, "test-key".to_owned().into()).with_timeouts(Duration::from_secs(5), Duration::from_secs(5))
+        VideoApi::new(&self.base, "test-key".to_owned().into())
+            .with_timeouts(Duration::from_secs(5), Duration::from_secs(5))
     }
 
     /// A download client trusting this fake's origin, as the bot trusts `VIDEO_API_BASE_URL`.
@@ -123,7 +124,12 @@ impl Fake {
     }
 }
 
-async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: axum::http::HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
     if path == "/v1/video/query" {
         let mut inner = inner.lock().unwrap();
@@ -147,7 +153,9 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: axum:
         let message_id = inner.calls.len() as i64 + 1000;
         let result = match method.as_str() {
             "sendchataction" => json!(true),
-            _ => json!({"message_id": message_id, "date": 0, "chat": {"id": 1, "type": "private", "first_name": "T"}, "text": "ok"}),
+            _ => {
+                json!({"message_id": message_id, "date": 0, "chat": {"id": 1, "type": "private", "first_name": "T"}, "text": "ok"})
+            }
         };
         return axum::Json(json!({"ok": true, "result": result})).into_response();
     }
@@ -162,7 +170,8 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: axum:
     match file {
         Some((bytes, false)) => bytes.into_response(),
         Some((bytes, true)) => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = bytes.chunks(1000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                bytes.chunks(1000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
             Body::from_stream(futures_util::stream::iter(chunks)).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),

@@ -13,7 +13,13 @@ use crate::{
     task::{NewTask, Task, TaskState},
 };
 
-const LIMITS: Limits = Limits { daily_per_user: 100, max_active_per_user: 100, max_active_total: 100, daily_total: None, daily_per_chat: None };
+const LIMITS: Limits = Limits {
+    daily_per_user: 100,
+    max_active_per_user: 100,
+    max_active_total: 100,
+    daily_total: None,
+    daily_per_chat: None,
+};
 
 async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     let new = NewTask {
@@ -22,17 +28,32 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         command_msg_id: msg,
         lang: "en".into(),
         prompt: "a cat surfing".into(),
-        options: VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 },
+        options: VideoOptions {
+            model: Model::Sora2,
+            orientation: Orientation::Portrait,
+            size: Size::Large,
+            duration: 15,
+        },
         image_file_ids: vec![],
     };
     let lease = Lease { owner, until: now_ms() + 3_600_000 };
-    let Reservation::Reserved(id) = store.reserve(&new, &Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }).await.unwrap() else { panic!("not reserved") };
+    let Reservation::Reserved(id) =
+        store.reserve(&new, &Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }).await.unwrap()
+    else {
+        panic!("not reserved")
+    };
     store.mark_created(id, &format!("sora-2:task_{id}"), "pending", 0).await.unwrap();
     store.set_status_message(id, 500 + msg, "⏳ queued").await.unwrap();
     id
 }
 
-fn start(store: &Store, fake: &Fake, owner: &str, task_timeout: Duration, exclusive: bool) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+fn start(
+    store: &Store,
+    fake: &Fake,
+    owner: &str,
+    task_timeout: Duration,
+    exclusive: bool,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let config = WatcherConfig {
         owner: owner.into(),
         poll_interval: Duration::from_millis(100),
@@ -66,7 +87,10 @@ async fn follows_a_task_to_its_video() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fake::start().await;
     let url = fake.serve("/v.mp4", vec![1; 10], false);
-    fake.answer_queries([json!({"status": "processing", "progress": 50}), json!({"status": "completed", "video_url": url})]);
+    fake.answer_queries([
+        json!({"status": "processing", "progress": 50}),
+        json!({"status": "completed", "video_url": url}),
+    ]);
     let id = created(&store, "me", 1).await;
     let (shutdown, handle) = start(&store, &fake, "me", Duration::from_secs(3600), false);
 
@@ -168,7 +192,13 @@ async fn without_exclusive_a_live_lease_of_another_process_is_respected() {
 async fn a_task_is_handled_by_one_round_at_a_time() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fake::start().await;
-    let config = WatcherConfig { owner: "me".into(), poll_interval: Duration::from_secs(1), task_timeout: Duration::from_secs(60), queries_per_second: 20, exclusive: true };
+    let config = WatcherConfig {
+        owner: "me".into(),
+        poll_interval: Duration::from_secs(1),
+        task_timeout: Duration::from_secs(60),
+        queries_per_second: 20,
+        exclusive: true,
+    };
     let watcher = Watcher::new(store, fake.video_api(), fake.telegram(), fake.downloads(), config);
     let first = super::InFlight::enter(&watcher.inner, 7).expect("free");
     assert!(super::InFlight::enter(&watcher.inner, 7).is_none(), "a slow delivery is not started twice");

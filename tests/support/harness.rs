@@ -44,17 +44,8 @@ impl TestEnv {
             ("COMMANDS_PER_MINUTE", "0".to_owned()),
             ("RUST_LOG", DEFAULT_RUST_LOG.to_owned()),
         ];
-        let vars = vars
-            .into_iter()
-            .map(|(key, value)| (key.to_owned(), value))
-            .collect();
-        TestEnv {
-            tg,
-            video,
-            dir,
-            bin: bin.into(),
-            vars,
-        }
+        let vars = vars.into_iter().map(|(key, value)| (key.to_owned(), value)).collect();
+        TestEnv { tg, video, dir, bin: bin.into(), vars }
     }
 
     /// Sets (or overrides) a variable, builder style.
@@ -78,10 +69,7 @@ impl TestEnv {
     }
 
     pub fn var(&self, key: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.as_str())
+        self.vars.iter().find(|(name, _)| name == key).map(|(_, value)| value.as_str())
     }
 
     /// Starts the bot with the current variables. Call it again after
@@ -108,27 +96,18 @@ pub async fn fresh_postgres_db() -> String {
         .await
         .unwrap_or_else(|error| panic!("cannot connect to {POSTGRES_ADMIN_URL}: {error}"));
     let name = format!("sora_test_{:016x}", rand::random::<u64>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("CREATE DATABASE");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
     let _ = admin.close().await;
     format!("postgres://postgres@127.0.0.1:5432/{name}")
 }
 
 /// Best-effort removal of a database made by `fresh_postgres_db`.
 pub async fn drop_postgres_db(url: &str) {
-    let Some(name) = url
-        .rsplit('/')
-        .next()
-        .filter(|name| name.starts_with("sora_test_"))
-    else {
+    let Some(name) = url.rsplit('/').next().filter(|name| name.starts_with("sora_test_")) else {
         return;
     };
     if let Ok(mut admin) = PgConnection::connect(POSTGRES_ADMIN_URL).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
         let _ = admin.close().await;
     }
 }

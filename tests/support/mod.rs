@@ -13,9 +13,7 @@ mod video_api;
 
 // Not every test uses every name.
 #[allow(unused_imports)]
-pub use harness::{
-    POSTGRES_ADMIN_URL, TestEnv, VIDEO_API_KEY, drop_postgres_db, fresh_postgres_db,
-};
+pub use harness::{POSTGRES_ADMIN_URL, TestEnv, VIDEO_API_KEY, drop_postgres_db, fresh_postgres_db};
 #[allow(unused_imports)]
 pub use process::BotProcess;
 #[allow(unused_imports)]
@@ -23,7 +21,9 @@ pub use server::poll_until;
 #[allow(unused_imports)]
 pub use telegram::{BOT_ID, BOT_USERNAME, Call, Failure, FakeTelegram, TOKEN, UploadedFile};
 #[allow(unused_imports)]
-pub use updates::{Chat, DOCUMENT_LEN, Msg, User, button_data, button_labels, callback_query, fake_jpeg, inline_query, photo_size_id};
+pub use updates::{
+    Chat, DOCUMENT_LEN, Msg, User, button_data, button_labels, callback_query, fake_jpeg, inline_query, photo_size_id,
+};
 #[allow(unused_imports)]
 pub use video_api::{CreateCall, FakeVideoApi, QueryCall, Reply};
 

@@ -13,10 +13,7 @@ pub fn boundary(content_type: &str) -> Option<&str> {
     if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
-    params
-        .split(';')
-        .find_map(|param| param.trim().strip_prefix("boundary="))
-        .map(|value| value.trim_matches('"'))
+    params.split(';').find_map(|param| param.trim().strip_prefix("boundary=")).map(|value| value.trim_matches('"'))
 }
 
 pub fn parse(body: &[u8], boundary: &str) -> Vec<Part> {
@@ -40,9 +37,7 @@ fn split<'a>(mut haystack: &'a [u8], needle: &[u8]) -> Vec<&'a [u8]> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 /// One part: `\r\n` headers `\r\n\r\n` content `\r\n`.
@@ -56,8 +51,7 @@ fn parse_part(chunk: &[u8]) -> Option<Part> {
     let disposition = headers
         .lines()
         .find_map(|line| {
-            line.split_once(':')
-                .filter(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
+            line.split_once(':').filter(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
         })?
         .1;
     Some(Part {

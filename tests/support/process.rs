@@ -30,32 +30,20 @@ impl BotProcess {
     /// Like `start`, in working directory `dir`.
     pub fn start_in(bin: &Path, env: &[(String, String)], dir: &Path) -> BotProcess {
         let mut command = Command::new(bin);
-        command
-            .env_clear()
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.env_clear().current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for name in INHERITED_VARS {
             if let Some(value) = std::env::var_os(name) {
                 command.env(name, value);
             }
         }
-        command
-            .env("RUST_LOG", DEFAULT_RUST_LOG)
-            .env("NO_COLOR", "1");
+        command.env("RUST_LOG", DEFAULT_RUST_LOG).env("NO_COLOR", "1");
         command.envs(env.iter().map(|(key, value)| (key, value)));
 
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", bin.display()));
+        let mut child = command.spawn().unwrap_or_else(|error| panic!("cannot start {}: {error}", bin.display()));
         let logs = Arc::new(Mutex::new(String::new()));
         capture(child.stdout.take().expect("piped stdout"), logs.clone());
         capture(child.stderr.take().expect("piped stderr"), logs.clone());
-        BotProcess {
-            child: Mutex::new(child),
-            logs,
-        }
+        BotProcess { child: Mutex::new(child), logs }
     }
 
     pub fn pid(&self) -> u32 {
@@ -71,21 +59,13 @@ impl BotProcess {
     /// Panics with the logs on timeout or if the bot exits first.
     pub async fn wait_log(&self, needle: &str, timeout: Duration) -> String {
         let found = poll_until(timeout, || {
-            let line = self
-                .logs()
-                .lines()
-                .find(|line| line.contains(needle))
-                .map(str::to_owned);
+            let line = self.logs().lines().find(|line| line.contains(needle)).map(str::to_owned);
             line.map(Ok).or_else(|| self.exit_status().map(Err))
         });
         match found.await {
             Some(Ok(line)) => line,
-            Some(Err(status)) => {
-                self.fail(&format!("bot exited ({status}) before logging {needle:?}"))
-            }
-            None => self.fail(&format!(
-                "no log line containing {needle:?} within {timeout:?}"
-            )),
+            Some(Err(status)) => self.fail(&format!("bot exited ({status}) before logging {needle:?}")),
+            None => self.fail(&format!("no log line containing {needle:?} within {timeout:?}")),
         }
     }
 
@@ -93,9 +73,7 @@ impl BotProcess {
     /// `http server listening addr=<ip:port>` log line.
     pub async fn http_addr(&self, timeout: Duration) -> SocketAddr {
         let line = self.wait_log("http server listening", timeout).await;
-        let addr = line
-            .split_once("addr=")
-            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
+        let addr = line.split_once("addr=").map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
         match addr.map(|addr| addr.trim_matches(|c| c == '"' || c == ',').parse()) {
             Some(Ok(addr)) => addr,
             _ => self.fail(&format!("no addr=<ip:port> in {line:?}")),
@@ -111,14 +89,8 @@ impl BotProcess {
 
     /// SIGTERM: asks the bot to shut down gracefully.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        assert!(
-            status.is_ok_and(|status| status.success()),
-            "kill -TERM {} failed",
-            self.pid()
-        );
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        assert!(status.is_ok_and(|status| status.success()), "kill -TERM {} failed", self.pid());
     }
 
     /// The exit status if the bot has exited.
@@ -136,10 +108,7 @@ impl BotProcess {
     }
 
     fn fail(&self, problem: &str) -> ! {
-        panic!(
-            "BotProcess: {problem}\n--- bot logs ---\n{}--- end of bot logs ---",
-            self.logs()
-        )
+        panic!("BotProcess: {problem}\n--- bot logs ---\n{}--- end of bot logs ---", self.logs())
     }
 }
 
@@ -150,9 +119,7 @@ impl Drop for BotProcess {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Appends each line of `stream` to `logs` from a thread of its own
@@ -161,10 +128,7 @@ fn capture(stream: impl Read + Send + 'static, logs: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
-        while reader
-            .read_until(b'\n', &mut line)
-            .is_ok_and(|read| read > 0)
-        {
+        while reader.read_until(b'\n', &mut line).is_ok_and(|read| read > 0) {
             let text = strip_ansi(&String::from_utf8_lossy(&line));
             let mut logs = lock(&logs);
             logs.push_str(text.trim_end_matches(['\r', '\n']));

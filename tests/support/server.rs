@@ -19,14 +19,10 @@ pub struct Server {
 
 impl Server {
     pub async fn start(router: Router) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("fake server failed");
+            axum::serve(listener, router).await.expect("fake server failed");
         });
         Server { addr, task }
     }
@@ -45,12 +41,7 @@ impl Drop for Server {
 /// axum's `Json` needs a feature the crate does not enable.
 pub fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).expect("valid HTTP status");
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 /// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
@@ -71,11 +62,6 @@ pub async fn poll_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<
 pub fn header_map(headers: &HeaderMap) -> HashMap<String, String> {
     headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect()
 }

@@ -73,9 +73,7 @@ impl Call {
     pub fn file(&self, param: &str) -> Option<&UploadedFile> {
         let value = self.body[param].as_str()?;
         let field = value.strip_prefix("attach://").unwrap_or(value);
-        self.files
-            .iter()
-            .find(|file| file.field == field || file.field == param)
+        self.files.iter().find(|file| file.field == field || file.field == param)
     }
 }
 
@@ -99,16 +97,11 @@ struct ApiError {
 
 impl ApiError {
     fn new(code: u16, description: &str) -> ApiError {
-        ApiError {
-            code,
-            description: description.into(),
-            retry_after: None,
-        }
+        ApiError { code, description: description.into(), retry_after: None }
     }
 
     fn response(&self) -> Response {
-        let mut body =
-            json!({"ok": false, "error_code": self.code, "description": self.description});
+        let mut body = json!({"ok": false, "error_code": self.code, "description": self.description});
         if let Some(seconds) = self.retry_after {
             body["parameters"] = json!({"retry_after": seconds});
         }
@@ -182,10 +175,7 @@ impl FakeTelegram {
             .route("/file/bot{token}/{*path}", get(download))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state.clone());
-        FakeTelegram {
-            state,
-            server: Arc::new(Server::start(router).await),
-        }
+        FakeTelegram { state, server: Arc::new(Server::start(router).await) }
     }
 
     /// The base URL for TELOXIDE_API_URL.
@@ -272,10 +262,7 @@ impl FakeTelegram {
     /// The next `n` calls of `method` get `failure` instead of an answer.
     pub fn fail_next(&self, method: &str, n: usize, failure: Failure) {
         let mut record = self.state.lock();
-        let queue = record
-            .failures
-            .entry(method.to_ascii_lowercase())
-            .or_default();
+        let queue = record.failures.entry(method.to_ascii_lowercase()).or_default();
         queue.extend(std::iter::repeat_n(failure, n));
     }
 
@@ -296,13 +283,7 @@ impl FakeTelegram {
     }
 
     fn filter_calls(&self, keep: impl Fn(&Call) -> bool) -> Vec<Call> {
-        self.state
-            .lock()
-            .calls
-            .iter()
-            .filter(|call| keep(call))
-            .cloned()
-            .collect()
+        self.state.lock().calls.iter().filter(|call| keep(call)).cloned().collect()
     }
 
     /// Texts of successful sendMessage calls to `chat_id`, in order.
@@ -317,32 +298,14 @@ impl FakeTelegram {
     /// Waits until there are at least `count` successful calls of `method`
     /// and returns them all; panics with a dump of all calls on timeout.
     pub async fn wait_for(&self, method: &str, count: usize, timeout: Duration) -> Vec<Call> {
-        let found = poll_until(timeout, || {
-            Some(self.calls_of(method)).filter(|calls| calls.len() >= count)
-        })
-        .await;
-        found.unwrap_or_else(|| {
-            self.fail(&format!(
-                "{count} successful {method} call(s) within {timeout:?}"
-            ))
-        })
+        let found = poll_until(timeout, || Some(self.calls_of(method)).filter(|calls| calls.len() >= count)).await;
+        found.unwrap_or_else(|| self.fail(&format!("{count} successful {method} call(s) within {timeout:?}")))
     }
 
     /// Waits for the first successful call that satisfies `matches`.
-    pub async fn wait_call(
-        &self,
-        what: &str,
-        timeout: Duration,
-        matches: impl Fn(&Call) -> bool,
-    ) -> Call {
-        let found = poll_until(timeout, || {
-            self.filter_calls(|call| !call.failed && matches(call))
-                .into_iter()
-                .next()
-        });
-        found
-            .await
-            .unwrap_or_else(|| self.fail(&format!("{what} within {timeout:?}")))
+    pub async fn wait_call(&self, what: &str, timeout: Duration, matches: impl Fn(&Call) -> bool) -> Call {
+        let found = poll_until(timeout, || self.filter_calls(|call| !call.failed && matches(call)).into_iter().next());
+        found.await.unwrap_or_else(|| self.fail(&format!("{what} within {timeout:?}")))
     }
 
     /// Successful sendMessage calls answering message `command_id` in `chat_id`, in order.
@@ -394,11 +357,7 @@ impl FakeTelegram {
     fn describe(&self, call: &Call) -> String {
         let at = call.at.duration_since(self.state.started).as_secs_f64();
         let failed = if call.failed { " FAILED" } else { "" };
-        let files: String = call
-            .files
-            .iter()
-            .map(|f| format!(" +{}({} bytes)", f.field, f.bytes.len()))
-            .collect();
+        let files: String = call.files.iter().map(|f| format!(" +{}({} bytes)", f.field, f.bytes.len())).collect();
         format!("  +{at:.3}s {}{failed} {}{files}", call.method, call.body)
     }
 
@@ -409,16 +368,11 @@ impl FakeTelegram {
 
 impl FakeState {
     fn lock(&self) -> MutexGuard<'_, Record> {
-        self.record
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.record.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn take_failure(&self, method: &str) -> Option<Failure> {
-        self.lock()
-            .failures
-            .get_mut(&method.to_ascii_lowercase())?
-            .pop_front()
+        self.lock().failures.get_mut(&method.to_ascii_lowercase())?.pop_front()
     }
 
     fn hand_out(&self, offset: i64, limit: usize) -> Vec<Value> {
@@ -432,9 +386,7 @@ impl FakeState {
             .collect();
         let now = Instant::now();
         for update in &batch {
-            let update_id = update["update_id"]
-                .as_i64()
-                .expect("update_id set by push_update");
+            let update_id = update["update_id"].as_i64().expect("update_id set by push_update");
             record.handed_out.entry(update_id).or_insert(now);
         }
         batch
@@ -449,10 +401,7 @@ impl FakeState {
     fn file_info(&self, params: &Value) -> Result<Value, ApiError> {
         let file_id = params["file_id"].as_str().unwrap_or_default();
         let record = self.lock();
-        let bytes = record
-            .files
-            .get(file_id)
-            .ok_or_else(|| ApiError::new(400, "Bad Request: invalid file_id"))?;
+        let bytes = record.files.get(file_id).ok_or_else(|| ApiError::new(400, "Bad Request: invalid file_id"))?;
         Ok(json!({
             "file_id": file_id,
             "file_unique_id": updates::unique_id(file_id),
@@ -464,11 +413,7 @@ impl FakeState {
     fn file_bytes(&self, path: &str) -> Option<Vec<u8>> {
         let mut record = self.lock();
         record.downloads += 1;
-        record
-            .files
-            .iter()
-            .find(|(file_id, _)| file_path(file_id) == path)
-            .map(|(_, bytes)| bytes.clone())
+        record.files.iter().find(|(file_id, _)| file_path(file_id) == path).map(|(_, bytes)| bytes.clone())
     }
 }
 
@@ -508,20 +453,20 @@ async fn api(
     }
 }
 
-async fn answer(
-    state: &FakeState,
-    method: &str,
-    params: &Value,
-    files: &[UploadedFile],
-) -> Result<Value, ApiError> {
+async fn answer(state: &FakeState, method: &str, params: &Value, files: &[UploadedFile]) -> Result<Value, ApiError> {
     Ok(match method.to_ascii_lowercase().as_str() {
         "getme" => me(),
         "getupdates" => get_updates(state, params).await,
         "getfile" => state.file_info(params)?,
         // No webhook set: the polling listener then has nothing to delete.
         "getwebhookinfo" => json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}),
-        "sendmessage" | "sendvideo" | "sendphoto" | "senddocument" | "editmessagetext"
-        | "editmessagecaption" | "editmessagereplymarkup" => sent_message(state, method, params, files),
+        "sendmessage"
+        | "sendvideo"
+        | "sendphoto"
+        | "senddocument"
+        | "editmessagetext"
+        | "editmessagecaption"
+        | "editmessagereplymarkup" => sent_message(state, method, params, files),
         "getchatmember" => chat_member(state, params),
         _ => Value::Bool(true),
     })
@@ -529,10 +474,7 @@ async fn answer(
 
 fn lowercase_first(method: &str) -> String {
     let mut chars = method.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_lowercase().to_string() + chars.as_str())
-        .unwrap_or_default()
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 fn bot_user() -> Value {
@@ -553,11 +495,8 @@ fn me() -> Value {
 
 async fn get_updates(state: &FakeState, params: &Value) -> Value {
     let offset = int_param(params, "offset").unwrap_or(0);
-    let limit = int_param(params, "limit")
-        .filter(|limit| (1..=100).contains(limit))
-        .unwrap_or(100) as usize;
-    let wait = Duration::from_secs(int_param(params, "timeout").unwrap_or(0).max(0) as u64)
-        .min(MAX_LONG_POLL);
+    let limit = int_param(params, "limit").filter(|limit| (1..=100).contains(limit)).unwrap_or(100) as usize;
+    let wait = Duration::from_secs(int_param(params, "timeout").unwrap_or(0).max(0) as u64).min(MAX_LONG_POLL);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         // Registered before looking, so an update pushed in between still wakes us.
@@ -594,24 +533,14 @@ fn sent_message(state: &FakeState, method: &str, params: &Value, files: &[Upload
             fields.insert("photo".into(), updates::photo_sizes(&file_id));
         }
         "senddocument" => {
-            let name = files
-                .first()
-                .and_then(|file| file.file_name.as_deref())
-                .unwrap_or("file.bin");
-            let document = updates::document_json(
-                &file_id,
-                "application/octet-stream",
-                name,
-                uploaded_len.unwrap_or(1),
-            );
+            let name = files.first().and_then(|file| file.file_name.as_deref()).unwrap_or("file.bin");
+            let document =
+                updates::document_json(&file_id, "application/octet-stream", name, uploaded_len.unwrap_or(1));
             fields.insert("document".into(), document);
         }
         // sendVideo, and editMessageCaption: the captions the bot edits are its videos'.
         _ => {
-            fields.insert(
-                "video".into(),
-                updates::video_json(&file_id, uploaded_len.unwrap_or(1_000_000)),
-            );
+            fields.insert("video".into(), updates::video_json(&file_id, uploaded_len.unwrap_or(1_000_000)));
         }
     }
     copy_param(fields, params, "caption");
@@ -645,10 +574,7 @@ fn copy_param(fields: &mut Map<String, Value>, params: &Value, key: &str) {
     }
 }
 
-async fn download(
-    State(state): State<Arc<FakeState>>,
-    Path((token, path)): Path<(String, String)>,
-) -> Response {
+async fn download(State(state): State<Arc<FakeState>>, Path((token, path)): Path<(String, String)>) -> Response {
     if token != TOKEN {
         return ApiError::new(401, "Unauthorized").response();
     }
@@ -668,18 +594,13 @@ fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Value, Vec<Up
     for (name, text) in query_pairs(uri.query().unwrap_or_default()) {
         add_text(name, &text);
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let Some(boundary) = multipart::boundary(content_type) {
         for part in multipart::parse(body, boundary) {
             match part.file_name {
-                Some(file_name) => files.push(UploadedFile {
-                    field: part.name,
-                    file_name: Some(file_name),
-                    bytes: part.bytes,
-                }),
+                Some(file_name) => {
+                    files.push(UploadedFile { field: part.name, file_name: Some(file_name), bytes: part.bytes })
+                }
                 None => add_text(part.name, &String::from_utf8_lossy(&part.bytes)),
             }
         }
@@ -695,18 +616,14 @@ fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Value, Vec<Up
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {
     let uri: Uri = format!("/?{query}").parse().unwrap_or_default();
-    Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        .map(|Query(pairs)| pairs)
-        .unwrap_or_default()
+    Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|Query(pairs)| pairs).unwrap_or_default()
 }
 
 /// A text field as the Bot API reads it: numbers, booleans and serialized
 /// objects or arrays are JSON; anything else is a plain string.
 fn field_value(text: &str) -> Value {
     match serde_json::from_str(text) {
-        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Object(_) | Value::Array(_))) => {
-            value
-        }
+        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Object(_) | Value::Array(_))) => value,
         _ => Value::String(text.into()),
     }
 }

@@ -8,11 +8,8 @@ use serde_json::{Map, Value, json};
 
 /// Sizes of every photo built here, small to large, as Telegram lists them:
 /// (file id suffix, width, height, byte length).
-const PHOTO_SIZES: [(&str, u32, u32, usize); 3] = [
-    ("small", 90, 160, 1_500),
-    ("medium", 320, 568, 6_000),
-    ("large", 720, 1280, 24_000),
-];
+const PHOTO_SIZES: [(&str, u32, u32, usize); 3] =
+    [("small", 90, 160, 1_500), ("medium", 320, 568, 6_000), ("large", 720, 1280, 24_000)];
 
 /// Byte length of documents built with [`Msg::document`] (see `FakeTelegram::add_document`).
 pub const DOCUMENT_LEN: usize = 30_000;
@@ -22,10 +19,7 @@ pub const DOCUMENT_LEN: usize = 30_000;
 static NEXT_MESSAGE_ID: AtomicI64 = AtomicI64::new(1);
 
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
 }
 
 fn display_name(id: i64) -> String {
@@ -68,10 +62,7 @@ pub struct User {
 impl User {
     /// A human user whose client speaks English.
     pub fn new(id: i64) -> User {
-        User {
-            id,
-            language_code: "en".into(),
-        }
+        User { id, language_code: "en".into() }
     }
 
     pub fn lang(mut self, language_code: &str) -> User {
@@ -92,14 +83,8 @@ impl User {
 #[derive(Clone, Debug)]
 enum Content {
     Text(String),
-    Photo {
-        prefix: String,
-    },
-    Document {
-        file_id: String,
-        mime_type: String,
-        file_name: String,
-    },
+    Photo { prefix: String },
+    Document { file_id: String, mime_type: String, file_name: String },
 }
 
 /// An incoming message. `build()` gives the `Message` JSON; hand it to
@@ -136,38 +121,20 @@ impl Msg {
     /// A photo in three sizes with file ids `{prefix}-small`, `-medium`,
     /// `-large`; `FakeTelegram::add_photo(prefix)` serves their bytes.
     pub fn photo(chat: &Chat, from: &User, file_id_prefix: &str) -> Msg {
-        Msg::new(
-            chat,
-            from,
-            Content::Photo {
-                prefix: file_id_prefix.into(),
-            },
-        )
+        Msg::new(chat, from, Content::Photo { prefix: file_id_prefix.into() })
     }
 
     /// A file sent without compression ("send as file"), e.g. an image/png.
     /// `FakeTelegram::add_document(file_id)` serves its bytes.
-    pub fn document(
-        chat: &Chat,
-        from: &User,
-        file_id: &str,
-        mime_type: &str,
-        file_name: &str,
-    ) -> Msg {
-        let content = Content::Document {
-            file_id: file_id.into(),
-            mime_type: mime_type.into(),
-            file_name: file_name.into(),
-        };
+    pub fn document(chat: &Chat, from: &User, file_id: &str, mime_type: &str, file_name: &str) -> Msg {
+        let content =
+            Content::Document { file_id: file_id.into(), mime_type: mime_type.into(), file_name: file_name.into() };
         Msg::new(chat, from, content)
     }
 
     /// Caption of a photo or document; a leading `/command` gets its entity.
     pub fn caption(mut self, text: &str) -> Msg {
-        assert!(
-            !matches!(self.content, Content::Text(_)),
-            "text messages have no caption"
-        );
+        assert!(!matches!(self.content, Content::Text(_)), "text messages have no caption");
         self.caption = Some(text.into());
         self
     }
@@ -188,9 +155,7 @@ impl Msg {
     }
 
     pub fn build(self) -> Value {
-        let message_id = self
-            .message_id
-            .unwrap_or_else(|| NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed));
+        let message_id = self.message_id.unwrap_or_else(|| NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed));
         let mut message = json!({
             "message_id": message_id,
             "date": unix_now(),
@@ -203,11 +168,7 @@ impl Msg {
             Content::Photo { prefix } => {
                 fields.insert("photo".into(), photo_sizes(&prefix));
             }
-            Content::Document {
-                file_id,
-                mime_type,
-                file_name,
-            } => {
+            Content::Document { file_id, mime_type, file_name } => {
                 let document = document_json(&file_id, &mime_type, &file_name, DOCUMENT_LEN);
                 fields.insert("document".into(), document);
             }
@@ -220,10 +181,7 @@ impl Msg {
         }
         if let Some(mut replied) = self.reply_to {
             // Telegram nests replies one level deep only.
-            replied
-                .as_object_mut()
-                .expect("reply_to takes a message object")
-                .remove("reply_to_message");
+            replied.as_object_mut().expect("reply_to takes a message object").remove("reply_to_message");
             fields.insert("reply_to_message".into(), replied);
         }
         message

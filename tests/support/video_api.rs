@@ -26,20 +26,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
+        Reply { status, body: body.to_string(), delay: Duration::ZERO }
     }
 
     /// A non-JSON answer, e.g. `Reply::status(502, "Bad Gateway")`.
     pub fn status(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
+        Reply { status, body: body.into(), delay: Duration::ZERO }
     }
 
     /// 200 `{"id": id, "status": status}`.
@@ -48,17 +40,11 @@ impl Reply {
     }
 
     pub fn completed(id: &str, video_url: &str) -> Reply {
-        Reply::json(
-            200,
-            json!({"id": id, "status": "completed", "video_url": video_url}),
-        )
+        Reply::json(200, json!({"id": id, "status": "completed", "video_url": video_url}))
     }
 
     pub fn failed(id: &str, reason: &str) -> Reply {
-        Reply::json(
-            200,
-            json!({"id": id, "status": "failed", "error": {"message": reason}}),
-        )
+        Reply::json(200, json!({"id": id, "status": "failed", "error": {"message": reason}}))
     }
 
     /// A request that is never answered (for client timeouts).
@@ -77,12 +63,7 @@ impl Reply {
             Err(_) => "text/plain",
         };
         let status = StatusCode::from_u16(self.status).expect("valid HTTP status");
-        (
-            status,
-            [(header::CONTENT_TYPE, content_type)],
-            self.body.clone(),
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, content_type)], self.body.clone()).into_response()
     }
 }
 
@@ -124,9 +105,7 @@ struct Record {
 type Shared = Arc<Mutex<Record>>;
 
 fn lock(state: &Shared) -> MutexGuard<'_, Record> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl FakeVideoApi {
@@ -137,10 +116,7 @@ impl FakeVideoApi {
             .route("/v1/video/query", get(query))
             .route("/files/{name}", get(file))
             .with_state(state.clone());
-        FakeVideoApi {
-            state,
-            server: Arc::new(Server::start(router).await),
-        }
+        FakeVideoApi { state, server: Arc::new(Server::start(router).await) }
     }
 
     /// The base URL for VIDEO_API_BASE_URL.
@@ -163,9 +139,7 @@ impl FakeVideoApi {
     /// Unscripted ids answer `{"id": id, "status": "pending"}`.
     pub fn script_task(&self, id: &str, replies: Vec<Reply>) {
         assert!(!replies.is_empty(), "script_task needs at least one reply");
-        lock(&self.state)
-            .task_scripts
-            .insert(id.into(), replies.into());
+        lock(&self.state).task_scripts.insert(id.into(), replies.into());
     }
 
     /// Serves `bytes` at `file_url(name)`.
@@ -186,37 +160,20 @@ impl FakeVideoApi {
     }
 
     pub fn queries_of(&self, id: &str) -> Vec<QueryCall> {
-        self.queries()
-            .into_iter()
-            .filter(|query| query.id == id)
-            .collect()
+        self.queries().into_iter().filter(|query| query.id == id).collect()
     }
 
     /// Waits until at least `n` create calls arrived; panics on timeout.
     pub async fn wait_creates(&self, n: usize, timeout: Duration) -> Vec<CreateCall> {
-        let found = poll_until(timeout, || {
-            Some(self.creates()).filter(|creates| creates.len() >= n)
-        })
-        .await;
-        found.unwrap_or_else(|| {
-            panic!(
-                "FakeVideoApi: expected {n} create call(s) within {timeout:?}\n{}",
-                self.dump()
-            )
-        })
+        let found = poll_until(timeout, || Some(self.creates()).filter(|creates| creates.len() >= n)).await;
+        found.unwrap_or_else(|| panic!("FakeVideoApi: expected {n} create call(s) within {timeout:?}\n{}", self.dump()))
     }
 
     /// Waits until task `id` was queried at least `n` times; panics on timeout.
     pub async fn wait_queries(&self, id: &str, n: usize, timeout: Duration) -> Vec<QueryCall> {
-        let found = poll_until(timeout, || {
-            Some(self.queries_of(id)).filter(|queries| queries.len() >= n)
-        })
-        .await;
+        let found = poll_until(timeout, || Some(self.queries_of(id)).filter(|queries| queries.len() >= n)).await;
         found.unwrap_or_else(|| {
-            panic!(
-                "FakeVideoApi: expected {n} query call(s) of {id} within {timeout:?}\n{}",
-                self.dump()
-            )
+            panic!("FakeVideoApi: expected {n} query call(s) of {id} within {timeout:?}\n{}", self.dump())
         })
     }
 
@@ -235,25 +192,13 @@ impl FakeVideoApi {
 }
 
 async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let body =
-        serde_json::from_slice(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
-    let call = CreateCall {
-        headers: header_map(&headers),
-        body,
-        at: Instant::now(),
-        answered_at: None,
-    };
+    let body = serde_json::from_slice(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
+    let call = CreateCall { headers: header_map(&headers), body, at: Instant::now(), answered_at: None };
     let (index, reply) = {
         let mut record = lock(&state);
         record.creates.push(call);
         let index = record.creates.len() - 1;
-        (
-            index,
-            record
-                .create_script
-                .pop_front()
-                .unwrap_or_else(|| default_create_reply(index + 1)),
-        )
+        (index, record.create_script.pop_front().unwrap_or_else(|| default_create_reply(index + 1)))
     };
     tokio::time::sleep(reply.delay).await;
     lock(&state).creates[index].answered_at = Some(Instant::now());
@@ -261,14 +206,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 }
 
 fn default_create_reply(n: usize) -> Reply {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64;
-    Reply::json(
-        200,
-        json!({"id": FakeVideoApi::task_id(n), "status": "pending", "status_update_time": now_ms}),
-    )
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64;
+    Reply::json(200, json!({"id": FakeVideoApi::task_id(n), "status": "pending", "status_update_time": now_ms}))
 }
 
 async fn query(
@@ -279,11 +218,7 @@ async fn query(
     let id = params.get("id").cloned().unwrap_or_default();
     let reply = {
         let mut record = lock(&state);
-        record.queries.push(QueryCall {
-            id: id.clone(),
-            headers: header_map(&headers),
-            at: Instant::now(),
-        });
+        record.queries.push(QueryCall { id: id.clone(), headers: header_map(&headers), at: Instant::now() });
         next_task_reply(&mut record, &id)
     };
     tokio::time::sleep(reply.delay).await;

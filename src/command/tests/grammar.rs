@@ -13,20 +13,14 @@ fn spec_example_plain_prompt_uses_the_defaults() {
 fn spec_example_pro_landscape_drone_shot() {
     let r = ok("model=sora-2-pro o=landscape a drone shot over Hong Kong at night");
     assert_eq!(r.prompt, "a drone shot over Hong Kong at night");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Large, 15)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Large, 15));
 }
 
 #[test]
 fn spec_example_landscape_flag_and_dash_d_with_separate_value() {
     let r = ok("--landscape --d 15 two huskies in a courtyard");
     assert_eq!(r.prompt, "two huskies in a courtyard");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2, Orientation::Landscape, Size::Large, 15)
-    );
+    assert_eq!(r.options, opts(Model::Sora2, Orientation::Landscape, Size::Large, 15));
 }
 
 #[test]
@@ -40,11 +34,7 @@ fn spec_example_double_dash_keeps_equals_sign_in_prompt() {
 
 #[test]
 fn all_three_forms_set_an_option() {
-    for args in [
-        "size=small a cat",
-        "--size=small a cat",
-        "--size small a cat",
-    ] {
+    for args in ["size=small a cat", "--size=small a cat", "--size small a cat"] {
         let r = ok(args);
         assert_eq!(r.options.size, Size::Small, "{args:?}");
         assert_eq!(r.prompt, "a cat", "{args:?}");
@@ -54,74 +44,38 @@ fn all_three_forms_set_an_option() {
 #[test]
 fn every_key_alias_works() {
     let r = ok("m=pro o=l s=sd d=25 x");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25));
     let r = ok("model=pro orientation=l size=sd duration=25 x");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25));
     let r = ok("--m pro --o l --s sd --d 25 x");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25));
     let r = ok("--model=pro --orientation=l --size=sd --duration=25 x");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25));
 }
 
 #[test]
 fn keys_and_flags_are_case_insensitive() {
     let r = ok("MODEL=PRO --Orientation Landscape S=HD --D 25S x");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Large, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Large, 25));
     assert_eq!(ok("--PRO x").options.model, Model::Sora2Pro);
-    assert_eq!(
-        ok("--Landscape x").options.orientation,
-        Orientation::Landscape
-    );
+    assert_eq!(ok("--Landscape x").options.orientation, Orientation::Landscape);
 }
 
 #[test]
 fn chinese_orientation_values_work_in_every_form() {
-    assert_eq!(
-        ok("o=横屏 一只猫").options.orientation,
-        Orientation::Landscape
-    );
-    assert_eq!(
-        ok("--orientation 竖屏 一只猫").options.orientation,
-        Orientation::Portrait
-    );
-    assert_eq!(
-        ok("--o=16:9 cat").options.orientation,
-        Orientation::Landscape
-    );
+    assert_eq!(ok("o=横屏 一只猫").options.orientation, Orientation::Landscape);
+    assert_eq!(ok("--orientation 竖屏 一只猫").options.orientation, Orientation::Portrait);
+    assert_eq!(ok("--o=16:9 cat").options.orientation, Orientation::Landscape);
     assert_eq!(ok("o=9:16 cat").options.orientation, Orientation::Portrait);
 }
 
 #[test]
 fn shorthand_flags_set_their_option() {
     assert_eq!(ok("--pro x").options.model, Model::Sora2Pro);
-    assert_eq!(
-        ok("--portrait x").options.orientation,
-        Orientation::Portrait
-    );
-    assert_eq!(
-        ok("--landscape x").options.orientation,
-        Orientation::Landscape
-    );
+    assert_eq!(ok("--portrait x").options.orientation, Orientation::Portrait);
+    assert_eq!(ok("--landscape x").options.orientation, Orientation::Landscape);
     let r = ok("--pro --landscape s=small a fox");
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 15)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 15));
     assert_eq!(r.prompt, "a fox");
 }
 
@@ -130,10 +84,7 @@ fn flag_words_without_dashes_are_the_prompt() {
     let r = ok("pro skateboarder does a kickflip");
     assert_eq!(r.prompt, "pro skateboarder does a kickflip");
     assert_eq!(r.options, defaults());
-    assert_eq!(
-        ok("landscape of mountains").prompt,
-        "landscape of mountains"
-    );
+    assert_eq!(ok("landscape of mountains").prompt, "landscape of mountains");
 }
 
 #[test]
@@ -165,10 +116,7 @@ fn dash_mixed_with_phone_dash_counts_as_double_dash() {
     assert_eq!(ok("—-d 10 x").options.duration, 10);
     assert_eq!(ok("-—d 10 x").options.duration, 10);
     assert_eq!(ok("–-pro x").options.model, Model::Sora2Pro);
-    assert_eq!(
-        ok("-–landscape x").options.orientation,
-        Orientation::Landscape
-    );
+    assert_eq!(ok("-–landscape x").options.orientation, Orientation::Landscape);
 }
 
 #[test]
@@ -183,10 +131,7 @@ fn lone_em_or_en_dash_ends_the_options_like_double_dash() {
 #[test]
 fn unknown_key_after_phone_dash_is_an_error() {
     assert_eq!(err("—foo x"), ParseError::UnknownOption("foo".into()));
-    assert_eq!(
-        err("—the end of the world"),
-        ParseError::UnknownOption("the".into())
-    );
+    assert_eq!(err("—the end of the world"), ParseError::UnknownOption("the".into()));
 }
 
 #[test]

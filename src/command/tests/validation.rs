@@ -5,84 +5,37 @@ use super::*;
 #[test]
 fn unknown_dashed_key_is_an_error_not_a_prompt() {
     assert_eq!(err("--foo a cat"), ParseError::UnknownOption("foo".into()));
-    assert_eq!(
-        err("--Foo=bar a cat"),
-        ParseError::UnknownOption("Foo".into())
-    );
+    assert_eq!(err("--Foo=bar a cat"), ParseError::UnknownOption("Foo".into()));
     assert_eq!(err("--猫 a cat"), ParseError::UnknownOption("猫".into()));
 }
 
 #[test]
 fn unknown_plain_key_is_an_error_not_a_prompt() {
-    assert_eq!(
-        err("foo=bar a cat"),
-        ParseError::UnknownOption("foo".into())
-    );
+    assert_eq!(err("foo=bar a cat"), ParseError::UnknownOption("foo".into()));
     assert_eq!(err("x=y is a sign"), ParseError::UnknownOption("x".into()));
-    assert_eq!(
-        err("--pro quality=high cat"),
-        ParseError::UnknownOption("quality".into())
-    );
+    assert_eq!(err("--pro quality=high cat"), ParseError::UnknownOption("quality".into()));
 }
 
 #[test]
 fn unknown_long_flag_lookalike_is_an_error() {
-    assert_eq!(
-        err("o=9:16 --landscape-free idea"),
-        ParseError::UnknownOption("landscape-free".into())
-    );
+    assert_eq!(err("o=9:16 --landscape-free idea"), ParseError::UnknownOption("landscape-free".into()));
     assert_eq!(err("--p cat"), ParseError::UnknownOption("p".into()));
 }
 
 #[test]
 fn bad_values_name_the_canonical_key_and_the_value() {
-    assert_eq!(
-        err("model=sora-3 cat"),
-        ParseError::BadValue {
-            key: "model",
-            value: "sora-3".into()
-        }
-    );
-    assert_eq!(
-        err("--o square cat"),
-        ParseError::BadValue {
-            key: "orientation",
-            value: "square".into()
-        }
-    );
-    assert_eq!(
-        err("s=4K cat"),
-        ParseError::BadValue {
-            key: "size",
-            value: "4K".into()
-        }
-    );
-    assert_eq!(
-        err("d=long cat"),
-        ParseError::BadValue {
-            key: "duration",
-            value: "long".into()
-        }
-    );
+    assert_eq!(err("model=sora-3 cat"), ParseError::BadValue { key: "model", value: "sora-3".into() });
+    assert_eq!(err("--o square cat"), ParseError::BadValue { key: "orientation", value: "square".into() });
+    assert_eq!(err("s=4K cat"), ParseError::BadValue { key: "size", value: "4K".into() });
+    assert_eq!(err("d=long cat"), ParseError::BadValue { key: "duration", value: "long".into() });
 }
 
 #[test]
 fn duration_that_is_not_a_plain_number_is_a_bad_value() {
-    for v in [
-        "15.0",
-        "-15",
-        "+15",
-        "15sec",
-        "s",
-        "99999999999",
-        "１５",
-        "15ss",
-    ] {
+    for v in ["15.0", "-15", "+15", "15sec", "s", "99999999999", "１５", "15ss"] {
         let args = format!("d={v} cat");
         match parse(&args) {
-            Err(ParseError::BadValue {
-                key: "duration", ..
-            }) => {}
+            Err(ParseError::BadValue { key: "duration", .. }) => {}
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -105,10 +58,7 @@ fn empty_value_after_equals_is_missing() {
 #[test]
 fn dashed_key_at_the_end_is_missing_its_value() {
     assert_eq!(err("--duration"), ParseError::MissingValue("duration"));
-    assert_eq!(
-        err("--pro --duration   "),
-        ParseError::MissingValue("duration")
-    );
+    assert_eq!(err("--pro --duration   "), ParseError::MissingValue("duration"));
 }
 
 #[test]
@@ -125,10 +75,7 @@ fn dashed_key_followed_by_another_option_is_missing_its_value() {
 #[test]
 fn repeated_option_is_an_error() {
     assert_eq!(err("o=l o=p cat"), ParseError::Repeated("orientation"));
-    assert_eq!(
-        err("d=10 --duration 15 cat"),
-        ParseError::Repeated("duration")
-    );
+    assert_eq!(err("d=10 --duration 15 cat"), ParseError::Repeated("duration"));
     assert_eq!(err("m=pro model=pro cat"), ParseError::Repeated("model"));
 }
 
@@ -136,39 +83,18 @@ fn repeated_option_is_an_error() {
 fn repeated_through_a_shorthand_flag_is_an_error() {
     assert_eq!(err("--pro model=sora-2 cat"), ParseError::Repeated("model"));
     assert_eq!(err("model=sora-2 --pro cat"), ParseError::Repeated("model"));
-    assert_eq!(
-        err("--portrait --landscape cat"),
-        ParseError::Repeated("orientation")
-    );
-    assert_eq!(
-        err("--landscape --landscape cat"),
-        ParseError::Repeated("orientation")
-    );
-    assert_eq!(
-        err("o=p --portrait cat"),
-        ParseError::Repeated("orientation")
-    );
+    assert_eq!(err("--portrait --landscape cat"), ParseError::Repeated("orientation"));
+    assert_eq!(err("--landscape --landscape cat"), ParseError::Repeated("orientation"));
+    assert_eq!(err("o=p --portrait cat"), ParseError::Repeated("orientation"));
 }
 
 #[test]
 fn first_error_in_reading_order_wins() {
     assert_eq!(err("--foo s=4k"), ParseError::UnknownOption("foo".into()));
-    assert_eq!(
-        err("s=4k --foo"),
-        ParseError::BadValue {
-            key: "size",
-            value: "4k".into()
-        }
-    );
+    assert_eq!(err("s=4k --foo"), ParseError::BadValue { key: "size", value: "4k".into() });
     // Option errors come before an empty prompt.
     assert_eq!(err("--d"), ParseError::MissingValue("duration"));
-    assert_eq!(
-        err("d=25"),
-        ParseError::BadDuration {
-            model: Model::Sora2,
-            duration: 25
-        }
-    );
+    assert_eq!(err("d=25"), ParseError::BadDuration { model: Model::Sora2, duration: 25 });
 }
 
 // ---- durations ---------------------------------------------------
@@ -178,13 +104,7 @@ fn sora2_accepts_10_and_15_only() {
     assert_eq!(ok("d=10 x").options.duration, 10);
     assert_eq!(ok("d=15 x").options.duration, 15);
     for d in [0, 5, 12, 20, 25] {
-        assert_eq!(
-            err(&format!("d={d} x")),
-            ParseError::BadDuration {
-                model: Model::Sora2,
-                duration: d
-            }
-        );
+        assert_eq!(err(&format!("d={d} x")), ParseError::BadDuration { model: Model::Sora2, duration: d });
     }
 }
 
@@ -192,28 +112,13 @@ fn sora2_accepts_10_and_15_only() {
 fn sora2_pro_accepts_15_and_25_only() {
     assert_eq!(ok("--pro d=15 x").options.duration, 15);
     assert_eq!(ok("--pro d=25 x").options.duration, 25);
-    assert_eq!(
-        err("--pro d=10 x"),
-        ParseError::BadDuration {
-            model: Model::Sora2Pro,
-            duration: 10
-        }
-    );
+    assert_eq!(err("--pro d=10 x"), ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 });
 }
 
 #[test]
 fn duration_is_checked_against_a_model_given_later() {
-    assert_eq!(
-        ok("d=25 --pro x").options,
-        opts(Model::Sora2Pro, Orientation::Portrait, Size::Large, 25)
-    );
-    assert_eq!(
-        err("d=10 m=pro x"),
-        ParseError::BadDuration {
-            model: Model::Sora2Pro,
-            duration: 10
-        }
-    );
+    assert_eq!(ok("d=25 --pro x").options, opts(Model::Sora2Pro, Orientation::Portrait, Size::Large, 25));
+    assert_eq!(err("d=10 m=pro x"), ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 });
 }
 
 #[test]
@@ -221,30 +126,18 @@ fn duration_is_checked_against_the_default_model() {
     let mut d = defaults();
     d.model = Model::Sora2Pro;
     assert_eq!(parse_video_args("d=25 x", &d).unwrap().options.duration, 25);
-    assert_eq!(
-        parse_video_args("d=10 x", &d),
-        Err(ParseError::BadDuration {
-            model: Model::Sora2Pro,
-            duration: 10
-        })
-    );
+    assert_eq!(parse_video_args("d=10 x", &d), Err(ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }));
 }
 
 #[test]
 fn default_duration_falls_back_to_nearest_for_the_chosen_model() {
     let mut d = defaults();
     d.duration = 10;
-    assert_eq!(
-        parse_video_args("--pro x", &d).unwrap().options.duration,
-        15
-    );
+    assert_eq!(parse_video_args("--pro x", &d).unwrap().options.duration, 15);
     assert_eq!(parse_video_args("x", &d).unwrap().options.duration, 10);
     d.duration = 25;
     assert_eq!(parse_video_args("x", &d).unwrap().options.duration, 15);
-    assert_eq!(
-        parse_video_args("--pro x", &d).unwrap().options.duration,
-        25
-    );
+    assert_eq!(parse_video_args("--pro x", &d).unwrap().options.duration, 25);
 }
 
 #[test]
@@ -253,10 +146,7 @@ fn explicit_invalid_duration_is_an_error_even_with_fallback_available() {
     d.duration = 10;
     assert_eq!(
         parse_video_args("--pro d=10 x", &d),
-        Err(ParseError::BadDuration {
-            model: Model::Sora2Pro,
-            duration: 10
-        })
+        Err(ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 })
     );
 }
 
@@ -264,10 +154,7 @@ fn explicit_invalid_duration_is_an_error_even_with_fallback_available() {
 fn defaults_fill_what_the_user_did_not_give() {
     let d = opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25);
     let r = parse_video_args("o=p a cat", &d).unwrap();
-    assert_eq!(
-        r.options,
-        opts(Model::Sora2Pro, Orientation::Portrait, Size::Small, 25)
-    );
+    assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Portrait, Size::Small, 25));
 }
 
 // ---- robustness --------------------------------------------------
@@ -353,10 +240,7 @@ fn never_panics_on_weird_input() {
         inputs.push(mixed[i..].to_string());
     }
     for input in &inputs {
-        for d in [
-            defaults(),
-            opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 0),
-        ] {
+        for d in [defaults(), opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 0)] {
             if let Ok(r) = parse_video_args(input, &d) {
                 assert!(!r.prompt.is_empty());
                 assert_eq!(r.prompt, r.prompt.trim());

@@ -22,15 +22,7 @@ fn model_accepts_pro_alias_case_insensitively_and_trimmed() {
 
 #[test]
 fn model_rejects_unknown_names() {
-    for s in [
-        "",
-        "sora",
-        "sora2",
-        "sora-3",
-        "2",
-        "pro-2",
-        "sora-2-pro-max",
-    ] {
+    for s in ["", "sora", "sora2", "sora-3", "2", "pro-2", "sora-2-pro-max"] {
         assert!(s.parse::<Model>().is_err(), "{s:?}");
     }
     let e = "sora-3".parse::<Model>().unwrap_err();
@@ -41,26 +33,14 @@ fn model_rejects_unknown_names() {
 
 #[test]
 fn orientation_accepts_every_portrait_alias() {
-    for s in [
-        "portrait", "p", "vertical", "9:16", "竖屏", "PORTRAIT", " P ", "Vertical", "9：16",
-    ] {
+    for s in ["portrait", "p", "vertical", "9:16", "竖屏", "PORTRAIT", " P ", "Vertical", "9：16"] {
         assert_eq!(s.parse(), Ok(Orientation::Portrait), "{s:?}");
     }
 }
 
 #[test]
 fn orientation_accepts_every_landscape_alias() {
-    for s in [
-        "landscape",
-        "l",
-        "horizontal",
-        "16:9",
-        "横屏",
-        "LANDSCAPE",
-        "L",
-        "Horizontal",
-        "16：9",
-    ] {
+    for s in ["landscape", "l", "horizontal", "16:9", "横屏", "LANDSCAPE", "L", "Horizontal", "16：9"] {
         assert_eq!(s.parse(), Ok(Orientation::Landscape), "{s:?}");
     }
 }
@@ -121,10 +101,7 @@ fn nearest_duration_picks_the_closest_and_the_shorter_on_a_tie() {
 fn serde_uses_the_api_names() {
     let o = opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25);
     let json = serde_json::to_string(&o).unwrap();
-    assert_eq!(
-        json,
-        r#"{"model":"sora-2-pro","orientation":"landscape","size":"small","duration":25}"#
-    );
+    assert_eq!(json, r#"{"model":"sora-2-pro","orientation":"landscape","size":"small","duration":25}"#);
     assert_eq!(serde_json::from_str::<VideoOptions>(&json).unwrap(), o);
     assert_eq!(serde_json::to_string(&Model::Sora2).unwrap(), r#""sora-2""#);
 }
@@ -132,32 +109,15 @@ fn serde_uses_the_api_names() {
 #[test]
 fn errors_have_short_developer_text() {
     assert_eq!(ParseError::EmptyPrompt.to_string(), "empty prompt");
+    assert_eq!(ParseError::UnknownOption("foo".into()).to_string(), "unknown option `foo`");
+    assert_eq!(ParseError::MissingValue("duration").to_string(), "option `duration` needs a value");
     assert_eq!(
-        ParseError::UnknownOption("foo".into()).to_string(),
-        "unknown option `foo`"
-    );
-    assert_eq!(
-        ParseError::MissingValue("duration").to_string(),
-        "option `duration` needs a value"
-    );
-    assert_eq!(
-        ParseError::BadValue {
-            key: "size",
-            value: "4k".into()
-        }
-        .to_string(),
+        ParseError::BadValue { key: "size", value: "4k".into() }.to_string(),
         "bad value `4k` for option `size`"
     );
     assert_eq!(
-        ParseError::BadDuration {
-            model: Model::Sora2,
-            duration: 25
-        }
-        .to_string(),
+        ParseError::BadDuration { model: Model::Sora2, duration: 25 }.to_string(),
         "duration 25s is not available for sora-2"
     );
-    assert_eq!(
-        ParseError::Repeated("model").to_string(),
-        "option `model` given more than once"
-    );
+    assert_eq!(ParseError::Repeated("model").to_string(), "option `model` given more than once");
 }

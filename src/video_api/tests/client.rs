@@ -4,10 +4,8 @@ use super::*;
 
 #[test]
 fn create_request_serialisation_and_debug() {
-    let images = vec![
-        "data:image/jpeg;base64,AAAAverylongsecret".to_owned(),
-        "https://x/file/bot1:AA/p.jpg".to_owned(),
-    ];
+    let images =
+        vec!["data:image/jpeg;base64,AAAAverylongsecret".to_owned(), "https://x/file/bot1:AA/p.jpg".to_owned()];
     let req = CreateRequest {
         images: &images,
         model: "sora-2",
@@ -31,10 +29,7 @@ fn video_api_debug_hides_key() {
     let api = VideoApi::new("https://yunwu.ai/", SecretString::from(KEY));
     let d = format!("{api:?}");
     assert!(!d.contains(KEY), "{d}");
-    assert!(
-        d.contains("https://yunwu.ai\""),
-        "trailing slash trimmed: {d}"
-    );
+    assert!(d.contains("https://yunwu.ai\""), "trailing slash trimmed: {d}");
 }
 
 #[tokio::test]
@@ -42,23 +37,14 @@ async fn create_sends_exact_request() {
     let (base, log) = fake(200, r#"{"id":"sora-2:task_01k7znn323fywsam5cjy0btrwj","status":"pending","status_update_time":1760925748868,"extra":[1]}"#).await;
     // A trailing slash on the base URL is tolerated.
     let created = create_with(&api(&format!("{base}/"))).await.unwrap();
-    assert_eq!(
-        created,
-        Created {
-            id: "sora-2:task_01k7znn323fywsam5cjy0btrwj".into(),
-            status: "pending".into()
-        }
-    );
+    assert_eq!(created, Created { id: "sora-2:task_01k7znn323fywsam5cjy0btrwj".into(), status: "pending".into() });
 
     let seen = log.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "exactly one request, no retry");
     let req = &seen[0];
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, "/v1/video/create");
-    assert_eq!(
-        req.headers["authorization"],
-        format!("Bearer {KEY}").as_str()
-    );
+    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}").as_str());
     assert_eq!(req.headers["content-type"], "application/json");
     assert_eq!(req.headers["accept"], "application/json");
     let body: Value = serde_json::from_str(&req.body).unwrap();
@@ -79,29 +65,15 @@ async fn create_sends_exact_request() {
 #[tokio::test]
 async fn create_without_status_defaults_to_pending() {
     let (base, _) = fake(200, r#"{"id":"task_9"}"#).await;
-    assert_eq!(
-        create_with(&api(&base)).await.unwrap(),
-        Created {
-            id: "task_9".into(),
-            status: "pending".into()
-        }
-    );
+    assert_eq!(create_with(&api(&base)).await.unwrap(), Created { id: "task_9".into(), status: "pending".into() });
 }
 
 #[tokio::test]
 async fn create_without_id_is_bad_response() {
-    for body in [
-        r#"{"status":"pending"}"#,
-        r#"{"id":"","status":"pending"}"#,
-        r#"{"id":null}"#,
-        "[]",
-    ] {
+    for body in [r#"{"status":"pending"}"#, r#"{"id":"","status":"pending"}"#, r#"{"id":null}"#, "[]"] {
         let (base, _) = fake(200, body).await;
         let err = create_with(&api(&base)).await.unwrap_err();
-        assert!(
-            matches!(err, ApiError::BadResponse { .. }),
-            "{body}: {err:?}"
-        );
+        assert!(matches!(err, ApiError::BadResponse { .. }), "{body}: {err:?}");
     }
 }
 
@@ -132,27 +104,16 @@ async fn query_encodes_id_and_interprets() {
     )
     .await;
     let r = api(&base).query("sora-2:task_01").await.unwrap();
-    assert_eq!(
-        r.phase,
-        TaskPhase::Completed {
-            video_url: "https://cdn.example/v.mp4".into()
-        }
-    );
+    assert_eq!(r.phase, TaskPhase::Completed { video_url: "https://cdn.example/v.mp4".into() });
     assert_eq!(r.progress_pct, Some(100));
 
     let seen = log.lock().unwrap().clone();
     let req = &seen[0];
     assert_eq!(req.method, "GET");
     assert_eq!(req.path, "/v1/video/query");
-    assert_eq!(
-        req.params.get("id").map(String::as_str),
-        Some("sora-2:task_01")
-    );
+    assert_eq!(req.params.get("id").map(String::as_str), Some("sora-2:task_01"));
     assert_eq!(req.raw_query.as_deref(), Some("id=sora-2%3Atask_01"));
-    assert_eq!(
-        req.headers["authorization"],
-        format!("Bearer {KEY}").as_str()
-    );
+    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}").as_str());
     assert_eq!(req.headers["accept"], "application/json");
 }
 
@@ -160,14 +121,8 @@ async fn query_encodes_id_and_interprets() {
 async fn query_id_with_reserved_chars_round_trips() {
     let (base, log) = fake(200, r#"{"status":"queued"}"#).await;
     let id = "a&b=c d/é?#";
-    assert_eq!(
-        api(&base).query(id).await.unwrap().phase,
-        TaskPhase::Running
-    );
-    assert_eq!(
-        log.lock().unwrap()[0].params.get("id").map(String::as_str),
-        Some(id)
-    );
+    assert_eq!(api(&base).query(id).await.unwrap().phase, TaskPhase::Running);
+    assert_eq!(log.lock().unwrap()[0].params.get("id").map(String::as_str), Some(id));
 }
 
 #[tokio::test]
@@ -176,4 +131,3 @@ async fn query_without_status_is_bad_response() {
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 }
-

@@ -8,99 +8,50 @@ fn scrubbing() {
         r#"{"message":"bad key sk-test-9f8e7d6c5b4a, header Bearer abc.def; see https://api.telegram.org/file/bot123:AbC-d_e/photos/1.jpg; disk-full"}"#,
         KEY,
     );
-    assert!(
-        !s.contains("9f8e7d6c5b4a") && !s.contains("abc.def") && !s.contains("123:AbC"),
-        "{s}"
-    );
-    assert!(
-        s.contains("disk-full") && s.contains("/photos/1.jpg"),
-        "{s}"
-    );
+    assert!(!s.contains("9f8e7d6c5b4a") && !s.contains("abc.def") && !s.contains("123:AbC"), "{s}");
+    assert!(s.contains("disk-full") && s.contains("/photos/1.jpg"), "{s}");
     assert!(serde_json::from_str::<Value>(&s).is_ok(), "still JSON: {s}");
     // Masked keys echoed by relays are caught too.
-    assert_eq!(
-        scrub_secrets("token sk-ab**yz invalid", ""),
-        "token sk-[REDACTED] invalid"
-    );
+    assert_eq!(scrub_secrets("token sk-ab**yz invalid", ""), "token sk-[REDACTED] invalid");
 }
 
 #[test]
 fn user_message_rules() {
-    let m = |s: &str| ApiError::Upstream {
-        status: 500,
-        message: Some(s.to_owned()),
-    };
+    let m = |s: &str| ApiError::Upstream { status: 500, message: Some(s.to_owned()) };
     assert_eq!(m("  overloaded  ").user_message(), Some("overloaded"));
     assert_eq!(m("   ").user_message(), None);
     assert_eq!(m("key [REDACTED] invalid").user_message(), None);
     assert_eq!(m("send Bearer token").user_message(), None);
     assert_eq!(m("key sk-abc invalid").user_message(), None);
-    assert_eq!(
-        m("fetch https://api.telegram.org/file/bot[REDACTED]/a.jpg failed").user_message(),
-        None
-    );
-    assert_eq!(
-        m("disk-full on task_1").user_message(),
-        Some("disk-full on task_1")
-    );
+    assert_eq!(m("fetch https://api.telegram.org/file/bot[REDACTED]/a.jpg failed").user_message(), None);
+    assert_eq!(m("disk-full on task_1").user_message(), Some("disk-full on task_1"));
     let long = "é".repeat(500);
     assert_eq!(m(&long).user_message().unwrap().chars().count(), 300);
-    assert_eq!(
-        ApiError::Timeout { request_sent: true }.user_message(),
-        None
-    );
-    assert_eq!(
-        ApiError::BadResponse { detail: "x".into() }.user_message(),
-        None
-    );
+    assert_eq!(ApiError::Timeout { request_sent: true }.user_message(), None);
+    assert_eq!(ApiError::BadResponse { detail: "x".into() }.user_message(), None);
 }
 
 #[test]
 fn transient_errors() {
     assert!(ApiError::RateLimited { message: None }.is_transient());
-    assert!(
-        ApiError::Upstream {
-            status: 503,
-            message: None
-        }
-        .is_transient()
-    );
-    assert!(
-        !ApiError::Upstream {
-            status: 404,
-            message: None
-        }
-        .is_transient()
-    );
+    assert!(ApiError::Upstream { status: 503, message: None }.is_transient());
+    assert!(!ApiError::Upstream { status: 404, message: None }.is_transient());
     assert!(ApiError::Timeout { request_sent: true }.is_transient());
-    assert!(
-        ApiError::Network {
-            detail: String::new()
-        }
-        .is_transient()
-    );
+    assert!(ApiError::Network { detail: String::new() }.is_transient());
     assert!(!ApiError::Unauthorized { message: None }.is_transient());
     assert!(!ApiError::QuotaExhausted { message: None }.is_transient());
-    assert!(
-        !ApiError::BadResponse {
-            detail: String::new()
-        }
-        .is_transient()
-    );
+    assert!(!ApiError::BadResponse { detail: String::new() }.is_transient());
 }
 
 // ---- against a fake server -------------------------------------------
 
 #[tokio::test]
 async fn unauthorized_with_message() {
-    let (base, _) = fake(401, r#"{"error":{"message":"无效的令牌 invalid token","type":"new_api_error","code":"invalid_token"}}"#).await;
+    let (base, _) =
+        fake(401, r#"{"error":{"message":"无效的令牌 invalid token","type":"new_api_error","code":"invalid_token"}}"#)
+            .await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Unauthorized {
-            message: Some("无效的令牌 invalid token".into())
-        }
-    );
+    assert_eq!(err, ApiError::Unauthorized { message: Some("无效的令牌 invalid token".into()) });
     assert_eq!(err.user_message(), Some("无效的令牌 invalid token"));
     assert!(!err.is_transient());
 }
@@ -109,12 +60,7 @@ async fn unauthorized_with_message() {
 async fn forbidden_without_quota_is_unauthorized() {
     let (base, _) = fake(403, r#"{"message":"model not allowed for this token"}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Unauthorized {
-            message: Some("model not allowed for this token".into())
-        }
-    );
+    assert_eq!(err, ApiError::Unauthorized { message: Some("model not allowed for this token".into()) });
 }
 
 #[tokio::test]
@@ -125,24 +71,14 @@ async fn forbidden_quota_is_quota_exhausted() {
     )
     .await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::QuotaExhausted {
-            message: Some("用户额度不足, 剩余额度: $0.01".into())
-        }
-    );
+    assert_eq!(err, ApiError::QuotaExhausted { message: Some("用户额度不足, 剩余额度: $0.01".into()) });
 }
 
 #[tokio::test]
 async fn unauthorized_quota_message_and_402() {
     let (base, _) = fake(401, r#"{"message":"Insufficient quota for this key"}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::QuotaExhausted {
-            message: Some("Insufficient quota for this key".into())
-        }
-    );
+    assert_eq!(err, ApiError::QuotaExhausted { message: Some("Insufficient quota for this key".into()) });
 
     let (base, _) = fake(402, "payment required").await;
     let err = create_with(&api(&base)).await.unwrap_err();
@@ -151,18 +87,9 @@ async fn unauthorized_quota_message_and_402() {
 
 #[tokio::test]
 async fn rate_limited() {
-    let (base, _) = fake(
-        429,
-        r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
-    )
-    .await;
+    let (base, _) = fake(429, r#"{"error":{"message":"slow down","type":"rate_limit"}}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::RateLimited {
-            message: Some("slow down".into())
-        }
-    );
+    assert_eq!(err, ApiError::RateLimited { message: Some("slow down".into()) });
     assert!(err.is_transient());
 }
 
@@ -170,13 +97,7 @@ async fn rate_limited() {
 async fn server_error_is_upstream() {
     let (base, _) = fake(500, r#"{"error":{"message":"upstream overloaded"}}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Upstream {
-            status: 500,
-            message: Some("upstream overloaded".into())
-        }
-    );
+    assert_eq!(err, ApiError::Upstream { status: 500, message: Some("upstream overloaded".into()) });
     assert!(err.is_transient());
 
     // A gateway's page: the job may have been taken behind it.
@@ -194,13 +115,7 @@ async fn server_error_is_upstream() {
 
     let (base, _) = fake(404, r#"{"error":"no such route"}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ApiError::Upstream {
-            status: 404,
-            message: Some("no such route".into())
-        }
-    );
+    assert_eq!(err, ApiError::Upstream { status: 404, message: Some("no such route".into()) });
     assert!(!err.is_transient());
 }
 
@@ -230,9 +145,7 @@ async fn bad_response_detail_is_short_and_scrubbed() {
     let garbage = format!("oops {KEY} {}", "x".repeat(5000));
     let (base, _) = fake(200, garbage).await;
     let err = create_with(&api(&base)).await.unwrap_err();
-    let ApiError::BadResponse { detail } = &err else {
-        panic!("{err:?}")
-    };
+    let ApiError::BadResponse { detail } = &err else { panic!("{err:?}") };
     assert!(!detail.contains(KEY), "{detail}");
     assert!(detail.chars().count() < 300, "{}", detail.len());
     assert!(!format!("{err} {err:?}").contains(KEY));
@@ -240,19 +153,13 @@ async fn bad_response_detail_is_short_and_scrubbed() {
 
 #[tokio::test]
 async fn huge_body_is_capped() {
-    let huge = format!(
-        r#"{{"status":"pending","pad":"{}"}}"#,
-        "a".repeat(2 * MAX_BODY_BYTES)
-    );
+    let huge = format!(r#"{{"status":"pending","pad":"{}"}}"#, "a".repeat(2 * MAX_BODY_BYTES));
     let (base, _) = fake(200, huge).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 
     // An error body too large to read: not provably the API's refusal.
-    let huge = format!(
-        r#"{{"message":"{}"}}"#,
-        "a".repeat(2 * MAX_ERROR_BODY_BYTES)
-    );
+    let huge = format!(r#"{{"message":"{}"}}"#, "a".repeat(2 * MAX_ERROR_BODY_BYTES));
     let (base, _) = fake(503, huge).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err, ApiError::Gateway { status: 503 });
@@ -306,46 +213,27 @@ async fn closed_port_is_unreachable() {
         other => panic!("{other:?}"),
     }
     assert!(err.is_transient());
-    assert!(matches!(
-        api.query("t").await,
-        Err(ApiError::Unreachable { .. })
-    ));
+    assert!(matches!(api.query("t").await, Err(ApiError::Unreachable { .. })));
 }
 
 #[tokio::test]
 async fn echoed_key_is_hidden() {
-    let (base, _) = fake(
-        401,
-        format!(
-            r#"{{"error":{{"message":"invalid api key: {KEY}","code":"invalid_api_key"}}}}"#
-        ),
-    )
-    .await;
+    let (base, _) =
+        fake(401, format!(r#"{{"error":{{"message":"invalid api key: {KEY}","code":"invalid_api_key"}}}}"#)).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert!(matches!(err, ApiError::Unauthorized { .. }), "{err:?}");
     assert_eq!(err.user_message(), None);
     let shown = format!("{err} {err:?}");
-    assert!(
-        !shown.contains(KEY) && !shown.contains("9f8e7d6c5b4a"),
-        "{shown}"
-    );
+    assert!(!shown.contains(KEY) && !shown.contains("9f8e7d6c5b4a"), "{shown}");
 
     // Also when the relay echoes the header it got.
-    let (base, _) = fake(
-        500,
-        format!(r#"{{"message":"auth header was Bearer {KEY}"}}"#),
-    )
-    .await;
+    let (base, _) = fake(500, format!(r#"{{"message":"auth header was Bearer {KEY}"}}"#)).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err.user_message(), None);
     assert!(!format!("{err:?}").contains("9f8e7d6c5b4a"));
 
     // And in task failure reasons.
-    let (base, _) = fake(
-        200,
-        format!(r#"{{"status":"failed","error":"bad key {KEY}"}}"#),
-    )
-    .await;
+    let (base, _) = fake(200, format!(r#"{{"status":"failed","error":"bad key {KEY}"}}"#)).await;
     let r = api(&base).query("t").await.unwrap();
     assert!(!format!("{r:?}").contains("9f8e7d6c5b4a"), "{r:?}");
 }

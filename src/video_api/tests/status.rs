@@ -8,14 +8,7 @@ fn report(v: Value) -> TaskReport {
 
 #[test]
 fn running_statuses() {
-    for status in [
-        "pending",
-        "queued",
-        "processing",
-        "in_progress",
-        "PENDING",
-        " In_Progress ",
-    ] {
+    for status in ["pending", "queued", "processing", "in_progress", "PENDING", " In_Progress "] {
         let r = report(json!({"id": "x", "status": status}));
         assert_eq!(r.phase, TaskPhase::Running, "{status}");
         assert_eq!(r.status, status, "raw status kept");
@@ -31,17 +24,8 @@ fn completed_statuses_with_url() {
             "thumbnail_url": "https://cdn.example/t.jpg",
             "enhanced_prompt": "a cat, cinematic",
         }));
-        assert_eq!(
-            r.phase,
-            TaskPhase::Completed {
-                video_url: "https://cdn.example/v.mp4".into()
-            },
-            "{status}"
-        );
-        assert_eq!(
-            r.thumbnail_url.as_deref(),
-            Some("https://cdn.example/t.jpg")
-        );
+        assert_eq!(r.phase, TaskPhase::Completed { video_url: "https://cdn.example/v.mp4".into() }, "{status}");
+        assert_eq!(r.thumbnail_url.as_deref(), Some("https://cdn.example/t.jpg"));
         assert_eq!(r.enhanced_prompt.as_deref(), Some("a cat, cinematic"));
     }
 }
@@ -61,23 +45,13 @@ fn completed_without_url_is_running() {
 
 #[test]
 fn failed_statuses() {
-    for status in [
-        "failed",
-        "error",
-        "FAILED",
-        "content_policy_failed",
-        "upload_failed",
-        "Moderation_Failed",
-    ] {
+    for status in ["failed", "error", "FAILED", "content_policy_failed", "upload_failed", "Moderation_Failed"] {
         let r = report(json!({"status": status}));
         assert_eq!(r.phase, TaskPhase::Failed { reason: None }, "{status}");
         assert_eq!(r.status, status);
     }
     // "failed" somewhere else than at the end is not a failure status.
-    assert_eq!(
-        report(json!({"status": "failed_over"})).phase,
-        TaskPhase::Running
-    );
+    assert_eq!(report(json!({"status": "failed_over"})).phase, TaskPhase::Running);
 }
 
 #[test]
@@ -91,21 +65,13 @@ fn unknown_status_is_running_and_kept() {
 
 #[test]
 fn progress_fraction_form() {
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.42}}}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.42}}}));
     assert_eq!(r.progress_pct, Some(42));
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.29}}}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.29}}}));
     assert_eq!(r.progress_pct, Some(29));
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0}}}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0}}}));
     assert_eq!(r.progress_pct, Some(0));
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": {"progress_pct": "0.5"}}}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": "0.5"}}}));
     assert_eq!(r.progress_pct, Some(50));
 }
 
@@ -123,14 +89,10 @@ fn progress_percent_form() {
 
 #[test]
 fn progress_fraction_wins_over_percent() {
-    let r = report(
-        json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": 0.8}}}),
-    );
+    let r = report(json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": 0.8}}}));
     assert_eq!(r.progress_pct, Some(80));
     // An unusable fraction falls back to the percent form.
-    let r = report(
-        json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": null}}}),
-    );
+    let r = report(json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": null}}}));
     assert_eq!(r.progress_pct, Some(10));
 }
 
@@ -138,9 +100,7 @@ fn progress_fraction_wins_over_percent() {
 fn progress_clamped_and_garbage_ignored() {
     let r = report(json!({"status": "processing", "progress": 150}));
     assert_eq!(r.progress_pct, Some(100));
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 1.7}}}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 1.7}}}));
     assert_eq!(r.progress_pct, Some(100));
     let r = report(json!({"status": "processing", "progress": 1e300}));
     assert_eq!(r.progress_pct, Some(100));
@@ -157,37 +117,21 @@ fn progress_clamped_and_garbage_ignored() {
     ] {
         let r = report(json!({"status": "processing", "progress": bad.clone()}));
         assert_eq!(r.progress_pct, None, "{bad}");
-        let r = report(
-            json!({"status": "processing", "detail": {"pending_info": {"progress_pct": bad.clone()}}}),
-        );
+        let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": bad.clone()}}}));
         assert_eq!(r.progress_pct, None, "{bad}");
     }
 }
 
 #[test]
 fn failure_reason_from_error_string() {
-    let r = report(
-        json!({"status": "failed", "error": "prompt rejected", "detail": {"failure_reason": "other"}}),
-    );
-    assert_eq!(
-        r.phase,
-        TaskPhase::Failed {
-            reason: Some("prompt rejected".into())
-        }
-    );
+    let r = report(json!({"status": "failed", "error": "prompt rejected", "detail": {"failure_reason": "other"}}));
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("prompt rejected".into()) });
 }
 
 #[test]
 fn failure_reason_from_error_object() {
-    let r = report(
-        json!({"status": "error", "error": {"message": " content policy ", "code": "x"}}),
-    );
-    assert_eq!(
-        r.phase,
-        TaskPhase::Failed {
-            reason: Some("content policy".into())
-        }
-    );
+    let r = report(json!({"status": "error", "error": {"message": " content policy ", "code": "x"}}));
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("content policy".into()) });
 }
 
 #[test]
@@ -197,12 +141,7 @@ fn failure_reason_from_pending_info() {
         "error": null,
         "detail": {"pending_info": {"failure_reason": "too many people"}, "failure_reason": "other"},
     }));
-    assert_eq!(
-        r.phase,
-        TaskPhase::Failed {
-            reason: Some("too many people".into())
-        }
-    );
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("too many people".into()) });
 }
 
 #[test]
@@ -212,12 +151,7 @@ fn failure_reason_from_detail() {
         "error": {"code": 1},
         "detail": {"pending_info": {"failure_reason": null}, "failure_reason": "server busy"},
     }));
-    assert_eq!(
-        r.phase,
-        TaskPhase::Failed {
-            reason: Some("server busy".into())
-        }
-    );
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("server busy".into()) });
 }
 
 #[test]
@@ -240,9 +174,7 @@ fn nulls_everywhere_are_tolerated() {
     assert_eq!(r.phase, TaskPhase::Failed { reason: None });
     let r = report(json!({"status": "failed", "detail": "weird", "error": 7}));
     assert_eq!(r.phase, TaskPhase::Failed { reason: None });
-    let r = report(
-        json!({"status": "processing", "detail": {"pending_info": "x"}, "thumbnail_url": 3}),
-    );
+    let r = report(json!({"status": "processing", "detail": {"pending_info": "x"}, "thumbnail_url": 3}));
     assert_eq!(r.progress_pct, None);
     assert_eq!(r.thumbnail_url, None);
 }
@@ -258,10 +190,6 @@ fn missing_status_is_bad_response() {
         json!("completed"),
         json!(null),
     ] {
-        assert!(
-            matches!(interpret_query(&body), Err(ApiError::BadResponse { .. })),
-            "{body}"
-        );
+        assert!(matches!(interpret_query(&body), Err(ApiError::BadResponse { .. })), "{body}");
     }
 }
-
