@@ -1,4 +1,4 @@
-//! The `/video` argument grammar (SPEC section 2, "Option syntax").
+//! The `/video` argument grammar, described for users in docs/architecture.md.
 //!
 //! Pure parsing: no I/O, no Telegram types. [`parse_video_args`] turns what
 //! follows `/video` into a [`VideoRequest`] (options + prompt) or a
@@ -23,7 +23,6 @@
 //! * The prompt keeps its inner whitespace and newlines, is trimmed at both
 //!   ends and must not be empty.
 
-use std::fmt;
 use std::str::FromStr;
 
 mod grammar;
@@ -53,22 +52,23 @@ fn normalise_value(s: &str) -> String {
     s.trim().to_lowercase().replace('：', ":")
 }
 
-/// The video model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The video model; serde and strum both spell it as the video API does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 pub enum Model {
     #[serde(rename = "sora-2")]
+    #[strum(serialize = "sora-2")]
     Sora2,
     #[serde(rename = "sora-2-pro")]
+    #[strum(serialize = "sora-2-pro")]
     Sora2Pro,
 }
 
 impl Model {
-    /// The name the video API expects.
+    /// The name the video API expects (aliases are read by `FromStr`, written never).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Sora2 => "sora-2",
-            Model::Sora2Pro => "sora-2-pro",
-        }
+        self.into()
     }
 
     /// The clip lengths (seconds) this model accepts, ascending.
@@ -104,27 +104,21 @@ impl FromStr for Model {
     }
 }
 
-impl fmt::Display for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Portrait (9:16) or landscape (16:9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Orientation {
     Portrait,
     Landscape,
 }
 
 impl Orientation {
-    /// The name the video API expects.
+    /// The name the video API expects (aliases are read by `FromStr`, written never).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Orientation::Portrait => "portrait",
-            Orientation::Landscape => "landscape",
-        }
+        self.into()
     }
 }
 
@@ -140,27 +134,21 @@ impl FromStr for Orientation {
     }
 }
 
-impl fmt::Display for Orientation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Output size: large (1080p) or small (720p).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Size {
     Large,
     Small,
 }
 
 impl Size {
-    /// The name the video API expects.
+    /// The name the video API expects (aliases are read by `FromStr`, written never).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Size::Large => "large",
-            Size::Small => "small",
-        }
+        self.into()
     }
 }
 
@@ -173,12 +161,6 @@ impl FromStr for Size {
             "small" | "sd" | "720p" => Ok(Size::Small),
             _ => Err(InvalidValue::new("size", s)),
         }
-    }
-}
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     net_guard::{GuardError, GuardedClient},
     task::Task,
     telegram::Telegram,
-    texts::{self, Lang},
+    texts,
 };
 
 /// Bots may upload videos of up to 50 MB (Bot API `sendVideo`).
@@ -87,7 +87,7 @@ async fn deliver_with_limit(
     video_url: &str,
     limit: u64,
 ) -> Result<(Delivered, Option<String>), DeliveryError> {
-    let lang = Lang::from_code(Some(&task.lang));
+    let lang = task.lang;
     let caption = texts::video_caption(lang, task);
     let buttons = crate::keyboards::video(lang, task);
     tracing::debug!(task = task.id, video_url, "delivering video");
@@ -200,7 +200,7 @@ async fn upload(
         let sent = telegram.upload_video(task.chat_id, task.command_msg_id, file.path(), caption, buttons).await?;
         Ok::<_, UploadError>(video_file_id(&sent))
     };
-    // "uploading video…" in the chat while we download and upload (PITFALLS 11).
+    // "uploading video…" in the chat while we download and upload, so a phone shows progress.
     let result = tokio::select! {
         result = send => result,
         () = keep_showing_upload(telegram, task.chat_id) => unreachable!("the chat action loop never ends"),

@@ -1,6 +1,6 @@
 //! Photos → image URLs for the video API, in the configured `IMAGE_MODE`.
 //!
-//! A Telegram file URL contains the bot token (PITFALLS 3), so only the
+//! A Telegram file URL contains the bot token (`/file/bot<TOKEN>/…`), so only the
 //! explicitly opted-in `telegram` mode ever builds one.
 
 use std::time::Duration;

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod http;
 pub mod images;
 pub mod keyboards;
+pub mod lang;
 pub mod leader;
 pub mod media_proxy;
 pub mod metrics;

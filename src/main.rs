@@ -22,7 +22,7 @@ use teloxide::{dispatching::Dispatcher, error_handlers::LoggingErrorHandler, upd
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing_subscriber::EnvFilter;
 
-/// Long-poll timeout; below teloxide's 17 s client timeout (PITFALLS 4).
+/// Long-poll timeout; it must stay below teloxide's 17 s client timeout or every idle poll fails.
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping bot waits for queued answers (one a second per chat).
 const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);

@@ -1,9 +1,11 @@
 //! The task record as the rest of the bot sees it (pure data; storage lives in `store`).
 
-use crate::command::VideoOptions;
+use crate::{command::VideoOptions, lang::Lang};
 
 /// Where a task is in our lifecycle. The upstream status string is kept beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stored as its snake_case name (`timed_out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum TaskState {
     /// Stored, create call not answered yet. Left over after a crash it becomes `Unknown`.
     Submitting,
@@ -38,21 +40,11 @@ impl TaskState {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitting => "submitting",
-            Self::Running => "running",
-            Self::Delivering => "delivering",
-            Self::Done => "done",
-            Self::Failed => "failed",
-            Self::TimedOut => "timed_out",
-            Self::Cancelled => "cancelled",
-            Self::Unknown => "unknown",
-            Self::Rejected => "rejected",
-        }
+        self.into()
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+        raw.parse().ok()
     }
 
     /// Still needs the bot's attention (and counts as active for the cost guards).
@@ -70,8 +62,8 @@ pub struct Task {
     pub user_id: i64,
     pub command_msg_id: i32,
     pub status_msg_id: Option<i32>,
-    /// `language_code` of the requester, for messages sent later by the watcher.
-    pub lang: String,
+    /// The requester's language, for messages sent later by the watcher.
+    pub lang: Lang,
     pub prompt: String,
     pub options: VideoOptions,
     /// Telegram file ids of the photos (kept for `/again`; never URLs).
@@ -99,13 +91,15 @@ impl Task {
     }
 }
 
-/// What a handler hands to storage before the paid call.
-#[derive(Debug, Clone, PartialEq)]
+/// One `/video` request, the same value from the handler to the store (and,
+/// for an album's caption, in the shared database while the album is collected).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewTask {
     pub chat_id: i64,
     pub user_id: i64,
+    /// The command message: answers reply to it, and with the chat it keys the task.
     pub command_msg_id: i32,
-    pub lang: String,
+    pub lang: Lang,
     pub prompt: String,
     pub options: VideoOptions,
     pub image_file_ids: Vec<String>,
@@ -122,7 +116,7 @@ impl Task {
             user_id: 10,
             command_msg_id: 5,
             status_msg_id: Some(6),
-            lang: "en".into(),
+            lang: Lang::En,
             prompt: "a cat".into(),
             options: VideoOptions {
                 model: Model::Sora2,

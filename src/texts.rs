@@ -1,5 +1,6 @@
 //! Every user-facing text, in English and Chinese. Pure functions of values;
-//! plain text (no parse mode), so user prompts need no escaping (PITFALLS 14).
+//! plain text (no parse mode), so user prompts need no escaping (with a
+//! parse mode, one unescaped `.` or `<` in a prompt makes Telegram refuse the whole message).
 
 use crate::{
     command::{Orientation, ParseError, Size, VideoOptions},
@@ -9,38 +10,9 @@ use crate::{
     video_api::ApiError,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Zh,
-}
+pub use crate::lang::Lang;
 
-impl Lang {
-    /// From Telegram's `language_code` (`zh`, `zh-hans`, `zh-TW` → Chinese; anything else → English).
-    pub fn from_code(code: Option<&str>) -> Lang {
-        match code {
-            Some(c) if c.to_ascii_lowercase().starts_with("zh") => Lang::Zh,
-            _ => Lang::En,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-}
-
-/// Picks the text for the language.
-fn t<'a>(lang: Lang, en: &'a str, zh: &'a str) -> &'a str {
-    match lang {
-        Lang::En => en,
-        Lang::Zh => zh,
-    }
-}
-
-/// Telegram's limits: 4096 characters per message, 1024 per caption (PITFALLS 11).
+/// Telegram's limits: 4096 characters per message, 1024 per caption; longer ones are refused.
 pub const MESSAGE_LIMIT: usize = 4096;
 pub const CAPTION_LIMIT: usize = 1024;
 
@@ -132,8 +104,7 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
         (Lang::En, ParseError::Repeated(key)) => format!("Option {key} is given twice."),
         (Lang::Zh, ParseError::Repeated(key)) => format!("选项 {key} 重复了。"),
     };
-    let example = t(
-        lang,
+    let example = lang.pick(
         "Example: /video --landscape d=10 a cat surfing at sunset",
         "示例：/video --landscape d=10 日落时冲浪的猫",
     );
@@ -153,8 +124,7 @@ pub fn not_allowed(lang: Lang, user_id: i64) -> String {
 
 /// Sent at most once a minute to a user over the command rate limit.
 pub fn slow_down(lang: Lang) -> String {
-    t(
-        lang,
+    lang.pick(
         "⏳ Too many commands: please wait a minute. Commands sent meanwhile are ignored.",
         "⏳ 命令太多：请等一分钟。期间发送的命令会被忽略。",
     )
@@ -184,12 +154,12 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
             Lang::En => format!("⏳ You already have {limit} videos in progress. Try again when one is finished."),
             Lang::Zh => format!("⏳ 你已有 {limit} 个视频在生成中。等其中一个完成后再试。"),
         },
-        Refusal::TotalActive { .. } => t(
-            lang,
-            "⏳ The bot is busy with other videos. Try again in a few minutes.",
-            "⏳ 机器人正忙于生成其他视频。请几分钟后再试。",
-        )
-        .to_owned(),
+        Refusal::TotalActive { .. } => lang
+            .pick(
+                "⏳ The bot is busy with other videos. Try again in a few minutes.",
+                "⏳ 机器人正忙于生成其他视频。请几分钟后再试。",
+            )
+            .to_owned(),
         Refusal::TotalDaily { limit } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
@@ -265,7 +235,7 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
             Lang::Zh => format!("整个机器人今日剩余：{left} / {limit}。"),
         });
     }
-    lines.push(t(lang, "Resets at 00:00 UTC.", "UTC 0 点重置。").to_owned());
+    lines.push(lang.pick("Resets at 00:00 UTC.", "UTC 0 点重置。").to_owned());
     lines.join("\n")
 }
 
@@ -273,24 +243,23 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
 fn state_label(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_status.as_deref().unwrap_or("").to_ascii_lowercase();
     let label = match task.state {
-        _ if task.state.is_open() && task.is_silenced() => t(
-            lang,
+        _ if task.state.is_open() && task.is_silenced() => lang.pick(
             "🛑 no longer followed (the video API may still be making it)",
             "🛑 已停止跟踪（视频接口可能仍在生成）",
         ),
-        TaskState::Submitting => t(lang, "⏳ submitting", "⏳ 提交中"),
+        TaskState::Submitting => lang.pick("⏳ submitting", "⏳ 提交中"),
         TaskState::Running => match upstream.as_str() {
-            "" | "pending" | "queued" => t(lang, "⏳ queued", "⏳ 排队中"),
-            "processing" | "in_progress" => t(lang, "🎬 generating", "🎬 生成中"),
+            "" | "pending" | "queued" => lang.pick("⏳ queued", "⏳ 排队中"),
+            "processing" | "in_progress" => lang.pick("🎬 generating", "🎬 生成中"),
             other => return format!("⏳ {}", cut(other, 40)),
         },
-        TaskState::Delivering => t(lang, "📤 sending the video", "📤 正在发送视频"),
-        TaskState::Done => t(lang, "✅ done", "✅ 已完成"),
-        TaskState::Failed => t(lang, "❌ failed", "❌ 失败"),
-        TaskState::TimedOut => t(lang, "⌛ timed out", "⌛ 超时"),
-        TaskState::Cancelled => t(lang, "🛑 no longer followed", "🛑 已停止跟踪"),
-        TaskState::Unknown => t(lang, "❓ state unknown", "❓ 状态未知"),
-        TaskState::Rejected => t(lang, "🚫 not created", "🚫 未创建"),
+        TaskState::Delivering => lang.pick("📤 sending the video", "📤 正在发送视频"),
+        TaskState::Done => lang.pick("✅ done", "✅ 已完成"),
+        TaskState::Failed => lang.pick("❌ failed", "❌ 失败"),
+        TaskState::TimedOut => lang.pick("⌛ timed out", "⌛ 超时"),
+        TaskState::Cancelled => lang.pick("🛑 no longer followed", "🛑 已停止跟踪"),
+        TaskState::Unknown => lang.pick("❓ state unknown", "❓ 状态未知"),
+        TaskState::Rejected => lang.pick("🚫 not created", "🚫 未创建"),
     };
     match (task.state, task.progress_pct) {
         (TaskState::Running, Some(pct)) => format!("{label} {pct}%"),
@@ -325,7 +294,7 @@ pub fn task_status(lang: Lang, task: &Task) -> String {
     let error = task.error.as_deref().map(|e| format!("\n{}", cut(e, 300))).unwrap_or_default();
     format!(
         "{} #{}: {}{upstream}\n{}\n📝 {}{error}",
-        t(lang, "Video", "视频"),
+        lang.pick("Video", "视频"),
         task.id,
         state_label(lang, task),
         options_line(lang, task),
@@ -335,12 +304,9 @@ pub fn task_status(lang: Lang, task: &Task) -> String {
 
 pub fn tasks_list(lang: Lang, tasks: &[Task]) -> String {
     if tasks.is_empty() {
-        return t(
-            lang,
-            "No videos yet. Try: /video a cat surfing at sunset",
-            "还没有视频。试试：/video 日落时冲浪的猫",
-        )
-        .to_owned();
+        return lang
+            .pick("No videos yet. Try: /video a cat surfing at sunset", "还没有视频。试试：/video 日落时冲浪的猫")
+            .to_owned();
     }
     let lines: Vec<String> = tasks
         .iter()
@@ -348,15 +314,18 @@ pub fn tasks_list(lang: Lang, tasks: &[Task]) -> String {
         .collect();
     format!(
         "{}\n{}\n\n{}",
-        t(lang, "🗂 Recent videos:", "🗂 最近的视频："),
+        lang.pick("🗂 Recent videos:", "🗂 最近的视频："),
         lines.join("\n"),
-        t(lang, "Details: /status <id>", "详情：/status <编号>")
+        lang.pick("Details: /status <id>", "详情：/status <编号>")
     )
 }
 
 pub fn task_not_found(lang: Lang) -> String {
-    t(lang, "🤷 No such video here. See /tasks for your recent ones.", "🤷 找不到这个视频。用 /tasks 查看最近的视频。")
-        .to_owned()
+    lang.pick(
+        "🤷 No such video here. See /tasks for your recent ones.",
+        "🤷 找不到这个视频。用 /tasks 查看最近的视频。",
+    )
+    .to_owned()
 }
 
 pub fn no_tasks_yet(lang: Lang) -> String {
@@ -364,7 +333,7 @@ pub fn no_tasks_yet(lang: Lang) -> String {
 }
 
 pub fn cancel_usage(lang: Lang) -> String {
-    t(lang, "Usage: /cancel <id>, e.g. /cancel 12 (see /tasks)", "用法：/cancel <编号>，例如 /cancel 12（见 /tasks）")
+    lang.pick("Usage: /cancel <id>, e.g. /cancel 12 (see /tasks)", "用法：/cancel <编号>，例如 /cancel 12（见 /tasks）")
         .to_owned()
 }
 
@@ -385,7 +354,7 @@ pub fn not_cancellable(lang: Lang, task: &Task) -> String {
 }
 
 pub fn nothing_to_repeat(lang: Lang) -> String {
-    t(lang, "Nothing to repeat yet. Start with /video <prompt>.", "还没有可以重复的请求。先发送 /video <描述>。")
+    lang.pick("Nothing to repeat yet. Start with /video <prompt>.", "还没有可以重复的请求。先发送 /video <描述>。")
         .to_owned()
 }
 
@@ -396,29 +365,23 @@ pub fn api_error(lang: Lang, task_id: i64, error: &ApiError) -> String {
         return create_unknown(lang, task_id);
     }
     let head = match error {
-        ApiError::Unauthorized { .. } => t(
-            lang,
+        ApiError::Unauthorized { .. } => lang.pick(
             "🔑 The video API refused the key. The bot owner needs to check it.",
             "🔑 视频接口拒绝了密钥，请联系机器人管理员检查。",
         ),
-        ApiError::QuotaExhausted { .. } => t(
-            lang,
+        ApiError::QuotaExhausted { .. } => lang.pick(
             "💳 The video API quota is used up. The bot owner needs to top it up.",
             "💳 视频接口额度已用完，请联系管理员充值。",
         ),
-        ApiError::RateLimited { .. } => t(
-            lang,
+        ApiError::RateLimited { .. } => lang.pick(
             "🐢 The video API is busy (rate limit). Try again in a minute.",
             "🐢 视频接口繁忙（限流），请一分钟后再试。",
         ),
-        _ => t(
-            lang,
-            "🌩 The video API is not reachable right now. Try again later.",
-            "🌩 视频接口暂时不可用，请稍后再试。",
-        ),
+        _ => lang
+            .pick("🌩 The video API is not reachable right now. Try again later.", "🌩 视频接口暂时不可用，请稍后再试。"),
     };
     let detail = error.user_message().map(|m| format!("\n({})", cut(m, 300))).unwrap_or_default();
-    let note = t(lang, "No video was created.", "没有创建视频。");
+    let note = lang.pick("No video was created.", "没有创建视频。");
     format!("{head}{detail}\n{note}")
 }
 
@@ -439,8 +402,7 @@ pub fn create_unknown(lang: Lang, task_id: i64) -> String {
 
 /// The request could not be stored, so nothing was sent to the paid API.
 pub fn not_stored(lang: Lang) -> String {
-    t(
-        lang,
+    lang.pick(
         "😵 I could not save your request (database trouble), so I did not start it. Please try again in a minute.",
         "😵 无法保存你的请求（数据库出错），所以没有提交。请一分钟后再试。",
     )
@@ -475,8 +437,7 @@ pub fn lost_after_restart(lang: Lang, task: &Task) -> String {
 }
 
 pub fn not_an_image(lang: Lang) -> String {
-    t(
-        lang,
+    lang.pick(
         "📷 One of the files is not a JPEG, PNG or WebP image, so I did not start the video. Send photos, or images in one of those formats.",
         "📷 其中一个文件不是 JPEG、PNG 或 WebP 图片，所以没有开始生成。请发送照片，或这几种格式的图片。",
     )
@@ -491,8 +452,7 @@ pub fn images_too_large(lang: Lang, max_mb: u32) -> String {
 }
 
 pub fn image_error(lang: Lang) -> String {
-    t(
-        lang,
+    lang.pick(
         "📷 I could not read one of the photos. Send it again (as a photo, or a JPEG/PNG/WebP file).",
         "📷 无法读取其中一张照片。请重新发送（照片，或 JPEG/PNG/WebP 文件）。",
     )
@@ -500,13 +460,13 @@ pub fn image_error(lang: Lang) -> String {
 }
 
 pub fn internal_error(lang: Lang) -> String {
-    t(lang, "😵 Something went wrong on my side. Please try again in a moment.", "😵 机器人内部出错了，请稍后再试。")
+    lang.pick("😵 Something went wrong on my side. Please try again in a moment.", "😵 机器人内部出错了，请稍后再试。")
         .to_owned()
 }
 
 /// Caption of the delivered video, within Telegram's caption limit.
 pub fn video_caption(lang: Lang, task: &Task) -> String {
-    let head = format!("✅ {} #{} · {}\n📝 ", t(lang, "Video", "视频"), task.id, options_line(lang, task));
+    let head = format!("✅ {} #{} · {}\n📝 ", lang.pick("Video", "视频"), task.id, options_line(lang, task));
     let room = CAPTION_LIMIT.saturating_sub(head.chars().count());
     format!("{head}{}", cut(&task.prompt, room))
 }
@@ -523,7 +483,7 @@ pub fn video_link(lang: Lang, task: &Task, url: &str) -> String {
 }
 
 pub fn task_failed(lang: Lang, task: &Task, reason: Option<&str>) -> String {
-    let reason = reason.map(|r| cut(r, 500)).unwrap_or_else(|| t(lang, "no reason given", "未提供原因").to_owned());
+    let reason = reason.map(|r| cut(r, 500)).unwrap_or_else(|| lang.pick("no reason given", "未提供原因").to_owned());
     match lang {
         Lang::En => format!("❌ Video #{} failed: {reason}", task.id),
         Lang::Zh => format!("❌ 视频 #{} 生成失败：{reason}", task.id),
@@ -540,19 +500,19 @@ pub fn task_timed_out(lang: Lang, task: &Task, minutes: u64) -> String {
 // ---- Buttons, guided /video, /settings, inline sharing (phones) ----
 
 pub fn button_refresh(lang: Lang) -> &'static str {
-    t(lang, "🔄 Refresh", "🔄 刷新")
+    lang.pick("🔄 Refresh", "🔄 刷新")
 }
 
 pub fn button_stop(lang: Lang) -> &'static str {
-    t(lang, "✖ Stop", "✖ 停止")
+    lang.pick("✖ Stop", "✖ 停止")
 }
 
 pub fn button_again(lang: Lang) -> &'static str {
-    t(lang, "🔁 Again", "🔁 再来一次")
+    lang.pick("🔁 Again", "🔁 再来一次")
 }
 
 pub fn button_pro(lang: Lang) -> &'static str {
-    t(lang, "⭐ Pro", "⭐ Pro 版")
+    lang.pick("⭐ Pro", "⭐ Pro 版")
 }
 
 /// `↔ Landscape` / `↕ Portrait`: the orientation the button asks for.
@@ -572,59 +532,58 @@ pub fn button_seconds(lang: Lang, seconds: u32) -> String {
 }
 
 pub fn button_as_prompt(lang: Lang) -> &'static str {
-    t(lang, "Use as prompt", "作为描述使用")
+    lang.pick("Use as prompt", "作为描述使用")
 }
 
 pub fn button_reset(lang: Lang) -> &'static str {
-    t(lang, "↩ Bot defaults", "↩ 恢复默认")
+    lang.pick("↩ Bot defaults", "↩ 恢复默认")
 }
 
 /// An option value as users of this language call it.
 pub fn orientation_name(lang: Lang, orientation: Orientation) -> &'static str {
     match orientation {
-        Orientation::Landscape => t(lang, "Landscape", "横屏"),
-        Orientation::Portrait => t(lang, "Portrait", "竖屏"),
+        Orientation::Landscape => lang.pick("Landscape", "横屏"),
+        Orientation::Portrait => lang.pick("Portrait", "竖屏"),
     }
 }
 
 pub fn size_name(lang: Lang, size: Size) -> &'static str {
     match size {
-        Size::Large => t(lang, "Large (1080p)", "大 (1080p)"),
-        Size::Small => t(lang, "Small (720p)", "小 (720p)"),
+        Size::Large => lang.pick("Large (1080p)", "大 (1080p)"),
+        Size::Small => lang.pick("Small (720p)", "小 (720p)"),
     }
 }
 
 /// Short notices shown by Telegram when a press did nothing (at most 200 characters).
 pub fn press_not_yours(lang: Lang) -> &'static str {
-    t(
-        lang,
+    lang.pick(
         "Not yours: only the person who asked (or an admin) can stop it.",
         "不是你的视频：只有发起人（或管理员）可以停止。",
     )
 }
 
 pub fn press_already_finished(lang: Lang) -> &'static str {
-    t(lang, "Already finished.", "已经结束了。")
+    lang.pick("Already finished.", "已经结束了。")
 }
 
 pub fn press_gone(lang: Lang) -> &'static str {
-    t(lang, "This button has expired. Send the command again.", "按钮已失效，请重新发送命令。")
+    lang.pick("This button has expired. Send the command again.", "按钮已失效，请重新发送命令。")
 }
 
 pub fn press_stopped(lang: Lang) -> &'static str {
-    t(lang, "Stopped.", "已停止。")
+    lang.pick("Stopped.", "已停止。")
 }
 
 pub fn press_up_to_date(lang: Lang) -> &'static str {
-    t(lang, "Up to date.", "已是最新状态。")
+    lang.pick("Up to date.", "已是最新状态。")
 }
 
 pub fn press_not_allowed(lang: Lang) -> &'static str {
-    t(lang, "🔒 This bot is private.", "🔒 这是私人机器人。")
+    lang.pick("🔒 This bot is private.", "🔒 这是私人机器人。")
 }
 
 pub fn press_working(lang: Lang) -> &'static str {
-    t(lang, "On it…", "正在处理…")
+    lang.pick("On it…", "正在处理…")
 }
 
 /// The message a re-request button leaves in the chat: it is the presser's
@@ -650,7 +609,7 @@ pub fn ask_prompt(lang: Lang) -> String {
 pub const ASK_PROMPT_MARK: &str = "✍️";
 
 pub fn ask_prompt_placeholder(lang: Lang) -> &'static str {
-    t(lang, "a cat surfing at sunset", "日落时冲浪的猫")
+    lang.pick("a cat surfing at sunset", "日落时冲浪的猫")
 }
 
 /// `/settings`: what is in force here and who may change it.
@@ -677,11 +636,11 @@ pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
 }
 
 pub fn press_saved(lang: Lang) -> &'static str {
-    t(lang, "Saved.", "已保存。")
+    lang.pick("Saved.", "已保存。")
 }
 
 pub fn press_admins_only(lang: Lang) -> &'static str {
-    t(lang, "Only this group's admins can change its defaults.", "只有本群管理员可以修改默认设置。")
+    lang.pick("Only this group's admins can change its defaults.", "只有本群管理员可以修改默认设置。")
 }
 
 /// Title of an inline result: the video's prompt.

@@ -1,4 +1,4 @@
-//! Client for the yunwu.ai video API (SPEC section 3) and the pure mapping of
+//! Client for the yunwu.ai video API (create and query a Sora-2 task) and the pure mapping of
 //! its task answers to [`TaskReport`]s.
 //!
 //! * `create` posts one generation request. It is never retried here: a
@@ -19,6 +19,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::command::{Model, Orientation, Size, VideoOptions};
 
 mod error;
 mod status;
@@ -52,14 +54,22 @@ const REDACTED: &str = "[REDACTED]";
 /// Body of `POST /v1/video/create`. Serialised exactly as
 /// `{"images": [...], "model": "...", "orientation": "...", "prompt": "...",
 /// "size": "...", "duration": 15}`.
+/// The option enums serialise to the API's own names (`sora-2-pro`, `landscape`).
 #[derive(Serialize)]
 pub struct CreateRequest<'a> {
     pub images: &'a [String],
-    pub model: &'a str,
-    pub orientation: &'a str,
+    pub model: Model,
+    pub orientation: Orientation,
     pub prompt: &'a str,
-    pub size: &'a str,
+    pub size: Size,
     pub duration: u32,
+}
+
+impl<'a> CreateRequest<'a> {
+    pub fn new(images: &'a [String], prompt: &'a str, options: &VideoOptions) -> Self {
+        let VideoOptions { model, orientation, size, duration } = *options;
+        CreateRequest { images, model, orientation, prompt, size, duration }
+    }
 }
 
 impl fmt::Debug for CreateRequest<'_> {

@@ -1,6 +1,7 @@
 //! The background task that follows open tasks: polls the video API, edits each
 //! task's status message, delivers finished videos and reports failures and
-//! timeouts. Handlers never wait for a task (PITFALLS 1); this does.
+//! timeouts. Handlers never wait for a task (the dispatcher runs
+//! a chat's updates one at a time, so a waiting handler would block the chat); this does.
 
 mod decide;
 
@@ -25,7 +26,7 @@ use crate::{
     store::{Store, now_ms},
     task::{Task, TaskState},
     telegram::Telegram,
-    texts::{self, Lang},
+    texts,
     video_api::VideoApi,
 };
 
@@ -254,7 +255,7 @@ impl Inner {
             let inner = self.clone();
             // Spawned: a 429 wait must not hold up the round.
             tracker.spawn(async move {
-                let text = texts::lost_after_restart(lang(&task), &task);
+                let text = texts::lost_after_restart(task.lang, &task);
                 if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
                     tracing::warn!(task = task.id, %error, "could not tell the user about the lost task");
                 }
@@ -327,14 +328,14 @@ impl Inner {
             Step::Fail { reason } => {
                 tracing::info!(task = task.id, reason, "task failed upstream");
                 if self.end(&mut task, TaskState::Failed, reason).await {
-                    self.tell(&task, &texts::task_failed(lang(&task), &task, reason)).await;
+                    self.tell(&task, &texts::task_failed(task.lang, &task, reason)).await;
                 }
             }
             Step::TimeOut => {
                 tracing::info!(task = task.id, "task timed out");
                 if self.end(&mut task, TaskState::TimedOut, None).await {
                     let minutes = self.config.task_timeout.as_secs().div_ceil(60);
-                    self.tell(&task, &texts::task_timed_out(lang(&task), &task, minutes)).await;
+                    self.tell(&task, &texts::task_timed_out(task.lang, &task, minutes)).await;
                 }
             }
         }
@@ -343,7 +344,7 @@ impl Inner {
     /// Edits the status message to the current progress when it changed and the
     /// last edit is old enough; otherwise a later round shows it.
     async fn show_progress(&self, task: &Task, now: i64) {
-        let text = texts::task_status(lang(task), task);
+        let text = texts::task_status(task.lang, task);
         if !should_edit(task, &text, now) {
             return;
         }
@@ -355,7 +356,7 @@ impl Inner {
         }
         match self
             .telegram
-            .edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(lang(task), task))
+            .edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(task.lang, task))
             .await
         {
             Ok(()) => {}
@@ -443,7 +444,7 @@ impl Inner {
         task.error = error.map(str::to_owned);
         if let Some(message_id) = task.status_msg_id {
             // A final state is shown once, whatever the edit gap.
-            let text = texts::task_status(lang(task), task);
+            let text = texts::task_status(task.lang, task);
             if let Err(error) = self.telegram.edit(task.chat_id, message_id, &text).await {
                 tracing::info!(task = task.id, %error, "final status not shown");
             }
@@ -457,10 +458,6 @@ impl Inner {
             tracing::warn!(task = task.id, %error, "could not send the final message");
         }
     }
-}
-
-fn lang(task: &Task) -> Lang {
-    Lang::from_code(Some(&task.lang))
 }
 
 #[cfg(test)]

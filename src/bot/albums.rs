@@ -16,7 +16,7 @@ use std::{
 
 use hashlink::LinkedHashMap;
 
-use crate::command::{VideoOptions, VideoRequest};
+use crate::task::NewTask;
 
 /// How long after an album's first photo (in process), or after the last photo
 /// any replica stored (shared), we wait for its siblings.
@@ -48,51 +48,25 @@ impl AlbumKey {
     }
 }
 
-/// The `/video` caption found on one of the album's messages.
-#[derive(Debug, Clone)]
+/// The `/video` caption found on one of the album's messages. Kept in the
+/// shared database as JSON until a replica claims it (a table that is emptied
+/// as albums close, so its format may change between versions only with a
+/// short pause in album handling).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AlbumCommand {
-    pub command_msg_id: i32,
-    pub user_id: i64,
-    pub language_code: Option<String>,
-    pub request: VideoRequest,
+    /// The request, without the album's own images (added when it closes).
+    pub task: NewTask,
     /// Images of the message the captioned photo replies to, if any.
     pub replied_images: Vec<String>,
 }
 
-/// How an `AlbumCommand` is kept in the shared database until a replica
-/// claims it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredCommand {
-    command_msg_id: i32,
-    user_id: i64,
-    language_code: Option<String>,
-    options: VideoOptions,
-    prompt: String,
-    replied_images: Vec<String>,
-}
-
 impl AlbumCommand {
     pub fn to_json(&self) -> String {
-        let stored = StoredCommand {
-            command_msg_id: self.command_msg_id,
-            user_id: self.user_id,
-            language_code: self.language_code.clone(),
-            options: self.request.options,
-            prompt: self.request.prompt.clone(),
-            replied_images: self.replied_images.clone(),
-        };
-        serde_json::to_string(&stored).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     pub fn from_json(json: &str) -> Option<AlbumCommand> {
-        let stored: StoredCommand = serde_json::from_str(json).ok()?;
-        Some(AlbumCommand {
-            command_msg_id: stored.command_msg_id,
-            user_id: stored.user_id,
-            language_code: stored.language_code,
-            request: VideoRequest { options: stored.options, prompt: stored.prompt },
-            replied_images: stored.replied_images,
-        })
+        serde_json::from_str(json).ok()
     }
 }
 
@@ -215,24 +189,27 @@ impl Albums {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Model, Orientation, Size, VideoOptions};
+    use crate::{
+        command::{Model, Orientation, Size, VideoOptions},
+        lang::Lang,
+    };
 
     fn command(id: i32) -> AlbumCommand {
-        AlbumCommand {
-            command_msg_id: id,
+        let task = NewTask {
+            chat_id: -1,
             user_id: 1,
-            language_code: None,
-            request: VideoRequest {
-                options: VideoOptions {
-                    model: Model::Sora2,
-                    orientation: Orientation::Portrait,
-                    size: Size::Large,
-                    duration: 15,
-                },
-                prompt: "p".into(),
+            command_msg_id: id,
+            lang: Lang::En,
+            prompt: "p".into(),
+            options: VideoOptions {
+                model: Model::Sora2,
+                orientation: Orientation::Portrait,
+                size: Size::Large,
+                duration: 15,
             },
-            replied_images: vec![],
-        }
+            image_file_ids: vec![],
+        };
+        AlbumCommand { task, replied_images: vec![] }
     }
 
     #[test]
@@ -244,7 +221,7 @@ mod tests {
         assert!(!albums.add(&key, 10, Some("a".into()), None));
         let album = albums.close(&key).unwrap();
         assert_eq!(album.images, ["a", "b", "c"]);
-        assert_eq!(album.command.unwrap().command_msg_id, 11);
+        assert_eq!(album.command.unwrap().task.command_msg_id, 11);
         assert!(albums.close(&key).is_none(), "closed once");
         assert_eq!(albums.recent(&key), ["a", "b", "c"]);
     }
@@ -284,12 +261,10 @@ mod tests {
     #[test]
     fn a_stored_command_reads_back_the_same() {
         let mut original = command(7);
-        original.language_code = Some("zh".into());
+        original.task.lang = Lang::Zh;
         original.replied_images = vec!["r1".into()];
         let back = AlbumCommand::from_json(&original.to_json()).unwrap();
-        assert_eq!(back.command_msg_id, 7);
-        assert_eq!(back.language_code.as_deref(), Some("zh"));
-        assert_eq!(back.request, original.request);
+        assert_eq!(back.task, original.task);
         assert_eq!(back.replied_images, ["r1"]);
         assert!(AlbumCommand::from_json("not json").is_none());
     }

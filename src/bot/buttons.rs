@@ -159,7 +159,7 @@ async fn show_now(
         }
     }
     let task = state.store.task(task.id).await?.unwrap_or(task);
-    let lang = Lang::from_code(Some(&task.lang));
+    let lang = task.lang;
     let text = texts::task_status(lang, &task);
     state.telegram.edit_with_keyboard(chat_id, message_id, &text, keyboards::status(lang, &task)).await?;
     if is_status_message {
@@ -181,7 +181,7 @@ async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
         if task.status_msg_id != Some(pressed.message_id)
             && let Some(stopped) = state.store.task(task.id).await?
         {
-            let text = texts::task_status(Lang::from_code(Some(&task.lang)), &stopped);
+            let text = texts::task_status(task.lang, &stopped);
             state.telegram.edit_with_keyboard(pressed.chat_id, pressed.message_id, &text, None).await?;
         }
         texts::press_stopped(pressed.lang)
@@ -200,7 +200,7 @@ pub(super) async fn stop_task(state: &AppState, task: &Task) -> Result<bool, cra
         return Ok(false);
     }
     if let (Some(message_id), Some(cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
-        let text = texts::task_status(Lang::from_code(Some(&task.lang)), &cancelled);
+        let text = texts::task_status(task.lang, &cancelled);
         if let Err(error) = state.telegram.edit_with_keyboard(task.chat_id, message_id, &text, None).await {
             tracing::warn!(task = task.id, %error, "could not edit the status message");
         }

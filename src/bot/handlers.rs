@@ -9,11 +9,11 @@ use super::{
     AppState, Command, HandlerResult,
     albums::{ALBUM_MAX_WAIT, ALBUM_POLL_EVERY, ALBUM_WINDOW, Album, AlbumCommand, AlbumKey, PHOTOS_PER_ALBUM},
     photos,
-    submit::{Submission, submit},
+    submit::submit,
 };
 use crate::{
     command::{VideoRequest, parse_video_args},
-    task::Task,
+    task::{NewTask, Task},
     texts::{self, Lang},
 };
 
@@ -40,6 +40,31 @@ impl Sender {
             lang: Lang::from_code(user.language_code.as_deref()),
             in_group: message.chat.is_group() || message.chat.is_supergroup(),
         })
+    }
+
+    /// The sender of a request made earlier (an album's caption).
+    pub(super) fn of_task(task: &NewTask) -> Sender {
+        Sender {
+            chat_id: task.chat_id,
+            user_id: task.user_id,
+            message_id: task.command_msg_id,
+            lang: task.lang,
+            // Group and supergroup chat ids are negative.
+            in_group: task.chat_id < 0,
+        }
+    }
+
+    /// The request this sender makes.
+    pub(super) fn task(&self, request: VideoRequest, image_file_ids: Vec<String>) -> NewTask {
+        NewTask {
+            chat_id: self.chat_id,
+            user_id: self.user_id,
+            command_msg_id: self.message_id,
+            lang: self.lang,
+            prompt: request.prompt,
+            options: request.options,
+            image_file_ids,
+        }
     }
 }
 
@@ -89,11 +114,9 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
     };
     if let Some(group) = message.media_group_id() {
         // The caption of an album: the images come from all of its messages.
+        // Its images are added when the album closes.
         let command = AlbumCommand {
-            command_msg_id: sender.message_id,
-            user_id: sender.user_id,
-            language_code: Some(sender.lang.code().to_owned()),
-            request,
+            task: sender.task(request, Vec::new()),
             replied_images: photos::replied_images(message, &state).await,
         };
         collect_album_message(message, &group.0, Some(command), state);
@@ -114,16 +137,9 @@ pub(super) async fn start_submission(
     if images.len() > max {
         return answer(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
     }
-    let submission = Submission {
-        chat_id: sender.chat_id,
-        user_id: sender.user_id,
-        command_msg_id: sender.message_id,
-        lang: sender.lang,
-        request,
-        image_file_ids: images,
-    };
+    let new = sender.task(request, images);
     let tracker = state.tracker.clone();
-    tracker.spawn(async move { submit(&state, submission).await });
+    tracker.spawn(async move { submit(&state, new).await });
     Ok(())
 }
 
@@ -236,19 +252,9 @@ async fn collected_album(key: &AlbumKey, state: &AppState) -> Option<Album> {
     Some(Album { command: Some(command), images })
 }
 
-fn album_sender(chat_id: i64, command: &AlbumCommand) -> Sender {
-    Sender {
-        chat_id,
-        user_id: command.user_id,
-        message_id: command.command_msg_id,
-        lang: Lang::from_code(command.language_code.as_deref()),
-        in_group: chat_id < 0,
-    }
-}
-
 /// Tells the album's sender that its command was lost to a database error.
 async fn album_failed(state: &AppState, chat_id: i64, command: &AlbumCommand) {
-    let sender = album_sender(chat_id, command);
+    let sender = Sender::of_task(&command.task);
     if let Err(error) = answer(state, &sender, &texts::internal_error(sender.lang)).await {
         tracing::warn!(chat_id, %error, "could not answer an album command");
     }
@@ -258,10 +264,11 @@ async fn close_album(key: AlbumKey, state: Arc<AppState>) {
     let chat_id = key.chat_id;
     let Some(album) = collected_album(&key, &state).await else { return };
     let Some(command) = album.command else { return };
-    let sender = album_sender(chat_id, &command);
+    let sender = Sender::of_task(&command.task);
     let mut images = album.images;
     photos::add_unique(&mut images, command.replied_images);
-    if let Err(error) = start_submission(&sender, command.request, images, state).await {
+    let request = VideoRequest { options: command.task.options, prompt: command.task.prompt };
+    if let Err(error) = start_submission(&sender, request, images, state).await {
         tracing::warn!(chat_id, %error, "could not answer an album command");
     }
 }

@@ -1,4 +1,4 @@
-//! Which Telegram files a `/video` command brings along (SPEC section 4):
+//! Which Telegram files a `/video` command brings along (at most `MAX_IMAGES`):
 //! its own photo, and the photo, album or image document it replies to.
 
 use teloxide::types::Message;

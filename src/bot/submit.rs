@@ -1,48 +1,28 @@
 //! One `/video` request from reservation to the status reply:
 //! store → image URLs → paid create → store outcome → reply. Runs off the
-//! dispatcher (PITFALLS 1), so no chat waits for another's create call.
+//! dispatcher (which runs a chat's updates one at a time), so no chat waits for another's create call.
 
 use std::time::{Duration, Instant};
 
 use crate::{
-    command::VideoRequest,
     images::{ImageError, MAX_DATA_BYTES_TOTAL},
     metrics,
     store::{Guards, Lease, Reservation, now_ms},
     task::{NewTask, Task, TaskState},
-    texts::{self, Lang},
+    texts,
     video_api::CreateRequest,
 };
 
 use super::AppState;
 
-#[derive(Debug, Clone)]
-pub struct Submission {
-    pub chat_id: i64,
-    pub user_id: i64,
-    pub command_msg_id: i32,
-    pub lang: Lang,
-    pub request: VideoRequest,
-    pub image_file_ids: Vec<String>,
-}
-
-pub async fn submit(state: &AppState, submission: Submission) {
-    let Submission { chat_id, user_id, command_msg_id, lang, request, image_file_ids } = submission;
+pub async fn submit(state: &AppState, new: NewTask) {
+    let NewTask { chat_id, user_id, command_msg_id, lang, .. } = new;
     let answer = |text: String| async move {
         if let Err(error) = state.telegram.reply(chat_id, command_msg_id, &text).await {
             tracing::warn!(chat_id, %error, "could not answer a /video command");
         }
     };
 
-    let new = NewTask {
-        chat_id,
-        user_id,
-        command_msg_id,
-        lang: lang.code().to_owned(),
-        prompt: request.prompt,
-        options: request.options,
-        image_file_ids,
-    };
     let lease = Lease { owner: &state.owner, until: now_ms() + state.lease_ttl.as_millis() as i64 };
     let guards = Guards {
         limits: &state.config.limits,
@@ -87,14 +67,7 @@ pub async fn submit(state: &AppState, submission: Submission) {
         }
     };
 
-    let create = CreateRequest {
-        images: &image_urls,
-        model: new.options.model.as_str(),
-        orientation: new.options.orientation.as_str(),
-        prompt: &new.prompt,
-        size: new.options.size.as_str(),
-        duration: new.options.duration,
-    };
+    let create = CreateRequest::new(&image_urls, &new.prompt, &new.options);
     let started = Instant::now();
     let created = state.api.create(&create).await;
     metrics::video_api_latency("create", started.elapsed());

@@ -1,6 +1,6 @@
 use super::*;
 
-/// The SPEC defaults: sora-2, portrait, large, 15 s.
+/// The documented defaults: sora-2, portrait, large, 15 s.
 fn defaults() -> VideoOptions {
     VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 }
 }

@@ -155,7 +155,7 @@ mod tests {
                 chat_id: 7,
                 user_id: 7,
                 command_msg_id: msg,
-                lang: "en".into(),
+                lang: crate::lang::Lang::En,
                 prompt: prompt.into(),
                 options: VideoOptions {
                     model: Model::Sora2,

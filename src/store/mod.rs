@@ -1,5 +1,6 @@
 //! Persistence over SQLite or PostgreSQL with one set of SQL (runtime queries on
-//! sqlx's `AnyPool`, see PITFALLS 13). Placeholders are `$1, $2, …` in order of
+//! sqlx's `AnyPool`: the compile-time `query!` macros
+//! check one backend only and need a live database at build time). Placeholders are `$1, $2, …` in order of
 //! first use, which both backends read the same way.
 
 mod albums;
@@ -22,6 +23,7 @@ pub use watch::Schedule;
 
 use crate::{
     command::VideoOptions,
+    lang::Lang,
     task::{Task, TaskState},
 };
 
@@ -209,7 +211,7 @@ fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
         user_id: row.try_get("user_id")?,
         command_msg_id: narrow(row.try_get("command_msg_id")?),
         status_msg_id: row.try_get::<Option<i64>, _>("status_msg_id")?.map(narrow),
-        lang: text("lang")?,
+        lang: Lang::from_code(Some(&text("lang")?)),
         prompt: text("prompt")?,
         options,
         image_file_ids: serde_json::from_str(&text("image_file_ids")?).map_err(|_| corrupt("image_file_ids"))?,

@@ -99,7 +99,7 @@ impl Store {
             .bind(new.chat_id)
             .bind(new.user_id)
             .bind(i64::from(new.command_msg_id))
-            .bind(&new.lang)
+            .bind(new.lang.code())
             .bind(&new.prompt)
             .bind(new.options.model.as_str())
             .bind(new.options.orientation.as_str())
@@ -389,7 +389,7 @@ mod tests {
             chat_id: user_id,
             user_id,
             command_msg_id,
-            lang: "en".into(),
+            lang: crate::lang::Lang::En,
             prompt: "a cat surfing".into(),
             options: VideoOptions {
                 model: Model::Sora2,

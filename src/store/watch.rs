@@ -190,7 +190,7 @@ mod tests {
             chat_id: 5,
             user_id: 5,
             command_msg_id: msg,
-            lang: "zh".into(),
+            lang: crate::lang::Lang::Zh,
             prompt: "p".into(),
             options: VideoOptions {
                 model: Model::Sora2Pro,
@@ -244,7 +244,7 @@ mod tests {
                 chat_id: 5,
                 user_id: 5,
                 command_msg_id: 0,
-                lang: "en".into(),
+                lang: crate::lang::Lang::En,
                 prompt: "q".into(),
                 options: task.options,
                 image_file_ids: vec![],

@@ -76,10 +76,10 @@ async fn create_with(api: &VideoApi) -> Result<Created, ApiError> {
     let images = sample_images();
     api.create(&CreateRequest {
         images: &images,
-        model: "sora-2",
-        orientation: "portrait",
+        model: Model::Sora2,
+        orientation: Orientation::Portrait,
         prompt: "a red fox in snow",
-        size: "large",
+        size: Size::Large,
         duration: 15,
     })
     .await

@@ -9,7 +9,7 @@ use crate::{
     video_api::{ApiError, TaskPhase, TaskReport},
 };
 
-/// Telegram does not throttle `editMessageText` for us (PITFALLS 5) and answers
+/// teloxide's `Throttle` covers `send_*` but not `editMessageText`, and Telegram answers
 /// quick edits of one message with 429: a status message changes at most this often.
 pub const MIN_EDIT_GAP: Duration = Duration::from_secs(5);
 

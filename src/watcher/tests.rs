@@ -26,7 +26,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         chat_id: 1,
         user_id: 1,
         command_msg_id: msg,
-        lang: "en".into(),
+        lang: crate::lang::Lang::En,
         prompt: "a cat surfing".into(),
         options: VideoOptions {
             model: Model::Sora2,

@@ -1,6 +1,6 @@
 use super::*;
 
-// ---- SPEC examples -----------------------------------------------
+// ---- documented examples -----------------------------------------------
 
 #[test]
 fn spec_example_plain_prompt_uses_the_defaults() {

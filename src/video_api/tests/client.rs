@@ -8,10 +8,10 @@ fn create_request_serialisation_and_debug() {
         vec!["data:image/jpeg;base64,AAAAverylongsecret".to_owned(), "https://x/file/bot1:AA/p.jpg".to_owned()];
     let req = CreateRequest {
         images: &images,
-        model: "sora-2",
-        orientation: "portrait",
+        model: Model::Sora2,
+        orientation: Orientation::Portrait,
         prompt: "a cat",
-        size: "large",
+        size: Size::Large,
         duration: 15,
     };
     let s = serde_json::to_string(&req).unwrap();
@@ -83,10 +83,10 @@ async fn create_empty_images_is_an_empty_list() {
     api(&base)
         .create(&CreateRequest {
             images: &[],
-            model: "sora-2",
-            orientation: "landscape",
+            model: Model::Sora2,
+            orientation: Orientation::Landscape,
             prompt: "p",
-            size: "small",
+            size: Size::Small,
             duration: 10,
         })
         .await
