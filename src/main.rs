@@ -2,6 +2,7 @@
 
 use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use secrecy::ExposeSecret;
 use sora_bot::{
     bot::{self, Albums, AppState, Gate},
@@ -51,18 +52,19 @@ fn main() -> ExitCode {
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error}");
+            // `{:#}` prints the chain: "database: connection refused".
+            tracing::error!("{error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     // Before the database is touched: a second process on one SQLite file refuses to start.
-    let _sqlite_lock = leader::lock_sqlite(config.database_url.expose_secret())?;
+    let _sqlite_lock = leader::lock_sqlite(config.database_url.expose_secret()).map_err(anyhow::Error::msg)?;
     let prometheus = metrics::install();
-    let store = Store::connect(config.database_url.expose_secret()).await.map_err(|e| format!("database: {e}"))?;
+    let store = Store::connect(config.database_url.expose_secret()).await.context("database")?;
     let telegram = Telegram::new(&config);
     let api = VideoApi::new(config.video_api_base_url.as_str(), config.video_api_key.clone())
         .with_timeouts(config.video_api_timeout, sora_bot::video_api::DEFAULT_QUERY_TIMEOUT);
@@ -85,7 +87,7 @@ async fn run(config: Config) -> Result<(), String> {
         lease_ttl,
     });
 
-    let listener = http::bind(config.http_bind).await.map_err(|e| format!("HTTP_BIND {}: {e}", config.http_bind))?;
+    let listener = http::bind(config.http_bind).await.with_context(|| format!("HTTP_BIND {}", config.http_bind))?;
     let media = MediaProxy::new(telegram.files.clone());
     let http_state =
         HttpState { store: store.clone(), media, metrics: prometheus, metrics_token: config.metrics_token.clone() };
@@ -108,13 +110,13 @@ async fn run(config: Config) -> Result<(), String> {
             poll_interval: config.poll_interval,
             task_timeout: config.task_timeout,
             queries_per_second: config.video_api_queries_per_second,
-            exclusive: config.database_url.expose_secret().starts_with("sqlite:"),
+            exclusive: !store.is_shared(),
         },
     );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
 
     // The gate needs the bot's username to tell our commands from other bots'.
-    let me = telegram.me().await.map_err(|e| format!("getMe: {e}"))?;
+    let me = telegram.me().await.context("getMe")?;
     let gate = Gate::new(config.clone(), telegram.clone(), me.username());
     let stopping = CancellationToken::new();
     tokio::spawn({
@@ -128,9 +130,9 @@ async fn run(config: Config) -> Result<(), String> {
 
     let server_shutdown = shutdown.clone();
     if let (Some(public), Some(secret)) = (&config.public_base_url, &config.webhook_secret) {
-        let url = public.join("telegram/webhook").map_err(|e| format!("PUBLIC_BASE_URL: {e}"))?;
+        let url = public.join("telegram/webhook").context("PUBLIC_BASE_URL")?;
         // Left in place on stop: other replicas sharing the token still use it.
-        webhook::register(&telegram.bot, url.clone(), secret).await.map_err(|e| format!("setWebhook: {e}"))?;
+        webhook::register(&telegram.bot, url.clone(), secret).await.context("setWebhook")?;
         let (webhook, updates) = webhook::listener(url.path(), secret.clone());
         app = app.merge(webhook);
         let server =
@@ -141,12 +143,12 @@ async fn run(config: Config) -> Result<(), String> {
         dispatcher
             .dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error"))
             .await;
-        finish(tracker, telegram, shutdown, watcher, server, store).await;
+        shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;
     } else {
         let server =
             tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
         let errors = PollingErrors::new();
-        if config.database_url.expose_secret().starts_with("sqlite:") {
+        if !store.is_shared() {
             poll(&telegram, &gate, state, errors, stopping.clone().cancelled_owned()).await;
         } else {
             // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
@@ -164,7 +166,7 @@ async fn run(config: Config) -> Result<(), String> {
                 poll(&telegram, &gate, state.clone(), errors.clone(), lost_or_stopping).await;
             }
         }
-        finish(tracker, telegram, shutdown, watcher, server, store).await;
+        shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;
     }
     tracing::info!("stopped");
     Ok(())
@@ -215,7 +217,7 @@ fn stop_when<T: Send + 'static>(dispatcher: &BotDispatcher, stop: impl Future<Ou
 /// After the dispatcher stopped: let submissions finish and queued answers go
 /// out, then stop the watcher (it releases its leases), then the HTTP server.
 /// Open tasks stay open.
-async fn finish(
+async fn shut_down_in_order(
     tracker: TaskTracker,
     telegram: Telegram,
     shutdown: CancellationToken,

@@ -106,6 +106,9 @@ struct Answer {
 }
 
 /// Evaluates `$call` with `$bot` bound to the throttled bot when there is one.
+/// `Bot` and `Throttle<Bot>` are two types; teloxide's `ErasedRequester` would
+/// make them one, but it is neither `Send` nor `Sync` (an `Arc<dyn …>` without
+/// those bounds), so it cannot be shared by the bot's tasks.
 macro_rules! sending {
     ($self:ident, $bot:ident => $call:expr) => {
         match &$self.throttled {
@@ -138,7 +141,7 @@ impl Telegram {
     /// Queues a plain-text reply to `reply_to` in its chat's outbox and returns
     /// at once; answers to one chat go out in the order they were queued.
     /// A failed send is logged. Dropped (and logged) if the outbox is full.
-    pub fn post_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
+    pub fn queue_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
         let answer = Answer { reply_to, text: text.into() };
         let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match chats.entry(chat_id) {

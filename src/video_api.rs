@@ -188,7 +188,7 @@ impl VideoApi {
             parse_created(&body).map_err(Failure::from)
         }
         .await;
-        self.finish(Op::Create, None, result)
+        self.log_failure(Op::Create, None, result)
     }
 
     /// `GET {base}/v1/video/query?id={id}`. Not retried here.
@@ -204,11 +204,11 @@ impl VideoApi {
             interpret_query(&value).map_err(Failure::from)
         }
         .await;
-        self.finish(Op::Query, Some(id), result)
+        self.log_failure(Op::Query, Some(id), result)
     }
 
     /// Logs one line for a failed call and drops the HTTP status.
-    fn finish<T>(&self, op: Op, task_id: Option<&str>, result: Result<T, Failure>) -> Result<T, ApiError> {
+    fn log_failure<T>(&self, op: Op, task_id: Option<&str>, result: Result<T, Failure>) -> Result<T, ApiError> {
         result.map_err(|failure| {
             let err = failure.error;
             tracing::warn!(

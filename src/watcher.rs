@@ -327,15 +327,15 @@ impl Inner {
             },
             Step::Fail { reason } => {
                 tracing::info!(task = task.id, reason, "task failed upstream");
-                if self.end(&mut task, TaskState::Failed, reason).await {
-                    self.tell(&task, &texts::task_failed(task.lang, &task, reason)).await;
+                if self.end_and_show(&mut task, TaskState::Failed, reason).await {
+                    self.reply(&task, &texts::task_failed(task.lang, &task, reason)).await;
                 }
             }
             Step::TimeOut => {
                 tracing::info!(task = task.id, "task timed out");
-                if self.end(&mut task, TaskState::TimedOut, None).await {
+                if self.end_and_show(&mut task, TaskState::TimedOut, None).await {
                     let minutes = self.config.task_timeout.as_secs().div_ceil(60);
-                    self.tell(&task, &texts::task_timed_out(task.lang, &task, minutes)).await;
+                    self.reply(&task, &texts::task_timed_out(task.lang, &task, minutes)).await;
                 }
             }
         }
@@ -385,7 +385,7 @@ impl Inner {
                 {
                     tracing::warn!(task = task.id, %error, "could not store the video's file id (inline sharing)");
                 }
-                self.end(&mut task, TaskState::Done, None).await;
+                self.end_and_show(&mut task, TaskState::Done, None).await;
             }
             Err(error) if error.is_permanent() => {
                 tracing::warn!(task = task.id, %error, "video cannot be delivered to this chat");
@@ -425,12 +425,12 @@ impl Inner {
 
     async fn give_up_delivery(&self, mut task: Task, why: &str) {
         tracing::warn!(task = task.id, why, "giving up delivery");
-        self.end(&mut task, TaskState::Failed, Some(why)).await;
+        self.end_and_show(&mut task, TaskState::Failed, Some(why)).await;
     }
 
     /// Ends the task unless something else (e.g. `/cancel`) ended it first, and
     /// shows the final state in its status message. Returns whether this call ended it.
-    async fn end(&self, task: &mut Task, state: TaskState, error: Option<&str>) -> bool {
+    async fn end_and_show(&self, task: &mut Task, state: TaskState, error: Option<&str>) -> bool {
         match self.store.end_task(task.id, state, error).await {
             Ok(true) => {}
             Ok(false) => return false,
@@ -453,7 +453,7 @@ impl Inner {
     }
 
     /// A reply to the task's command.
-    async fn tell(&self, task: &Task, text: &str) {
+    async fn reply(&self, task: &Task, text: &str) {
         if let Err(error) = self.telegram.reply(task.chat_id, task.command_msg_id, text).await {
             tracing::warn!(task = task.id, %error, "could not send the final message");
         }

@@ -6,7 +6,7 @@
 //! every other chat. So what must not be handled is dropped here, before any
 //! queue: commands and button presses over the user's rate limit, everything
 //! strangers send except `/start`, `/help` and one refused command a minute. Handlers then do only
-//! their database work and leave answers to the outbox (`Telegram::post_reply`),
+//! their database work and leave answers to the outbox (`Telegram::queue_reply`),
 //! so every chat's queue drains quickly.
 
 use std::{
@@ -71,7 +71,7 @@ impl Gate {
                     "a user is over the command rate limit; dropping their commands"
                 );
                 metrics::dropped("command");
-                self.telegram.post_reply(message.chat.id.0, message.id.0, texts::slow_down(lang));
+                self.telegram.queue_reply(message.chat.id.0, message.id.0, texts::slow_down(lang));
                 false
             }
             Admission::Drop(what) => {

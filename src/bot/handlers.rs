@@ -68,22 +68,22 @@ impl Sender {
     }
 }
 
-/// Queues the answer and returns: waiting for Telegram's per-chat send limit
+/// Queues the reply and returns: waiting for Telegram's per-chat send limit
 /// here would hold up every later update of this chat.
-async fn answer(state: &AppState, sender: &Sender, text: &str) -> HandlerResult {
-    state.telegram.post_reply(sender.chat_id, sender.message_id, text);
+async fn queue_reply(state: &AppState, sender: &Sender, text: &str) -> HandlerResult {
+    state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
     Ok(())
 }
 
 pub async fn help(message: Message, state: Arc<AppState>) -> HandlerResult {
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
-    answer(&state, &sender, &texts::help(sender.lang)).await
+    queue_reply(&state, &sender, &texts::help(sender.lang)).await
 }
 
 pub async fn not_allowed(message: Message, state: Arc<AppState>) -> HandlerResult {
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
     tracing::info!(user_id = sender.user_id, chat_id = sender.chat_id, "refused a user who is not allowed");
-    answer(&state, &sender, &texts::not_allowed(sender.lang, sender.user_id)).await
+    queue_reply(&state, &sender, &texts::not_allowed(sender.lang, sender.user_id)).await
 }
 
 pub async fn command(message: Message, command: Command, state: Arc<AppState>) -> HandlerResult {
@@ -96,7 +96,7 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Again(_) => again(&sender, state).await,
         Command::Quota(_) => quota(&sender, &state).await,
         Command::Settings(_) => super::settings::show(&state, &sender).await,
-        Command::Start(_) | Command::Help(_) => answer(&state, &sender, &texts::help(sender.lang)).await,
+        Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &texts::help(sender.lang)).await,
     }
 }
 
@@ -135,7 +135,7 @@ pub(super) async fn start_submission(
 ) -> HandlerResult {
     let max = state.config.max_images;
     if images.len() > max {
-        return answer(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
+        return queue_reply(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
     }
     let new = sender.task(request, images);
     let tracker = state.tracker.clone();
@@ -255,7 +255,7 @@ async fn collected_album(key: &AlbumKey, state: &AppState) -> Option<Album> {
 /// Tells the album's sender that its command was lost to a database error.
 async fn album_failed(state: &AppState, chat_id: i64, command: &AlbumCommand) {
     let sender = Sender::of_task(&command.task);
-    if let Err(error) = answer(state, &sender, &texts::internal_error(sender.lang)).await {
+    if let Err(error) = queue_reply(state, &sender, &texts::internal_error(sender.lang)).await {
         tracing::warn!(chat_id, %error, "could not answer an album command");
     }
 }
@@ -299,7 +299,7 @@ async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
         None if arg.trim().is_empty() => texts::no_tasks_yet(sender.lang),
         None => texts::task_not_found(sender.lang),
     };
-    answer(state, sender, &text).await
+    queue_reply(state, sender, &text).await
 }
 
 async fn tasks(sender: &Sender, state: &AppState) -> HandlerResult {
@@ -308,27 +308,27 @@ async fn tasks(sender: &Sender, state: &AppState) -> HandlerResult {
     } else {
         state.store.recent_for_user(sender.user_id, RECENT_TASKS).await?
     };
-    answer(state, sender, &texts::tasks_list(sender.lang, &tasks)).await
+    queue_reply(state, sender, &texts::tasks_list(sender.lang, &tasks)).await
 }
 
 async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     if arg.trim().is_empty() {
-        return answer(state, sender, &texts::cancel_usage(sender.lang)).await;
+        return queue_reply(state, sender, &texts::cancel_usage(sender.lang)).await;
     }
     let task = find_task(state, sender, arg)
         .await?
         .filter(|task| task.user_id == sender.user_id || state.config.access.is_admin(sender.user_id));
-    let Some(task) = task else { return answer(state, sender, &texts::task_not_found(sender.lang)).await };
+    let Some(task) = task else { return queue_reply(state, sender, &texts::task_not_found(sender.lang)).await };
     if !super::buttons::stop_task(state, &task).await? {
-        return answer(state, sender, &texts::not_cancellable(sender.lang, &task)).await;
+        return queue_reply(state, sender, &texts::not_cancellable(sender.lang, &task)).await;
     }
     tracing::info!(task = task.id, user_id = sender.user_id, "task cancelled by its user");
-    answer(state, sender, &texts::cancelled(sender.lang, task.id)).await
+    queue_reply(state, sender, &texts::cancelled(sender.lang, task.id)).await
 }
 
 async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
     let last = state.store.recent_for_user(sender.user_id, 1).await?.into_iter().next();
-    let Some(last) = last else { return answer(&state, sender, &texts::nothing_to_repeat(sender.lang)).await };
+    let Some(last) = last else { return queue_reply(&state, sender, &texts::nothing_to_repeat(sender.lang)).await };
     let request = VideoRequest { options: last.options, prompt: last.prompt };
     start_submission(sender, request, last.image_file_ids, state).await
 }
@@ -337,5 +337,5 @@ async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
     let unknown_active_since = crate::store::now_ms() - state.config.task_timeout.as_millis() as i64;
     let usage = state.store.usage(sender.user_id, sender.chat_id, unknown_active_since).await?;
     let admin = state.config.access.is_admin(sender.user_id);
-    answer(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group)).await
+    queue_reply(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group)).await
 }

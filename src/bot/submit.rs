@@ -17,7 +17,7 @@ use super::AppState;
 
 pub async fn submit(state: &AppState, new: NewTask) {
     let NewTask { chat_id, user_id, command_msg_id, lang, .. } = new;
-    let answer = |text: String| async move {
+    let reply = |text: String| async move {
         if let Err(error) = state.telegram.reply(chat_id, command_msg_id, &text).await {
             tracing::warn!(chat_id, %error, "could not answer a /video command");
         }
@@ -40,13 +40,13 @@ pub async fn submit(state: &AppState, new: NewTask) {
         Ok(Reservation::Refused(refusal)) => {
             metrics::create_outcome("refused");
             tracing::info!(user_id, ?refusal, "request refused by the cost guards");
-            return answer(texts::refusal(lang, refusal, now_ms())).await;
+            return reply(texts::refusal(lang, refusal, now_ms())).await;
         }
         Err(error) => {
             // Not durably stored: the paid call must not happen.
             tracing::error!(%error, "could not store a request; nothing was sent to the video API");
             metrics::create_outcome("not_stored");
-            return answer(texts::not_stored(lang)).await;
+            return reply(texts::not_stored(lang)).await;
         }
     };
 
@@ -54,7 +54,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
         Ok(urls) => urls,
         Err(error) => {
             tracing::warn!(task = id, %error, "could not prepare the photos");
-            end(state, id, TaskState::Rejected, "photos unusable").await;
+            record_end(state, id, TaskState::Rejected, "photos unusable").await;
             metrics::create_outcome("bad_image");
             let text = match error {
                 ImageError::NotAnImage => texts::not_an_image(lang),
@@ -63,7 +63,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
                 }
                 ImageError::Telegram(_) | ImageError::Store(_) => texts::image_error(lang),
             };
-            return answer(text).await;
+            return reply(text).await;
         }
     };
 
@@ -79,15 +79,15 @@ pub async fn submit(state: &AppState, new: NewTask) {
             // It may exist and cost money: never retried, and it keeps its
             // daily quota and active slot (see `Guards::unknown_active_since`).
             tracing::warn!(task = id, kind = error.kind(), %error, "create outcome unknown; counted as made, not retried");
-            end(state, id, TaskState::Unknown, error.kind()).await;
+            record_end(state, id, TaskState::Unknown, error.kind()).await;
             metrics::create_outcome(error.kind());
-            return answer(texts::create_unknown(lang, id)).await;
+            return reply(texts::create_unknown(lang, id)).await;
         }
         Err(error) => {
             tracing::warn!(task = id, kind = error.kind(), "create refused");
-            end(state, id, TaskState::Rejected, error.kind()).await;
+            record_end(state, id, TaskState::Rejected, error.kind()).await;
             metrics::create_outcome(error.kind());
-            return answer(texts::api_error(lang, id, &error)).await;
+            return reply(texts::api_error(lang, id, &error)).await;
         }
     };
     metrics::create_outcome("created");
@@ -102,7 +102,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
             // The id is the only way to find this paid video: log it, show it,
             // and keep trying to store it.
             tracing::error!(task = id, upstream_id = %created.id, %error, "created upstream but could not store it; retrying");
-            answer(texts::created_not_saved(lang, id, &created.id)).await;
+            reply(texts::created_not_saved(lang, id, &created.id)).await;
             match store_created_later(state, id, &created.id, &created.status).await {
                 Some(task) => task,
                 None => return,
@@ -151,7 +151,7 @@ async fn store_created_later(state: &AppState, id: i64, upstream_id: &str, upstr
     None
 }
 
-async fn end(state: &AppState, id: i64, how: TaskState, reason: &str) {
+async fn record_end(state: &AppState, id: i64, how: TaskState, reason: &str) {
     if let Err(error) = state.store.end_task(id, how, Some(reason)).await {
         // Left `submitting`, it is reported as cut off later: counted, never re-created.
         tracing::error!(task = id, %error, "could not record the end of a task");
