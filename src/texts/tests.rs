@@ -1,5 +1,9 @@
 use super::*;
-use crate::command::{Model, Orientation, Size, VideoOptions};
+use crate::{
+    command::{Model, Orientation, Size, VideoOptions},
+    task::Task,
+    video_api::ApiError,
+};
 
 fn task() -> Task {
     Task {

@@ -1,0 +1,139 @@
+use std::collections::HashMap;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+const TOKEN: &str = "12345:abcdefghijklmnop";
+
+fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut env: HashMap<String, String> = [("TELOXIDE_TOKEN", TOKEN), ("VIDEO_API_KEY", "sk-key")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in pairs {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|name| env.get(name).cloned())
+}
+
+fn error_var(pairs: &[(&str, &str)]) -> &'static str {
+    config(pairs).unwrap_err().var
+}
+
+#[test]
+fn defaults_follow_the_spec() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
+    assert_eq!(c.video_api_base_url.as_str(), "https://yunwu.ai/");
+    assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
+    assert_eq!(
+        c.defaults,
+        VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 }
+    );
+    assert_eq!(
+        c.limits,
+        Limits {
+            daily_per_user: 10,
+            max_active_per_user: 2,
+            max_active_total: 20,
+            daily_total: None,
+            daily_per_chat: None
+        }
+    );
+    assert_eq!(c.max_images, 4);
+    assert_eq!(c.poll_interval, Duration::from_secs(30));
+    assert_eq!(c.video_api_queries_per_second, 20);
+    assert_eq!(c.task_timeout, Duration::from_secs(3600));
+    assert_eq!(c.http_bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.image_mode, ImageMode::Data);
+    assert!(c.telegram_send_limits);
+    assert_eq!(c.commands_per_minute, 20);
+    assert!(!c.access.allow_everyone && !c.uses_webhook());
+}
+
+#[test]
+fn missing_secrets_name_the_variable() {
+    let empty = Config::from_lookup(|_| None).unwrap_err();
+    assert_eq!(empty.var, "TELOXIDE_TOKEN");
+    assert_eq!(error_var(&[("VIDEO_API_KEY", "  ")]), "VIDEO_API_KEY");
+    assert_eq!(error_var(&[("TELOXIDE_TOKEN", "nonsense")]), "TELOXIDE_TOKEN");
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    assert_eq!(error_var(&[("DEFAULT_MODEL", "sora-3")]), "DEFAULT_MODEL");
+    assert_eq!(error_var(&[("DEFAULT_DURATION", "25")]), "DEFAULT_DURATION");
+    assert_eq!(error_var(&[("DAILY_LIMIT_PER_USER", "-1")]), "DAILY_LIMIT_PER_USER");
+    assert_eq!(error_var(&[("POLL_INTERVAL_SECS", "0")]), "POLL_INTERVAL_SECS");
+    assert_eq!(error_var(&[("VIDEO_API_QUERIES_PER_SECOND", "0")]), "VIDEO_API_QUERIES_PER_SECOND");
+    assert_eq!(error_var(&[("VIDEO_API_QUERIES_PER_SECOND", "20001")]), "VIDEO_API_QUERIES_PER_SECOND");
+    assert_eq!(error_var(&[("ALLOWED_USER_IDS", "1,abc")]), "ALLOWED_USER_IDS");
+    assert_eq!(error_var(&[("ALLOW_EVERYONE", "maybe")]), "ALLOW_EVERYONE");
+    assert_eq!(error_var(&[("HTTP_BIND", "localhost")]), "HTTP_BIND");
+    assert_eq!(error_var(&[("VIDEO_API_BASE_URL", "ftp://x")]), "VIDEO_API_BASE_URL");
+    assert_eq!(error_var(&[("DATABASE_URL", "mysql://x")]), "DATABASE_URL");
+    assert_eq!(error_var(&[("IMAGE_MODE", "proxy")]), "IMAGE_MODE");
+    assert_eq!(error_var(&[("IMAGE_MODE", "ftp")]), "IMAGE_MODE");
+    assert_eq!(error_var(&[("WEBHOOK_SECRET", "abc")]), "WEBHOOK_SECRET");
+    assert_eq!(
+        error_var(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "has space")]),
+        "WEBHOOK_SECRET"
+    );
+    assert_eq!(error_var(&[("TELEGRAM_SEND_LIMITS", "fast")]), "TELEGRAM_SEND_LIMITS");
+    assert_eq!(error_var(&[("COMMANDS_PER_MINUTE", "-5")]), "COMMANDS_PER_MINUTE");
+    assert_eq!(error_var(&[("MAX_IMAGES", "11")]), "MAX_IMAGES");
+    assert_eq!(error_var(&[("DAILY_LIMIT_TOTAL", "lots")]), "DAILY_LIMIT_TOTAL");
+    assert_eq!(error_var(&[("DAILY_LIMIT_PER_CHAT", "-3")]), "DAILY_LIMIT_PER_CHAT");
+}
+
+#[test]
+fn http_hardening_knobs() {
+    let c = config(&[]).unwrap();
+    assert!(c.metrics_token.is_none());
+    assert_eq!(c.http_max_connections, 512);
+    let c = config(&[("METRICS_TOKEN", "0123456789abcdef"), ("HTTP_MAX_CONNECTIONS", "64")]).unwrap();
+    assert_eq!(c.metrics_token.unwrap().expose_secret(), "0123456789abcdef");
+    assert_eq!(c.http_max_connections, 64);
+    assert_eq!(error_var(&[("METRICS_TOKEN", "short")]), "METRICS_TOKEN");
+    assert_eq!(error_var(&[("METRICS_TOKEN", "has a space in it here")]), "METRICS_TOKEN");
+    assert_eq!(error_var(&[("HTTP_MAX_CONNECTIONS", "2")]), "HTTP_MAX_CONNECTIONS");
+}
+
+#[test]
+fn errors_never_echo_secrets() {
+    let err = config(&[("TELOXIDE_TOKEN", "secret-without-colon-xyz")]).unwrap_err();
+    assert!(!err.to_string().contains("secret-without-colon-xyz"));
+    let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "s3cr3t_value")]).unwrap();
+    let debug = format!("{c:?}");
+    assert!(!debug.contains(TOKEN) && !debug.contains("sk-key") && !debug.contains("s3cr3t_value"), "{debug}");
+}
+
+#[test]
+fn public_url_selects_proxy_and_webhook() {
+    let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("WEBHOOK_SECRET", "s3cret_-")]).unwrap();
+    assert_eq!(c.image_mode, ImageMode::Proxy);
+    assert!(c.uses_webhook());
+    let c = config(&[("PUBLIC_BASE_URL", "https://bot.example"), ("IMAGE_MODE", "telegram")]).unwrap();
+    assert_eq!(c.image_mode, ImageMode::Telegram);
+    assert!(!c.uses_webhook());
+}
+
+#[test]
+fn budgets_are_unlimited_unless_set() {
+    let c = config(&[("DAILY_LIMIT_TOTAL", "50"), ("DAILY_LIMIT_PER_CHAT", "5")]).unwrap();
+    assert_eq!((c.limits.daily_total, c.limits.daily_per_chat), (Some(50), Some(5)));
+    let c = config(&[("DAILY_LIMIT_TOTAL", " ")]).unwrap();
+    assert_eq!(c.limits.daily_total, None);
+}
+
+#[test]
+fn id_lists_and_access() {
+    let c = config(&[("ALLOWED_USER_IDS", " 1, 2 ,,"), ("ALLOWED_CHAT_IDS", "-100"), ("ADMIN_USER_IDS", "9")]).unwrap();
+    assert!(c.access.may_create(1, 1));
+    assert!(c.access.may_create(7, -100));
+    assert!(c.access.may_create(9, 5) && c.access.is_admin(9));
+    assert!(!c.access.may_create(7, 7));
+    let open = config(&[("ALLOW_EVERYONE", "true")]).unwrap();
+    assert!(open.access.may_create(42, 42));
+}

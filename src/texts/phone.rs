@@ -1,0 +1,158 @@
+//! Texts of the phone features: buttons, guided /video, /settings, inline sharing.
+
+use super::{Lang, cut};
+use crate::{
+    command::{Orientation, Size, VideoOptions},
+    task::Task,
+};
+
+// ---- Buttons, guided /video, /settings, inline sharing (phones) ----
+
+pub fn button_refresh(lang: Lang) -> &'static str {
+    lang.pick("🔄 Refresh", "🔄 刷新")
+}
+
+pub fn button_stop(lang: Lang) -> &'static str {
+    lang.pick("✖ Stop", "✖ 停止")
+}
+
+pub fn button_again(lang: Lang) -> &'static str {
+    lang.pick("🔁 Again", "🔁 再来一次")
+}
+
+pub fn button_pro(lang: Lang) -> &'static str {
+    lang.pick("⭐ Pro", "⭐ Pro 版")
+}
+
+/// `↔ Landscape` / `↕ Portrait`: the orientation the button asks for.
+pub fn button_orientation(lang: Lang, orientation: Orientation) -> String {
+    let arrow = match orientation {
+        Orientation::Landscape => "↔",
+        Orientation::Portrait => "↕",
+    };
+    format!("{arrow} {}", orientation_name(lang, orientation))
+}
+
+pub fn button_seconds(lang: Lang, seconds: u32) -> String {
+    match lang {
+        Lang::En => format!("{seconds} s"),
+        Lang::Zh => format!("{seconds} 秒"),
+    }
+}
+
+pub fn button_as_prompt(lang: Lang) -> &'static str {
+    lang.pick("Use as prompt", "作为描述使用")
+}
+
+pub fn button_reset(lang: Lang) -> &'static str {
+    lang.pick("↩ Bot defaults", "↩ 恢复默认")
+}
+
+/// An option value as users of this language call it.
+pub fn orientation_name(lang: Lang, orientation: Orientation) -> &'static str {
+    match orientation {
+        Orientation::Landscape => lang.pick("Landscape", "横屏"),
+        Orientation::Portrait => lang.pick("Portrait", "竖屏"),
+    }
+}
+
+pub fn size_name(lang: Lang, size: Size) -> &'static str {
+    match size {
+        Size::Large => lang.pick("Large (1080p)", "大 (1080p)"),
+        Size::Small => lang.pick("Small (720p)", "小 (720p)"),
+    }
+}
+
+/// Short notices shown by Telegram when a press did nothing (at most 200 characters).
+pub fn press_not_yours(lang: Lang) -> &'static str {
+    lang.pick(
+        "Not yours: only the person who asked (or an admin) can stop it.",
+        "不是你的视频：只有发起人（或管理员）可以停止。",
+    )
+}
+
+pub fn press_already_finished(lang: Lang) -> &'static str {
+    lang.pick("Already finished.", "已经结束了。")
+}
+
+pub fn press_gone(lang: Lang) -> &'static str {
+    lang.pick("This button has expired. Send the command again.", "按钮已失效，请重新发送命令。")
+}
+
+pub fn press_stopped(lang: Lang) -> &'static str {
+    lang.pick("Stopped.", "已停止。")
+}
+
+pub fn press_up_to_date(lang: Lang) -> &'static str {
+    lang.pick("Up to date.", "已是最新状态。")
+}
+
+pub fn press_not_allowed(lang: Lang) -> &'static str {
+    lang.pick("🔒 This bot is private.", "🔒 这是私人机器人。")
+}
+
+pub fn press_working(lang: Lang) -> &'static str {
+    lang.pick("On it…", "正在处理…")
+}
+
+/// The message a re-request button leaves in the chat: it is the presser's
+/// request, and the replies about it answer it.
+pub fn press_request(lang: Lang, who: &str, what: &str, prompt: &str) -> String {
+    match lang {
+        Lang::En => format!("{what}: requested by {who}\n📝 {}", cut(prompt, 200)),
+        Lang::Zh => format!("{what}：由 {who} 请求\n📝 {}", cut(prompt, 200)),
+    }
+}
+
+/// Asks for the prompt after a bare `/video` (sent with ForceReply). The
+/// answer is recognised by this opening, in either language.
+pub fn ask_prompt(lang: Lang) -> String {
+    match lang {
+        Lang::En => format!(
+            "{ASK_PROMPT_MARK} What should the video show? Reply with a description (you can attach a photo and write it as the caption)."
+        ),
+        Lang::Zh => format!("{ASK_PROMPT_MARK} 视频要展示什么？请回复一段描述（也可以发送照片并把描述写在说明里）。"),
+    }
+}
+
+pub const ASK_PROMPT_MARK: &str = "✍️";
+
+pub fn ask_prompt_placeholder(lang: Lang) -> &'static str {
+    lang.pick("a cat surfing at sunset", "日落时冲浪的猫")
+}
+
+/// `/settings`: what is in force here and who may change it.
+pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
+    let line = format!(
+        "{} · {} · {} · {}",
+        current.model,
+        orientation_name(lang, current.orientation),
+        size_name(lang, current.size),
+        button_seconds(lang, current.duration)
+    );
+    match (lang, in_group) {
+        (Lang::En, false) => {
+            format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them.")
+        }
+        (Lang::En, true) => format!(
+            "⚙️ This group's defaults for /video:\n{line}\n\nOnly group admins can change them. Options in a /video command still override them."
+        ),
+        (Lang::Zh, false) => format!("⚙️ 你的 /video 默认设置：\n{line}\n\n/video 命令里的选项仍然优先。"),
+        (Lang::Zh, true) => {
+            format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。")
+        }
+    }
+}
+
+pub fn press_saved(lang: Lang) -> &'static str {
+    lang.pick("Saved.", "已保存。")
+}
+
+pub fn press_admins_only(lang: Lang) -> &'static str {
+    lang.pick("Only this group's admins can change its defaults.", "只有本群管理员可以修改默认设置。")
+}
+
+/// Title of an inline result: the video's prompt.
+pub fn inline_title(task: &Task) -> String {
+    format!("#{} {}", task.id, cut(&task.prompt, 60))
+}
