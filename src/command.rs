@@ -1,27 +1,11 @@
-//! The `/video` argument grammar, described for users in docs/architecture.md.
+//! The `/video` argument grammar.
 //!
 //! Pure parsing: no I/O, no Telegram types. [`parse_video_args`] turns what
 //! follows `/video` into a [`VideoRequest`] (options + prompt) or a
 //! [`ParseError`] that the caller renders for the user.
 //!
-//! Rules, in short:
-//!
-//! * Options come first, then the prompt. An option is `key=value`,
-//!   `--key=value` or `--key value`; keys are case-insensitive and have the
-//!   aliases `model|m`, `orientation|o`, `size|s`, `duration|d`. The flags
-//!   `--pro`, `--portrait` and `--landscape` take no value.
-//! * A phone dash counts as `--`: a token starting with `—` (U+2014) or `–`
-//!   (U+2013), optionally with one `-` before or after it, is read as if it
-//!   started with `--`.
-//! * Options are read only from the first non-blank line. Every leading token
-//!   shaped like an option is one (an unknown key is an error): `word=…` where
-//!   `word` is ASCII letters, digits, `_` and `-` starting with a letter or
-//!   digit, or `--` followed by a letter or digit. `--` alone (or a lone
-//!   phone dash) ends the options. The first token of any other shape, or
-//!   the end of the first line, starts the prompt; everything after that is
-//!   prompt text, whatever its shape.
-//! * The prompt keeps its inner whitespace and newlines, is trimmed at both
-//!   ends and must not be empty.
+//! The grammar itself, as users write it, is described once, in
+//! docs/architecture.md ("The option grammar").
 
 use std::str::FromStr;
 
