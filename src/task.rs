@@ -106,16 +106,14 @@ pub struct NewTask {
 }
 
 #[cfg(test)]
-impl Task {
-    /// A running sora-2 task with typical values; tests override what they need.
-    pub(crate) fn example() -> Task {
+impl NewTask {
+    /// A sora-2, portrait, large, 15 s request in a private chat; tests override what they need.
+    pub(crate) fn example() -> NewTask {
         use crate::command::{Model, Orientation, Size};
-        Task {
-            id: 1,
+        NewTask {
             chat_id: 10,
             user_id: 10,
             command_msg_id: 5,
-            status_msg_id: Some(6),
             lang: Lang::En,
             prompt: "a cat".into(),
             options: VideoOptions {
@@ -125,6 +123,25 @@ impl Task {
                 duration: 15,
             },
             image_file_ids: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+impl Task {
+    /// `NewTask::example()`, created and running; tests override what they need.
+    pub(crate) fn example() -> Task {
+        let NewTask { chat_id, user_id, command_msg_id, lang, prompt, options, image_file_ids } = NewTask::example();
+        Task {
+            id: 1,
+            chat_id,
+            user_id,
+            command_msg_id,
+            status_msg_id: Some(6),
+            lang,
+            prompt,
+            options,
+            image_file_ids,
             upstream_id: Some("sora-2:task_1".into()),
             state: TaskState::Running,
             upstream_status: Some("queued".into()),

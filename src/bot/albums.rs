@@ -189,27 +189,10 @@ impl Albums {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        command::{Model, Orientation, Size, VideoOptions},
-        lang::Lang,
-    };
+    use crate::lang::Lang;
 
     fn command(id: i32) -> AlbumCommand {
-        let task = NewTask {
-            chat_id: -1,
-            user_id: 1,
-            command_msg_id: id,
-            lang: Lang::En,
-            prompt: "p".into(),
-            options: VideoOptions {
-                model: Model::Sora2,
-                orientation: Orientation::Portrait,
-                size: Size::Large,
-                duration: 15,
-            },
-            image_file_ids: vec![],
-        };
-        AlbumCommand { task, replied_images: vec![] }
+        AlbumCommand { task: NewTask { command_msg_id: id, ..NewTask::example() }, replied_images: vec![] }
     }
 
     #[test]

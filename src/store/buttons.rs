@@ -119,7 +119,6 @@ fn escape_like(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::{
-        command::{Model, Orientation, Size, VideoOptions},
         store::{Lease, test_support},
         task::NewTask,
     };
@@ -151,20 +150,8 @@ mod tests {
         };
         let lease = Lease { owner: "me", until: i64::MAX };
         for (msg, prompt) in [(1, "A cat 100%"), (2, "a dog"), (3, "a cat_x")] {
-            let new = NewTask {
-                chat_id: 7,
-                user_id: 7,
-                command_msg_id: msg,
-                lang: crate::lang::Lang::En,
-                prompt: prompt.into(),
-                options: VideoOptions {
-                    model: Model::Sora2,
-                    orientation: Orientation::Portrait,
-                    size: Size::Large,
-                    duration: 15,
-                },
-                image_file_ids: vec![],
-            };
+            let new =
+                NewTask { chat_id: 7, user_id: 7, command_msg_id: msg, prompt: prompt.into(), ..NewTask::example() };
             store
                 .reserve(&new, &crate::store::Guards { limits: &limits, exempt: false, unknown_active_since: 0, lease })
                 .await
