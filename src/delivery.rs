@@ -28,23 +28,22 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 const ACTION_EVERY: Duration = Duration::from_secs(4);
 
 /// How the video reached the chat (for logs and metrics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum Delivered {
     /// Telegram fetched it from the video URL itself.
+    #[strum(serialize = "url")]
     ByUrl,
     /// Downloaded by the bot and uploaded.
+    #[strum(serialize = "upload")]
     Uploaded,
     /// Only its link was sent (too large, or it could not be fetched).
+    #[strum(serialize = "link")]
     Link,
 }
 
 impl Delivered {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Delivered::ByUrl => "url",
-            Delivered::Uploaded => "upload",
-            Delivered::Link => "link",
-        }
+        self.into()
     }
 }
 

@@ -134,19 +134,12 @@ impl From<ApiError> for Failure {
     }
 }
 
-#[derive(Clone, Copy)]
+/// Named in logs as `create` / `query`.
+#[derive(Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 enum Op {
     Create,
     Query,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Create => "create",
-            Op::Query => "query",
-        }
-    }
 }
 
 impl VideoApi {
@@ -212,7 +205,7 @@ impl VideoApi {
         result.map_err(|failure| {
             let err = failure.error;
             tracing::warn!(
-                op = op.name(),
+                op = <&str>::from(op),
                 task_id = task_id.unwrap_or("-"),
                 http_status = failure.http_status,
                 kind = err.kind(),

@@ -28,8 +28,9 @@ use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram,
 /// Descriptions become the Telegram menu (`setMyCommands`), in English; see
 /// `texts::ZH_COMMAND_MENU` for Chinese.
 /// Every command takes the rest of the line, so stray words never make it silent.
-#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq, strum::IntoStaticStr)]
 #[command(rename_rule = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Command {
     /// Start: how to use the bot
     Start(String),
@@ -52,18 +53,9 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command's name, for metrics.
     fn kind(&self) -> &'static str {
-        match self {
-            Command::Start(_) => "start",
-            Command::Help(_) => "help",
-            Command::Video(_) => "video",
-            Command::Status(_) => "status",
-            Command::Tasks(_) => "tasks",
-            Command::Cancel(_) => "cancel",
-            Command::Again(_) => "again",
-            Command::Quota(_) => "quota",
-            Command::Settings(_) => "settings",
-        }
+        self.into()
     }
 
     /// Everyone may read the help; everything else needs access.

@@ -29,8 +29,9 @@ pub enum ParseError {
     Repeated(&'static str),
 }
 
-/// The four option keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The four option keys; `name` is the full key, aliases are only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 enum Key {
     Model,
     Orientation,
@@ -50,12 +51,7 @@ impl Key {
     }
 
     fn name(self) -> &'static str {
-        match self {
-            Key::Model => "model",
-            Key::Orientation => "orientation",
-            Key::Size => "size",
-            Key::Duration => "duration",
-        }
+        self.into()
     }
 }
 
