@@ -17,6 +17,7 @@ pub mod store;
 pub mod task;
 pub mod telegram;
 pub mod texts;
+pub mod updates;
 pub mod video_api;
 pub mod watcher;
 pub mod webhook;

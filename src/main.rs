@@ -15,16 +15,14 @@ use sora_bot::{
     net_guard::GuardedClient,
     store::Store,
     telegram::Telegram,
+    updates,
     video_api::VideoApi,
     watcher::{Watcher, WatcherConfig},
     webhook,
 };
-use teloxide::{dispatching::Dispatcher, error_handlers::LoggingErrorHandler, update_listeners::Polling};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing_subscriber::EnvFilter;
 
-/// Long-poll timeout; it must stay below teloxide's 17 s client timeout or every idle poll fails.
-const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping bot waits for queued answers (one a second per chat).
 const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
@@ -122,96 +120,40 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tokio::spawn({
         let stopping = stopping.clone();
         async move {
-            wait_for_signal().await;
+            updates::wait_for_signal().await;
             tracing::info!("stopping: no new updates, finishing what is in flight");
             stopping.cancel();
         }
     });
 
-    let server_shutdown = shutdown.clone();
-    if let (Some(public), Some(secret)) = (&config.public_base_url, &config.webhook_secret) {
-        let url = public.join("telegram/webhook").context("PUBLIC_BASE_URL")?;
+    let webhook_url = match (&config.public_base_url, &config.webhook_secret) {
+        (Some(public), Some(_)) => Some(public.join("telegram/webhook").context("PUBLIC_BASE_URL")?),
+        _ => None,
+    };
+    let mut webhook = None;
+    if let (Some(url), Some(secret)) = (&webhook_url, &config.webhook_secret) {
         // Left in place on stop: other replicas sharing the token still use it.
         webhook::register(&telegram.bot, url.clone(), secret).await.context("setWebhook")?;
-        let (webhook, updates) = webhook::listener(url.path(), secret.clone());
-        app = app.merge(webhook);
-        let server =
-            tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
-        tracing::info!("receiving updates by webhook");
-        let mut dispatcher = dispatcher(&telegram, state);
-        stop_when(&dispatcher, stopping.clone().cancelled_owned());
-        dispatcher
-            .dispatch_with_listener(gate.wrap(updates), LoggingErrorHandler::with_custom_text("webhook error"))
-            .await;
-        shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;
-    } else {
-        let server =
-            tokio::spawn(http::serve(listener, app, max_connections, async move { server_shutdown.cancelled().await }));
-        let errors = PollingErrors::new();
-        if !store.is_shared() {
-            poll(&telegram, &gate, state, errors, stopping.clone().cancelled_owned()).await;
-        } else {
+        let (router, updates) = webhook::listener(url.path(), secret.clone());
+        app = app.merge(router);
+        webhook = Some(updates);
+    }
+    let server = tokio::spawn(http::serve(listener, app, max_connections, shutdown.clone().cancelled_owned()));
+    match webhook {
+        Some(updates) => updates::by_webhook(&telegram, &gate, state, updates, stopping.cancelled_owned()).await,
+        None if !store.is_shared() => {
+            updates::poll(&telegram, &gate, state, PollingErrors::new(), stopping.cancelled_owned()).await
+        }
+        None => {
             // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
             let key = leader::poller_lock_key(config.telegram_api_url.as_str(), config.telegram_token.expose_secret());
-            let mut election = PollerElection::new(config.database_url.expose_secret(), key);
-            while let Some(mut leadership) = election.acquire(&stopping).await {
-                let stopping = stopping.clone();
-                let lost_or_stopping = async move {
-                    tokio::select! {
-                        () = stopping.cancelled() => {}
-                        () = leadership.lost() => {}
-                    }
-                    leadership
-                };
-                poll(&telegram, &gate, state.clone(), errors.clone(), lost_or_stopping).await;
-            }
+            let election = PollerElection::new(config.database_url.expose_secret(), key);
+            updates::poll_while_leader(&telegram, &gate, state, election, &stopping).await;
         }
-        shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;
     }
+    shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;
     tracing::info!("stopped");
     Ok(())
-}
-
-type BotDispatcher = Dispatcher<teloxide::Bot, bot::HandlerError, teloxide::dispatching::DefaultKey>;
-
-fn dispatcher(telegram: &Telegram, state: Arc<AppState>) -> BotDispatcher {
-    Dispatcher::builder(telegram.bot.clone(), bot::schema())
-        .dependencies(teloxide::dptree::deps![state])
-        // Plain chat messages are not for us; teloxide would log each one in full.
-        .default_handler(|_| async {})
-        .build()
-}
-
-/// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
-/// is kept until polling has fully stopped.
-async fn poll<T: Send + 'static>(
-    telegram: &Telegram,
-    gate: &Arc<Gate>,
-    state: Arc<AppState>,
-    errors: Arc<PollingErrors>,
-    stop: impl Future<Output = T> + Send + 'static,
-) {
-    let mut dispatcher = dispatcher(telegram, state);
-    stop_when(&dispatcher, stop);
-    let updates = Polling::builder(telegram.bot.clone()).timeout(POLL_TIMEOUT).delete_webhook().await.build();
-    tracing::info!("receiving updates by long polling");
-    dispatcher.dispatch_with_listener(gate.wrap(updates), errors).await;
-}
-
-/// Stops the dispatcher once `stop` resolves, holding its output until it stopped.
-fn stop_when<T: Send + 'static>(dispatcher: &BotDispatcher, stop: impl Future<Output = T> + Send + 'static) {
-    let token = dispatcher.shutdown_token();
-    tokio::spawn(async move {
-        let held = stop.await;
-        // The dispatcher may still be starting (getMe); try until it listens.
-        loop {
-            match token.shutdown() {
-                Ok(stopped) => break stopped.await,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-        drop(held);
-    });
 }
 
 /// After the dispatcher stopped: let submissions finish and queued answers go
@@ -232,19 +174,4 @@ async fn shut_down_in_order(
     let _ = watcher.await;
     let _ = server.await;
     store.close().await;
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
