@@ -7,8 +7,8 @@
 //!   time. Throttle queues at most 30 requests for all chats together, so a
 //!   chat with hundreds of waiting messages would otherwise fill that queue and
 //!   every other chat would wait behind it.
-//! - Command answers go through a per-chat outbox: a handler that waited for
-//!   its answer would hold up its chat's whole queue of updates, and teloxide's
+//! - Replies to commands go through a per-chat outbox: a handler that waited for
+//!   its reply would hold up its chat's whole queue of updates, and teloxide's
 //!   dispatcher stops taking updates for every chat once one chat's queue is full.
 
 use std::{
@@ -54,17 +54,17 @@ pub struct Telegram {
     turns: Arc<Turns>,
 }
 
-/// Per-chat queues of answers, each drained in order by one sender task that
+/// Per-chat queues of replies, each drained in order by one sender task that
 /// exists only while its chat has something to send. A chat with a sender
 /// always has an entry (possibly empty); the entry goes when the sender ends,
-/// both under the lock, so an answer is never left without a sender.
+/// both under the lock, so a reply is never left without a sender.
 #[derive(Default)]
 struct Outbox {
-    chats: Mutex<HashMap<i64, VecDeque<Answer>>>,
+    chats: Mutex<HashMap<i64, VecDeque<QueuedReply>>>,
     senders: TaskTracker,
 }
 
-struct Answer {
+struct QueuedReply {
     reply_to: i32,
     text: String,
 }
@@ -103,10 +103,10 @@ impl Telegram {
     }
 
     /// Queues a plain-text reply to `reply_to` in its chat's outbox and returns
-    /// at once; answers to one chat go out in the order they were queued.
+    /// at once; replies to one chat go out in the order they were queued.
     /// A failed send is logged. Dropped (and logged) if the outbox is full.
     pub fn queue_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
-        let answer = Answer { reply_to, text: text.into() };
+        let reply = QueuedReply { reply_to, text: text.into() };
         let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match chats.entry(chat_id) {
             Entry::Occupied(queue) if queue.get().len() >= OUTBOX_PER_CHAT => {
@@ -114,9 +114,9 @@ impl Telegram {
                 tracing::warn!(chat_id, "outbox full; an answer was dropped");
                 metrics::dropped("answer");
             }
-            Entry::Occupied(mut queue) => queue.get_mut().push_back(answer),
+            Entry::Occupied(mut queue) => queue.get_mut().push_back(reply),
             Entry::Vacant(slot) => {
-                slot.insert(VecDeque::from([answer]));
+                slot.insert(VecDeque::from([reply]));
                 let telegram = self.clone();
                 self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id).await });
             }
@@ -128,7 +128,7 @@ impl Telegram {
             let next = {
                 let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 match chats.get_mut(&chat_id).and_then(VecDeque::pop_front) {
-                    Some(answer) => answer,
+                    Some(reply) => reply,
                     None => {
                         chats.remove(&chat_id);
                         return;
