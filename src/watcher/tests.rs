@@ -47,39 +47,37 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     id
 }
 
-fn start(
-    store: &Store,
-    fake: &Fake,
-    owner: &str,
-    task_timeout: Duration,
-    exclusive: bool,
-) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+/// A watcher whose tasks are due again at once (poll interval zero, a rate
+/// limit far above what a test asks), so each driven round polls them.
+fn watcher(store: &Store, fake: &Fake, owner: &str, task_timeout: Duration, exclusive: bool) -> Watcher {
     let config = WatcherConfig {
         owner: owner.into(),
-        poll_interval: Duration::from_millis(100),
+        poll_interval: Duration::ZERO,
         task_timeout,
-        queries_per_second: 100,
+        queries_per_second: 100_000,
         exclusive,
     };
-    let watcher = Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config);
-    let shutdown = CancellationToken::new();
-    (shutdown.clone(), tokio::spawn(watcher.run(shutdown)))
+    Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config)
 }
 
-async fn wait_until_closed(store: &Store, id: i64) -> Task {
-    for _ in 0..200 {
+/// Drives `n` rounds, each followed to its end.
+async fn rounds(watcher: &mut Watcher, n: usize) {
+    for _ in 0..n {
+        watcher.round(&CancellationToken::new()).await;
+        watcher.settle().await;
+    }
+}
+
+/// Drives rounds until the task is closed.
+async fn until_closed(watcher: &mut Watcher, store: &Store, id: i64) -> Task {
+    for _ in 0..50 {
+        rounds(watcher, 1).await;
         let task = store.task(id).await.unwrap().unwrap();
         if !task.state.is_open() {
             return task;
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("task {id} still open");
-}
-
-async fn stop(shutdown: CancellationToken, handle: tokio::task::JoinHandle<()>) {
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), handle).await.expect("watcher stops").unwrap();
+    panic!("task {id} still open after 50 rounds");
 }
 
 #[tokio::test]
@@ -92,14 +90,14 @@ async fn follows_a_task_to_its_video() {
         json!({"status": "completed", "video_url": url}),
     ]);
     let id = created(&store, "me", 1).await;
-    let (shutdown, handle) = start(&store, &fake, "me", Duration::from_secs(3600), false);
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
 
-    let task = wait_until_closed(&store, id).await;
+    let task = until_closed(&mut watcher, &store, id).await;
     assert_eq!(task.state, TaskState::Done);
     assert_eq!(task.video_url.as_deref(), Some(url.as_str()));
     // A few more rounds: nothing is sent twice.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    stop(shutdown, handle).await;
+    rounds(&mut watcher, 3).await;
+    watcher.stop().await;
     let videos = fake.calls("sendVideo");
     assert_eq!(videos.len(), 1);
     assert_eq!(videos[0].json["reply_parameters"]["message_id"], 1);
@@ -116,11 +114,11 @@ async fn reports_an_upstream_failure_once() {
     let fake = Fake::start().await;
     fake.answer_queries([json!({"status": "failed", "error": {"message": "content policy"}})]);
     let id = created(&store, "me", 2).await;
-    let (shutdown, handle) = start(&store, &fake, "me", Duration::from_secs(3600), false);
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
 
-    let task = wait_until_closed(&store, id).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    stop(shutdown, handle).await;
+    let task = until_closed(&mut watcher, &store, id).await;
+    rounds(&mut watcher, 3).await;
+    watcher.stop().await;
     assert_eq!((task.state, task.error.as_deref()), (TaskState::Failed, Some("content policy")));
     let replies = fake.calls("sendMessage");
     assert_eq!(replies.len(), 1);
@@ -136,10 +134,10 @@ async fn gives_up_after_the_timeout() {
     let fake = Fake::start().await;
     fake.answer_queries([json!({"status": "processing"})]);
     let id = created(&store, "me", 3).await;
-    let (shutdown, handle) = start(&store, &fake, "me", Duration::from_millis(1), false);
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_millis(1), false);
 
-    let task = wait_until_closed(&store, id).await;
-    stop(shutdown, handle).await;
+    let task = until_closed(&mut watcher, &store, id).await;
+    watcher.stop().await;
     assert_eq!(task.state, TaskState::TimedOut);
     let replies = fake.calls("sendMessage");
     assert_eq!(replies.len(), 1);
@@ -158,18 +156,13 @@ async fn a_restart_takes_over_and_finishes_an_interrupted_delivery() {
     let other = created(&store, "dead-process", 5).await;
     fake.answer_queries([json!({"status": "processing", "progress": 10})]);
 
-    let (shutdown, handle) = start(&store, &fake, "me", Duration::from_secs(3600), true);
-    let task = wait_until_closed(&store, id).await;
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), true);
+    let task = until_closed(&mut watcher, &store, id).await;
     assert_eq!(task.state, TaskState::Done);
-    // The running one is followed too (polled), and stays open.
-    for _ in 0..100 {
-        if fake.queries() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    stop(shutdown, handle).await;
+    rounds(&mut watcher, 1).await;
+    watcher.stop().await;
     assert_eq!(fake.calls("sendVideo").len(), 1);
+    // The running one is followed too (polled), and stays open.
     assert!(fake.queries() > 0, "the running task was polled after the take-over");
     let other = store.task(other).await.unwrap().unwrap();
     assert_eq!((other.state, other.progress_pct), (TaskState::Running, Some(10)));
@@ -182,10 +175,23 @@ async fn without_exclusive_a_live_lease_of_another_process_is_respected() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fake::start().await;
     created(&store, "other-replica", 6).await;
-    let (shutdown, handle) = start(&store, &fake, "me", Duration::from_secs(3600), false);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    stop(shutdown, handle).await;
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
+    rounds(&mut watcher, 3).await;
+    watcher.stop().await;
     assert_eq!(fake.queries(), 0);
+}
+
+#[tokio::test]
+async fn run_stops_when_told_and_releases_its_leases() {
+    let (store, _dir) = test_support::sqlite().await;
+    let fake = Fake::start().await;
+    fake.answer_queries([json!({"status": "processing", "progress": 10})]);
+    created(&store, "me", 7).await;
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(watcher(&store, &fake, "me", Duration::from_secs(3600), false).run(shutdown.clone()));
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), handle).await.expect("watcher stops").unwrap();
+    assert_eq!(store.claim_open_tasks("next", now_ms() + 60_000).await.unwrap(), 1);
 }
 
 #[tokio::test]
