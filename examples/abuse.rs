@@ -16,9 +16,6 @@
 //!
 //! Needs about 1,100 file descriptors in this process (`ulimit -n`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -30,7 +27,7 @@ use std::{
 };
 
 use serde_json::json;
-use support::{BotProcess, Chat, Msg, TestEnv, User, fake_jpeg, photo_size_id};
+use testkit::{BotProcess, Chat, Msg, TestEnv, User, fake_jpeg, photo_size_id};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 const SECRET: &str = "abuse_benchmark_secret";

@@ -34,9 +34,6 @@
 //!   other users (5 waves of 4) each send `/help` and `/video`: their p99
 //!   reply time (`/help`) and update → create time (`/video`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,7 +42,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
-use support::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User};
+use testkit::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User};
 
 const USAGE: &str = "\
 usage: loadgen [N] [commands|backlog|memory|watcher|failover|floor] [--rate R] [--batch B] [--csv FILE]
@@ -552,7 +549,7 @@ struct FloorClient {
 
 impl FloorClient {
     fn start(env: &TestEnv) -> FloorClient {
-        let api = format!("{}/bot{}", env.tg.url(), support::TOKEN);
+        let api = format!("{}/bot{}", env.tg.url(), testkit::TOKEN);
         let create_url = format!("{}/v1/video/create", env.video.url());
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let thread = std::thread::spawn(move || {
@@ -908,7 +905,7 @@ async fn watcher(bin: &Path, args: &Args) -> Result<(), String> {
     let open = spread_due(&db, interval_secs * 1000).await?;
     let delay = Duration::from_millis(args.query_ms);
     for id in &open {
-        env.video.script_task(id, vec![support::Reply::task(id, "pending").after(delay)]);
+        env.video.script_task(id, vec![testkit::Reply::task(id, "pending").after(delay)]);
     }
     println!(
         "  {n} running tasks, next polls spread over one interval; POLL_INTERVAL_SECS={interval_secs}, \
@@ -1007,7 +1004,7 @@ async fn spread_due(db: &Path, interval_ms: u64) -> Result<Vec<String>, String> 
 const POLLER_LINE: &str = "this replica polls Telegram for updates";
 
 async fn failover(bin: &Path, args: &Args) -> Result<(), String> {
-    let db = support::fresh_postgres_db().await;
+    let db = testkit::fresh_postgres_db().await;
     let mut env = TestEnv::start(bin).await;
     env.set_env("DATABASE_URL", &db);
     env.set_env("RUST_LOG", "info");
@@ -1057,7 +1054,7 @@ async fn failover(bin: &Path, args: &Args) -> Result<(), String> {
     );
     stop(&poller).await;
     stop(&follower).await;
-    support::drop_postgres_db(&db).await;
+    testkit::drop_postgres_db(&db).await;
     Ok(())
 }
 

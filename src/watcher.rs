@@ -511,6 +511,4 @@ fn lang(task: &Task) -> Lang {
 }
 
 #[cfg(test)]
-pub(crate) mod fake;
-#[cfg(test)]
 mod tests;

@@ -5,10 +5,13 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{Watcher, WatcherConfig, fake::Fake};
+use testkit::Reply;
+
+use super::{Watcher, WatcherConfig};
 use crate::{
     command::{Model, Orientation, Size, VideoOptions},
     config::Limits,
+    fakes::Fakes,
     store::{Guards, Lease, Reservation, Store, now_ms, test_support},
     task::{NewTask, Task, TaskState},
 };
@@ -49,7 +52,12 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
 
 /// A watcher whose tasks are due again at once (poll interval zero, a rate
 /// limit far above what a test asks), so each driven round polls them.
-fn watcher(store: &Store, fake: &Fake, owner: &str, task_timeout: Duration, exclusive: bool) -> Watcher {
+/// Queries of the task `id` get `answers` in order, then the last one forever.
+fn answer_queries(fake: &Fakes, id: i64, answers: impl IntoIterator<Item = serde_json::Value>) {
+    fake.api.script_task(&format!("sora-2:task_{id}"), answers.into_iter().map(|a| Reply::json(200, a)).collect());
+}
+
+fn watcher(store: &Store, fake: &Fakes, owner: &str, task_timeout: Duration, exclusive: bool) -> Watcher {
     let config = WatcherConfig {
         owner: owner.into(),
         poll_interval: Duration::ZERO,
@@ -83,13 +91,14 @@ async fn until_closed(watcher: &mut Watcher, store: &Store, id: i64) -> Task {
 #[tokio::test]
 async fn follows_a_task_to_its_video() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
-    let url = fake.serve("/v.mp4", vec![1; 10], false);
-    fake.answer_queries([
-        json!({"status": "processing", "progress": 50}),
-        json!({"status": "completed", "video_url": url}),
-    ]);
+    let fake = Fakes::start().await;
+    let url = fake.api.add_file("v.mp4", vec![1; 10]);
     let id = created(&store, "me", 1).await;
+    answer_queries(
+        &fake,
+        id,
+        [json!({"status": "processing", "progress": 50}), json!({"status": "completed", "video_url": url})],
+    );
     let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
 
     let task = until_closed(&mut watcher, &store, id).await;
@@ -98,72 +107,72 @@ async fn follows_a_task_to_its_video() {
     // A few more rounds: nothing is sent twice.
     rounds(&mut watcher, 3).await;
     watcher.stop().await;
-    let videos = fake.calls("sendVideo");
+    let videos = fake.tg.calls_of("sendVideo");
     assert_eq!(videos.len(), 1);
-    assert_eq!(videos[0].json["reply_parameters"]["message_id"], 1);
-    let edits = fake.calls("editMessageText");
+    assert_eq!(videos[0].body["reply_parameters"]["message_id"], 1);
+    let edits = fake.tg.calls_of("editMessageText");
     let last = edits.last().expect("final edit");
-    assert_eq!(last.json["message_id"], 501);
-    assert!(last.json["text"].as_str().unwrap().contains("done"), "{last:?}");
-    assert_eq!(fake.queries(), 2, "no polling after the end");
+    assert_eq!(last.body["message_id"], 501);
+    assert!(last.body["text"].as_str().unwrap().contains("done"), "{last:?}");
+    assert_eq!(fake.api.queries().len(), 2, "no polling after the end");
 }
 
 #[tokio::test]
 async fn reports_an_upstream_failure_once() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
-    fake.answer_queries([json!({"status": "failed", "error": {"message": "content policy"}})]);
+    let fake = Fakes::start().await;
     let id = created(&store, "me", 2).await;
+    answer_queries(&fake, id, [json!({"status": "failed", "error": {"message": "content policy"}})]);
     let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
 
     let task = until_closed(&mut watcher, &store, id).await;
     rounds(&mut watcher, 3).await;
     watcher.stop().await;
     assert_eq!((task.state, task.error.as_deref()), (TaskState::Failed, Some("content policy")));
-    let replies = fake.calls("sendMessage");
+    let replies = fake.tg.calls_of("sendMessage");
     assert_eq!(replies.len(), 1);
-    assert!(replies[0].json["text"].as_str().unwrap().contains("content policy"));
-    assert_eq!(replies[0].json["reply_parameters"]["message_id"], 2);
-    assert!(fake.calls("editMessageText").last().unwrap().json["text"].as_str().unwrap().contains("failed"));
-    assert!(fake.calls("sendVideo").is_empty());
+    assert!(replies[0].body["text"].as_str().unwrap().contains("content policy"));
+    assert_eq!(replies[0].body["reply_parameters"]["message_id"], 2);
+    assert!(fake.tg.calls_of("editMessageText").last().unwrap().body["text"].as_str().unwrap().contains("failed"));
+    assert!(fake.tg.calls_of("sendVideo").is_empty());
 }
 
 #[tokio::test]
 async fn gives_up_after_the_timeout() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
-    fake.answer_queries([json!({"status": "processing"})]);
+    let fake = Fakes::start().await;
     let id = created(&store, "me", 3).await;
+    answer_queries(&fake, id, [json!({"status": "processing"})]);
     let mut watcher = watcher(&store, &fake, "me", Duration::from_millis(1), false);
 
     let task = until_closed(&mut watcher, &store, id).await;
     watcher.stop().await;
     assert_eq!(task.state, TaskState::TimedOut);
-    let replies = fake.calls("sendMessage");
+    let replies = fake.tg.calls_of("sendMessage");
     assert_eq!(replies.len(), 1);
-    assert!(replies[0].json["text"].as_str().unwrap().contains("did not finish"));
-    assert!(fake.calls("editMessageText").last().unwrap().json["text"].as_str().unwrap().contains("timed out"));
+    assert!(replies[0].body["text"].as_str().unwrap().contains("did not finish"));
+    assert!(fake.tg.calls_of("editMessageText").last().unwrap().body["text"].as_str().unwrap().contains("timed out"));
 }
 
 #[tokio::test]
 async fn a_restart_takes_over_and_finishes_an_interrupted_delivery() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
-    let url = fake.serve("/v.mp4", vec![1; 10], false);
+    let fake = Fakes::start().await;
+    let url = fake.api.add_file("v.mp4", vec![1; 10]);
     // The previous process (killed, its lease still valid) had begun delivering.
     let id = created(&store, "dead-process", 4).await;
     assert!(store.begin_delivery(id, "completed", &url).await.unwrap());
     let other = created(&store, "dead-process", 5).await;
-    fake.answer_queries([json!({"status": "processing", "progress": 10})]);
+    answer_queries(&fake, other, [json!({"status": "processing", "progress": 10})]);
 
     let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), true);
     let task = until_closed(&mut watcher, &store, id).await;
     assert_eq!(task.state, TaskState::Done);
     rounds(&mut watcher, 1).await;
     watcher.stop().await;
-    assert_eq!(fake.calls("sendVideo").len(), 1);
+    assert_eq!(fake.tg.calls_of("sendVideo").len(), 1);
     // The running one is followed too (polled), and stays open.
-    assert!(fake.queries() > 0, "the running task was polled after the take-over");
+    assert!(!fake.api.queries().is_empty(), "the running task was polled after the take-over");
     let other = store.task(other).await.unwrap().unwrap();
     assert_eq!((other.state, other.progress_pct), (TaskState::Running, Some(10)));
     // Leases were released at the end: another owner can claim both... one open task left.
@@ -173,19 +182,18 @@ async fn a_restart_takes_over_and_finishes_an_interrupted_delivery() {
 #[tokio::test]
 async fn without_exclusive_a_live_lease_of_another_process_is_respected() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
+    let fake = Fakes::start().await;
     created(&store, "other-replica", 6).await;
     let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
     rounds(&mut watcher, 3).await;
     watcher.stop().await;
-    assert_eq!(fake.queries(), 0);
+    assert_eq!(fake.api.queries().len(), 0);
 }
 
 #[tokio::test]
 async fn run_stops_when_told_and_releases_its_leases() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
-    fake.answer_queries([json!({"status": "processing", "progress": 10})]);
+    let fake = Fakes::start().await;
     created(&store, "me", 7).await;
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(watcher(&store, &fake, "me", Duration::from_secs(3600), false).run(shutdown.clone()));
@@ -197,7 +205,7 @@ async fn run_stops_when_told_and_releases_its_leases() {
 #[tokio::test]
 async fn a_task_is_handled_by_one_round_at_a_time() {
     let (store, _dir) = test_support::sqlite().await;
-    let fake = Fake::start().await;
+    let fake = Fakes::start().await;
     let config = WatcherConfig {
         owner: "me".into(),
         poll_interval: Duration::from_secs(1),

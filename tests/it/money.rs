@@ -3,8 +3,6 @@
 //! upstream id never lost, cancelled tasks keep their slot, budgets, and
 //! images checked before paying.
 
-mod support;
-
 use std::{
     net::SocketAddr,
     sync::{
@@ -19,7 +17,9 @@ use sora_bot::{
     store::Store,
     task::{Task, TaskState},
 };
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
@@ -68,7 +68,7 @@ async fn healthz(addr: SocketAddr) -> u16 {
 /// later" and no create; every create has its row; /healthz says 503.
 #[tokio::test]
 async fn a_full_sqlite_database_never_pays_without_a_row() {
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     let first = env.start_bot();
     env.tg.wait_for("setMyCommands", 1, WAIT).await;
     first.terminate();
@@ -134,7 +134,7 @@ async fn hang_up_server() -> String {
 #[tokio::test]
 async fn ambiguous_answers_are_counted_and_never_retried() {
     let (env, bot) =
-        TestEnv::start_with(bot_bin!(), &[("DAILY_LIMIT_PER_USER", "1"), ("MAX_ACTIVE_PER_USER", "5")]).await;
+        TestEnv::start_with(bot_bin(), &[("DAILY_LIMIT_PER_USER", "1"), ("MAX_ACTIVE_PER_USER", "5")]).await;
     let cases = [
         ("504 gateway page", Reply::status(504, "<html><body>504 Gateway Time-out</body></html>")),
         ("502 with JSON", Reply::json(502, json!({"error": {"message": "bad gateway"}}))),
@@ -175,7 +175,7 @@ async fn ambiguous_answers_are_counted_and_never_retried() {
 async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
     let hang_up = hang_up_server().await;
     let (env, _bot) =
-        TestEnv::start_with(bot_bin!(), &[("VIDEO_API_BASE_URL", &hang_up), ("DAILY_LIMIT_PER_USER", "1")]).await;
+        TestEnv::start_with(bot_bin(), &[("VIDEO_API_BASE_URL", &hang_up), ("DAILY_LIMIT_PER_USER", "1")]).await;
     let chat = Chat::private(2100);
     let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
     assert!(reply(&env, 2100, first).await.contains("may or may not"));
@@ -184,7 +184,7 @@ async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let (env, _bot) = TestEnv::start_with(
-        bot_bin!(),
+        bot_bin(),
         &[("VIDEO_API_BASE_URL", &format!("http://{closed}")), ("DAILY_LIMIT_PER_USER", "1")],
     )
     .await;
@@ -251,7 +251,7 @@ async fn the_upstream_id_survives_a_database_cut_between_create_and_store() {
     let proxy = CutProxy::start().await;
     let database = fresh_postgres_db().await;
     let through_proxy = database.replace("127.0.0.1:5432", &proxy.addr.to_string());
-    let (env, bot) = TestEnv::start_with(bot_bin!(), &[("DATABASE_URL", &through_proxy)]).await;
+    let (env, bot) = TestEnv::start_with(bot_bin(), &[("DATABASE_URL", &through_proxy)]).await;
     bot.wait_log("receiving updates", WAIT).await;
     let upstream = FakeVideoApi::task_id(1);
     env.video.push_create(Reply::task(&upstream, "pending").after(Duration::from_millis(1500)));
@@ -286,7 +286,7 @@ async fn the_upstream_id_survives_a_database_cut_between_create_and_store() {
 
 #[tokio::test]
 async fn a_cancelled_task_keeps_its_slot_until_it_ends_upstream() {
-    let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("MAX_ACTIVE_PER_USER", "1"), ("MAX_ACTIVE_TOTAL", "1")]).await;
+    let (env, _bot) = TestEnv::start_with(bot_bin(), &[("MAX_ACTIVE_PER_USER", "1"), ("MAX_ACTIVE_TOTAL", "1")]).await;
     let chat = Chat::private(2300);
     let user = User::new(2300);
     let upstream = FakeVideoApi::task_id(1);
@@ -330,7 +330,7 @@ async fn a_cancelled_task_keeps_its_slot_until_it_ends_upstream() {
 #[tokio::test]
 async fn daily_budgets_for_everyone_and_per_group() {
     let (env, _bot) = TestEnv::start_with(
-        bot_bin!(),
+        bot_bin(),
         &[
             ("DAILY_LIMIT_TOTAL", "3"),
             ("DAILY_LIMIT_PER_CHAT", "1"),
@@ -372,7 +372,7 @@ async fn a_file_that_is_not_an_image_costs_no_create_in_any_mode() {
     let proxy = [("HTTP_BIND", format!("127.0.0.1:{port}")), ("PUBLIC_BASE_URL", format!("http://127.0.0.1:{port}"))];
     for vars in [vec![], proxy.to_vec(), vec![("IMAGE_MODE", "telegram".to_owned())]] {
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (env, _bot) = TestEnv::start_with(bot_bin!(), &vars).await;
+        let (env, _bot) = TestEnv::start_with(bot_bin(), &vars).await;
         env.tg.add_file("fake-png", b"GIF89a not really a png".to_vec());
         let chat = Chat::private(2400);
         let command = send(
@@ -391,7 +391,7 @@ async fn media_tokens_are_deleted_when_the_create_is_refused() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let (env, _bot) =
-        TestEnv::start_with(bot_bin!(), &[("HTTP_BIND", &format!("127.0.0.1:{port}")), ("PUBLIC_BASE_URL", &base)])
+        TestEnv::start_with(bot_bin(), &[("HTTP_BIND", &format!("127.0.0.1:{port}")), ("PUBLIC_BASE_URL", &base)])
             .await;
     env.tg.add_photo("refused");
     env.video.push_create(Reply::json(401, json!({"error": {"message": "invalid token"}})));

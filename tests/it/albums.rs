@@ -3,13 +3,13 @@
 //! PostgreSQL), while an allowed user's album is, so a reply to one of its
 //! photos brings the whole album.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 const ALLOWED: i64 = 7001;
@@ -41,7 +41,7 @@ fn push_album(env: &TestEnv, chat: &Chat, author: i64, group: &str) -> Value {
 }
 
 async fn strangers_albums_are_not_kept(postgres_url: Option<&str>) {
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.set_env("ALLOW_EVERYONE", "false");
     env.set_env("ALLOWED_USER_IDS", &format!("{ALLOWED},{OTHER_ALLOWED}"));
     if let Some(url) = postgres_url {

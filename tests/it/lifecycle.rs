@@ -5,8 +5,6 @@
 //! Expected texts come from `sora_bot::texts` applied to the task as stored in
 //! the bot's database, so every assertion is on the exact text the user sees.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -16,13 +14,15 @@ use sora_bot::{
     texts::{self, Lang},
     watcher::MIN_EDIT_GAP,
 };
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 const EN: Lang = Lang::En;
 
 async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    TestEnv::start_with(bot_bin!(), vars).await
+    TestEnv::start_with(bot_bin(), vars).await
 }
 
 /// The bot's own database, opened beside it (after it started and migrated it).

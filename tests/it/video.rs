@@ -1,17 +1,17 @@
 //! `/video` end to end: the real binary against a fake Bot API and a fake video API.
 
-mod support;
-
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::json;
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    TestEnv::start_with(bot_bin!(), vars).await
+    TestEnv::start_with(bot_bin(), vars).await
 }
 
 /// The reply the bot sent to `command_id`, waiting for it.
@@ -316,7 +316,7 @@ async fn telegram_mode_is_opt_in_and_warns_at_start() {
 
 #[tokio::test]
 async fn bad_configuration_stops_the_bot_with_one_line_naming_the_variable() {
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.set_env("DEFAULT_DURATION", "7");
     let bot = env.start_bot();
     let status = bot.wait_exit(WAIT).await.expect("exits");

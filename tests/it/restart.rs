@@ -2,8 +2,6 @@
 //! resumes every open task from the database, creates no task twice and
 //! delivers no video twice. Each scenario runs on SQLite and on PostgreSQL.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -13,7 +11,9 @@ use sora_bot::{
     texts::{self, Lang},
 };
 use sqlx::{AnyPool, Row};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 /// The watcher's lease on a task lasts max(3 × POLL_INTERVAL_SECS, 30 s); after a
@@ -35,7 +35,7 @@ struct Setup {
 
 impl Setup {
     async fn new(backend: Backend) -> Setup {
-        let mut env = TestEnv::start(bot_bin!()).await;
+        let mut env = TestEnv::start(bot_bin()).await;
         let postgres_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_db().await),

@@ -2,13 +2,13 @@
 //! hundreds of commands never delays other chats, and commands over the
 //! per-user rate limit cost nothing. The real binary against the fakes.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 /// How long we watch for something that must not happen.
@@ -71,7 +71,7 @@ async fn tasks_of(env: &TestEnv, user: i64) -> i64 {
 #[tokio::test]
 async fn a_members_flood_never_delays_another_chat() {
     let (env, bot) =
-        TestEnv::start_with(bot_bin!(), &[("TELEGRAM_SEND_LIMITS", "telegram"), ("COMMANDS_PER_MINUTE", "20")]).await;
+        TestEnv::start_with(bot_bin(), &[("TELEGRAM_SEND_LIMITS", "telegram"), ("COMMANDS_PER_MINUTE", "20")]).await;
     let flooder = 7001;
     flood(&env, flooder, FLOOD);
     answered_promptly(&env, 7002, "the other user's cat").await;
@@ -103,7 +103,7 @@ async fn a_members_flood_never_delays_another_chat() {
 async fn a_strangers_flood_is_bounded_and_delays_nobody() {
     let member = 7101;
     let stranger = 7102;
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.remove_env("ALLOW_EVERYONE");
     env.set_env("ALLOWED_USER_IDS", &member.to_string());
     env.set_env("COMMANDS_PER_MINUTE", "20");
@@ -138,7 +138,7 @@ async fn a_strangers_flood_is_bounded_and_delays_nobody() {
 /// Answers leave the outbox in the order of the commands, as replies to them.
 #[tokio::test]
 async fn a_chats_answers_keep_their_order() {
-    let (env, _bot) = TestEnv::start_with(bot_bin!(), &[("COMMANDS_PER_MINUTE", "0")]).await;
+    let (env, _bot) = TestEnv::start_with(bot_bin(), &[("COMMANDS_PER_MINUTE", "0")]).await;
     let (chat, from) = (Chat::private(7201), User::new(7201));
     let commands: Vec<Value> =
         (0..30).map(|i| Msg::text(&chat, &from, ["/help", "/quota", "/tasks"][i % 3]).build()).collect();

@@ -3,12 +3,12 @@
 //! cap holds while `/healthz` still answers, `/metrics` is private, and the
 //! media proxy fetches each photo once however many ask for it.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -26,7 +26,7 @@ struct Hooked {
 async fn webhook_bot(vars: &[(&str, &str)]) -> Hooked {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.set_env("HTTP_BIND", &format!("127.0.0.1:{port}"));
     env.set_env("PUBLIC_BASE_URL", &base);
     env.set_env("WEBHOOK_SECRET", SECRET);

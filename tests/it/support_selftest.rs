@@ -1,18 +1,17 @@
 //! Tests of the test harness itself: the fakes, driven through teloxide and
 //! reqwest exactly as the bot drives them.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::bot_bin;
 use serde_json::json;
-use support::{BOT_USERNAME, Chat, Failure, FakeTelegram, FakeVideoApi, Msg, Reply, TOKEN, TestEnv, User};
 use teloxide::RequestError;
 use teloxide::net::Download;
 use teloxide::prelude::*;
 use teloxide::types::{FileId, InputFile, MessageEntityKind, MessageId, UpdateKind};
+use testkit::{BOT_USERNAME, Chat, Failure, FakeTelegram, FakeVideoApi, Msg, Reply, TOKEN, TestEnv, User};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -285,7 +284,7 @@ async fn video_api_delayed_answer_is_timestamped() {
 #[tokio::test]
 async fn fresh_postgres_db_is_an_empty_usable_database() {
     use sqlx::Connection;
-    let url = support::fresh_postgres_db().await;
+    let url = testkit::fresh_postgres_db().await;
     let mut db = sqlx::PgConnection::connect(&url).await.expect("connect to the fresh database");
     let (tables,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
@@ -294,7 +293,7 @@ async fn fresh_postgres_db_is_an_empty_usable_database() {
             .unwrap();
     assert_eq!(tables, 0);
     db.close().await.unwrap();
-    support::drop_postgres_db(&url).await;
+    testkit::drop_postgres_db(&url).await;
 }
 
 /// Logs like the bot (coloured, as a careless logger might), prints part
@@ -340,5 +339,5 @@ async fn bot_process_runs_with_the_test_env_and_restarts() {
 
 #[test]
 fn bot_bin_points_at_the_built_binary() {
-    assert!(support::bot_bin!().is_file());
+    assert!(bot_bin().is_file());
 }

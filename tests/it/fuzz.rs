@@ -1,15 +1,15 @@
 //! Hostile input: the option parser under thousands of random strings, and the
 //! real bot under a few hundred malformed-but-deliverable updates.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use sora_bot::command::{Model, Orientation, ParseError, Size, VideoOptions, parse_video_args};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -565,7 +565,7 @@ fn junk_update(rng: &mut StdRng, i: usize) -> Value {
 
 #[tokio::test]
 async fn hundreds_of_junk_updates_neither_crash_the_bot_nor_spend_money() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     let bot = env.start_bot();
     env.tg.wait_for("setMyCommands", 1, WAIT).await;
     // A photo some junk replies to, so the bot may really download it.

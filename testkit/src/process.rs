@@ -7,7 +7,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::server::poll_until;
+use crate::server::poll_until;
 
 pub const DEFAULT_RUST_LOG: &str = "info,sora_bot=debug";
 /// Variables kept from the test's own environment; everything else is cleared

@@ -1,8 +1,6 @@
 //! Running the bot: webhook and long polling, `/healthz`, `/metrics`, a
 //! graceful SIGTERM, and no secret anywhere over a whole mixed run.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 const WEBHOOK_SECRET: &str = "some_secret_1";
@@ -72,7 +72,7 @@ struct WebhookBot {
 impl WebhookBot {
     async fn start(vars: &[(&str, &str)]) -> WebhookBot {
         let port = free_port();
-        let mut env = TestEnv::start(bot_bin!()).await;
+        let mut env = TestEnv::start(bot_bin()).await;
         env.set_env("HTTP_BIND", &format!("127.0.0.1:{port}"));
         env.set_env("PUBLIC_BASE_URL", &format!("http://127.0.0.1:{port}"));
         env.set_env("WEBHOOK_SECRET", WEBHOOK_SECRET);
@@ -193,7 +193,7 @@ impl Drop for WebhookStillSet {
 
 #[tokio::test]
 async fn long_polling_mode_deletes_a_leftover_webhook_before_polling() {
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     let api = WebhookStillSet::start(&env.tg).await;
     env.set_env("TELOXIDE_API_URL", &api.url);
     let _bot = started(&env).await;
@@ -222,7 +222,7 @@ async fn long_polling_mode_deletes_a_leftover_webhook_before_polling() {
 
 #[tokio::test]
 async fn healthz_is_ok_while_the_sqlite_database_is_up() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     let bot = started(&env).await;
     let addr = bot.http_addr(WAIT).await;
     let (status, body) = get(addr, "/healthz").await;
@@ -233,7 +233,7 @@ async fn healthz_is_ok_while_the_sqlite_database_is_up() {
 #[tokio::test]
 async fn healthz_turns_503_when_the_postgres_database_goes_away() {
     let db = fresh_postgres_db().await;
-    let env = TestEnv::start(bot_bin!()).await.env("DATABASE_URL", &db);
+    let env = TestEnv::start(bot_bin()).await.env("DATABASE_URL", &db);
     let bot = started(&env).await;
     let addr = bot.http_addr(WAIT).await;
     let (status, body) = get(addr, "/healthz").await;
@@ -276,7 +276,7 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
 
 #[tokio::test]
 async fn metrics_count_commands_creates_and_video_api_latency() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     let bot = started(&env).await;
     let addr = bot.http_addr(WAIT).await;
     let chat = Chat::private(602);
@@ -327,7 +327,7 @@ async fn metrics_count_commands_creates_and_video_api_latency() {
 
 #[tokio::test]
 async fn sigterm_finishes_the_create_in_flight_replies_and_exits_0() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     let bot = started(&env).await;
     let slow = Duration::from_secs(2);
     let task = "sora-2:task_slow";
@@ -358,7 +358,7 @@ async fn sigterm_finishes_the_create_in_flight_replies_and_exits_0() {
 
 #[tokio::test]
 async fn sigterm_waits_for_an_album_still_being_collected() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     let bot = started(&env).await;
     let chat = Chat::private(606);
     let user = User::new(606);

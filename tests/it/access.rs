@@ -1,12 +1,12 @@
 //! Who may spend the API key, and how much: the access filter and the cost
 //! guards, with the real binary against the fake Bot API and video API.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 /// How long we watch for something that must not happen.
@@ -18,7 +18,7 @@ const ADMIN: i64 = 9001;
 
 /// A bot that is not open to everyone; `vars` configure who may use it.
 async fn private_bot(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.remove_env("ALLOW_EVERYONE");
     for (key, value) in vars {
         env.set_env(key, value);
@@ -277,8 +277,8 @@ async fn one_slot_left_two_users_at_once_on_postgres() {
 #[tokio::test]
 async fn one_slot_left_two_users_at_once_on_two_replicas_sharing_postgres() {
     let db = fresh_postgres_db().await;
-    let mut first = TestEnv::start(bot_bin!()).await;
-    let mut second = TestEnv::start(bot_bin!()).await;
+    let mut first = TestEnv::start(bot_bin()).await;
+    let mut second = TestEnv::start(bot_bin()).await;
     for env in [&mut first, &mut second] {
         env.remove_env("ALLOW_EVERYONE");
         env.set_env(ONE_SLOT[0].0, ONE_SLOT[0].1);

@@ -15,9 +15,9 @@ use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
-use super::multipart;
-use super::server::{Server, json_response, poll_until};
-use super::updates::{self, Chat, DOCUMENT_LEN};
+use crate::multipart;
+use crate::server::{Server, json_response, poll_until};
+use crate::updates::{self, Chat, DOCUMENT_LEN};
 
 pub const TOKEN: &str = "123456789:AAtest-token-for-fake-bot-api-123456";
 pub const BOT_USERNAME: &str = "SoraTestBot";

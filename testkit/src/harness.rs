@@ -6,9 +6,9 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
-use super::process::{BotProcess, DEFAULT_RUST_LOG};
-use super::telegram::{FakeTelegram, TOKEN};
-use super::video_api::FakeVideoApi;
+use crate::process::{BotProcess, DEFAULT_RUST_LOG};
+use crate::telegram::{FakeTelegram, TOKEN};
+use crate::video_api::FakeVideoApi;
 
 pub const VIDEO_API_KEY: &str = "sk-test-video-key-0123456789abcdefghijklmnopqrstuv";
 /// A database on the local test server that `fresh_postgres_db` may create databases from.

@@ -2,11 +2,11 @@
 //! poller and another takes over when it dies; on SQLite a second process
 //! refuses to start; a 409 Conflict from Telegram is explained once.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 /// A follower tries for the poller lock every few seconds; the lock of a
@@ -37,7 +37,7 @@ async fn answered_once(env: &TestEnv, chat: &Chat, command_id: i64) {
 #[tokio::test]
 async fn replicas_on_postgres_poll_one_at_a_time_and_take_over_from_a_killed_poller() {
     let db = fresh_postgres_db().await;
-    let env = TestEnv::start(bot_bin!()).await.env("DATABASE_URL", &db);
+    let env = TestEnv::start(bot_bin()).await.env("DATABASE_URL", &db);
     let first = env.start_bot();
     first.wait_log(POLLER, WAIT).await;
     let second = env.start_bot();
@@ -74,7 +74,7 @@ async fn replicas_on_postgres_poll_one_at_a_time_and_take_over_from_a_killed_pol
 
 #[tokio::test]
 async fn a_second_process_on_one_sqlite_database_refuses_to_start() {
-    let (env, _first) = TestEnv::start_with(bot_bin!(), &[]).await;
+    let (env, _first) = TestEnv::start_with(bot_bin(), &[]).await;
     let second = env.start_bot();
     let status = second.wait_exit(WAIT).await.expect("the second process exits");
     assert!(!status.success(), "{status}");
@@ -87,7 +87,7 @@ async fn a_second_process_on_one_sqlite_database_refuses_to_start() {
 
 #[tokio::test]
 async fn a_409_conflict_is_explained_once_per_streak() {
-    let env = TestEnv::start(bot_bin!()).await;
+    let env = TestEnv::start(bot_bin()).await;
     env.tg.fail_next("getUpdates", 2, Failure::Conflict);
     let bot = env.start_bot();
     let chat = Chat::private(7002);

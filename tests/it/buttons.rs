@@ -1,19 +1,19 @@
 //! Buttons end to end: presses are `callback_query` updates built from the
 //! `reply_markup` the bot really sent, answered by the real binary.
 
-mod support;
-
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
 use sora_bot::{store::Store, task::TaskState};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    TestEnv::start_with(bot_bin!(), vars).await
+    TestEnv::start_with(bot_bin(), vars).await
 }
 
 async fn store(env: &TestEnv) -> Store {
@@ -81,7 +81,7 @@ const CAROL: i64 = 7003; // not allowed
 #[tokio::test]
 async fn status_buttons_refresh_and_stop_only_for_the_requester() {
     let group = Chat::group(-7100);
-    let mut env = TestEnv::start(bot_bin!()).await;
+    let mut env = TestEnv::start(bot_bin()).await;
     env.remove_env("ALLOW_EVERYONE");
     env.set_env("ALLOWED_USER_IDS", &format!("{ALICE},{BOB}"));
     let _bot = env.start_bot();

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::server::{Server, header_map, poll_until};
+use crate::server::{Server, header_map, poll_until};
 
 /// One scripted answer.
 #[derive(Clone, Debug)]
@@ -99,7 +99,20 @@ struct Record {
     create_script: VecDeque<Reply>,
     queries: Vec<QueryCall>,
     task_scripts: HashMap<String, VecDeque<Reply>>,
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, Served>,
+    /// Requests of `/files/...`, served or not.
+    file_requests: usize,
+}
+
+/// What `/files/{name}` answers.
+enum Served {
+    Bytes(Vec<u8>),
+    /// As `text/html`, like an error page.
+    Page(Vec<u8>),
+    /// Without Content-Length, in 1000-byte chunks.
+    Chunked(Vec<u8>),
+    /// A 302 to this Location.
+    Redirect(String),
 }
 
 type Shared = Arc<Mutex<Record>>;
@@ -142,9 +155,33 @@ impl FakeVideoApi {
         lock(&self.state).task_scripts.insert(id.into(), replies.into());
     }
 
-    /// Serves `bytes` at `file_url(name)`.
-    pub fn add_file(&self, name: &str, bytes: Vec<u8>) {
-        lock(&self.state).files.insert(name.into(), bytes);
+    /// Serves `bytes` at `file_url(name)`; returns that URL.
+    pub fn add_file(&self, name: &str, bytes: Vec<u8>) -> String {
+        lock(&self.state).files.insert(name.into(), Served::Bytes(bytes));
+        self.file_url(name)
+    }
+
+    /// Serves `html` at `file_url(name)` as a web page; returns that URL.
+    pub fn add_page(&self, name: &str, html: &str) -> String {
+        lock(&self.state).files.insert(name.into(), Served::Page(html.into()));
+        self.file_url(name)
+    }
+
+    /// Serves `bytes` at `file_url(name)` without a Content-Length; returns that URL.
+    pub fn add_chunked_file(&self, name: &str, bytes: Vec<u8>) -> String {
+        lock(&self.state).files.insert(name.into(), Served::Chunked(bytes));
+        self.file_url(name)
+    }
+
+    /// Answers `file_url(name)` with a redirect to `location`; returns that URL.
+    pub fn add_redirect(&self, name: &str, location: &str) -> String {
+        lock(&self.state).files.insert(name.into(), Served::Redirect(location.into()));
+        self.file_url(name)
+    }
+
+    /// How many times a file URL was asked for.
+    pub fn file_requests(&self) -> usize {
+        lock(&self.state).file_requests
     }
 
     pub fn file_url(&self, name: &str) -> String {
@@ -234,8 +271,16 @@ fn next_task_reply(record: &mut Record, id: &str) -> Reply {
 }
 
 async fn file(State(state): State<Shared>, Path(name): Path<String>) -> Response {
-    match lock(&state).files.get(&name) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "video/mp4")], bytes.clone()).into_response(),
+    let mut record = lock(&state);
+    record.file_requests += 1;
+    match record.files.get(&name) {
+        Some(Served::Bytes(bytes)) => ([(header::CONTENT_TYPE, "video/mp4")], bytes.clone()).into_response(),
+        Some(Served::Page(html)) => ([(header::CONTENT_TYPE, "text/html")], html.clone()).into_response(),
+        Some(Served::Chunked(bytes)) => {
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+            Body::from_stream(futures_util::stream::iter(chunks)).into_response()
+        }
+        Some(Served::Redirect(location)) => (StatusCode::FOUND, [(header::LOCATION, location.clone())]).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -5,14 +5,14 @@
 //! replica gets the whole album, and after one replica is killed every video
 //! is still delivered exactly once.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+use crate::bot_bin;
 
 const WAIT: Duration = Duration::from_secs(15);
 const WEBHOOK_SECRET: &str = "replicas_secret_1";
@@ -46,7 +46,7 @@ struct Replicas {
 impl Replicas {
     async fn start(n: usize) -> Replicas {
         let database_url = fresh_postgres_db().await;
-        let mut env = TestEnv::start(bot_bin!()).await;
+        let mut env = TestEnv::start(bot_bin()).await;
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         env.set_env("DATABASE_URL", &database_url);
         env.set_env("WEBHOOK_SECRET", WEBHOOK_SECRET);
