@@ -2,22 +2,20 @@
 //! long polling and answers with objects teloxide can deserialize.
 
 use std::collections::{HashMap, VecDeque};
-use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::multipart;
-use crate::server::{Server, json_response, poll_until};
-use crate::updates::{self, Chat, DOCUMENT_LEN};
+use crate::server::{Server, poll_until};
+use crate::updates::{self, DOCUMENT_LEN};
+
+mod answers;
+use answers::{api, download, int_param};
 
 pub const TOKEN: &str = "123456789:AAtest-token-for-fake-bot-api-123456";
 pub const BOT_USERNAME: &str = "SoraTestBot";
@@ -86,43 +84,6 @@ pub enum Failure {
     BadRequest(String),
     /// 409 as Telegram answers getUpdates while another client polls the token.
     Conflict,
-}
-
-/// An error answer of the Bot API.
-struct ApiError {
-    code: u16,
-    description: String,
-    retry_after: Option<u32>,
-}
-
-impl ApiError {
-    fn new(code: u16, description: &str) -> ApiError {
-        ApiError { code, description: description.into(), retry_after: None }
-    }
-
-    fn response(&self) -> Response {
-        let mut body = json!({"ok": false, "error_code": self.code, "description": self.description});
-        if let Some(seconds) = self.retry_after {
-            body["parameters"] = json!({"retry_after": seconds});
-        }
-        json_response(self.code, &body)
-    }
-}
-
-impl From<Failure> for ApiError {
-    fn from(failure: Failure) -> ApiError {
-        match failure {
-            Failure::RetryAfter(seconds) => ApiError {
-                retry_after: Some(seconds),
-                ..ApiError::new(429, &format!("Too Many Requests: retry after {seconds}"))
-            },
-            Failure::BadRequest(description) => ApiError::new(400, &description),
-            Failure::Conflict => ApiError::new(
-                409,
-                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-            ),
-        }
-    }
 }
 
 /// Cheap to clone; all clones share one server and one record.
@@ -295,6 +256,20 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The text of the bot's message replying to message `message_id` in
+    /// `chat_id`, waiting for it.
+    pub async fn wait_reply_text(&self, chat_id: i64, message_id: i64, timeout: Duration) -> String {
+        let what = format!("a reply to message {message_id} in chat {chat_id}");
+        let call = self
+            .wait_call(&what, timeout, |c| {
+                c.is("sendMessage")
+                    && c.chat_id() == Some(chat_id)
+                    && c.body["reply_parameters"]["message_id"] == json!(message_id)
+            })
+            .await;
+        call.text().unwrap_or_default().to_owned()
+    }
+
     /// Waits until there are at least `count` successful calls of `method`
     /// and returns them all; panics with a dump of all calls on timeout.
     pub async fn wait_for(&self, method: &str, count: usize, timeout: Duration) -> Vec<Call> {
@@ -364,272 +339,4 @@ impl FakeTelegram {
     fn fail(&self, expected: &str) -> ! {
         panic!("FakeTelegram: expected {expected}\n{}", self.dump())
     }
-}
-
-impl FakeState {
-    fn lock(&self) -> MutexGuard<'_, Record> {
-        self.record.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn take_failure(&self, method: &str) -> Option<Failure> {
-        self.lock().failures.get_mut(&method.to_ascii_lowercase())?.pop_front()
-    }
-
-    fn hand_out(&self, offset: i64, limit: usize) -> Vec<Value> {
-        let mut record = self.lock();
-        let batch: Vec<Value> = record
-            .updates
-            .iter()
-            .filter(|update| update["update_id"].as_i64() >= Some(offset))
-            .take(limit)
-            .cloned()
-            .collect();
-        let now = Instant::now();
-        for update in &batch {
-            let update_id = update["update_id"].as_i64().expect("update_id set by push_update");
-            record.handed_out.entry(update_id).or_insert(now);
-        }
-        batch
-    }
-
-    fn next_message_id(&self) -> i64 {
-        let mut record = self.lock();
-        record.last_message_id += 1;
-        record.last_message_id
-    }
-
-    fn file_info(&self, params: &Value) -> Result<Value, ApiError> {
-        let file_id = params["file_id"].as_str().unwrap_or_default();
-        let record = self.lock();
-        let bytes = record.files.get(file_id).ok_or_else(|| ApiError::new(400, "Bad Request: invalid file_id"))?;
-        Ok(json!({
-            "file_id": file_id,
-            "file_unique_id": updates::unique_id(file_id),
-            "file_size": bytes.len(),
-            "file_path": file_path(file_id),
-        }))
-    }
-
-    fn file_bytes(&self, path: &str) -> Option<Vec<u8>> {
-        let mut record = self.lock();
-        record.downloads += 1;
-        record.files.iter().find(|(file_id, _)| file_path(file_id) == path).map(|(_, bytes)| bytes.clone())
-    }
-}
-
-fn file_path(file_id: &str) -> String {
-    format!("photos/{file_id}.jpg")
-}
-
-async fn api(
-    State(state): State<Arc<FakeState>>,
-    Path((token, method)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if token != TOKEN {
-        return ApiError::new(401, "Unauthorized").response();
-    }
-    let at = Instant::now();
-    let method = lowercase_first(&method);
-    let (params, files) = request_params(&uri, &headers, &body);
-    let answer = match state.take_failure(&method) {
-        Some(failure) => Err(failure.into()),
-        None => answer(&state, &method, &params, &files).await,
-    };
-    let failed = answer.is_err();
-    state.lock().calls.push(Call {
-        method,
-        body: params,
-        files,
-        at,
-        failed,
-        result: answer.as_ref().map_or(Value::Null, Value::clone),
-    });
-    match answer {
-        Ok(result) => json_response(200, &json!({"ok": true, "result": result})),
-        Err(error) => error.response(),
-    }
-}
-
-async fn answer(state: &FakeState, method: &str, params: &Value, files: &[UploadedFile]) -> Result<Value, ApiError> {
-    Ok(match method.to_ascii_lowercase().as_str() {
-        "getme" => me(),
-        "getupdates" => get_updates(state, params).await,
-        "getfile" => state.file_info(params)?,
-        // No webhook set: the polling listener then has nothing to delete.
-        "getwebhookinfo" => json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}),
-        "sendmessage"
-        | "sendvideo"
-        | "sendphoto"
-        | "senddocument"
-        | "editmessagetext"
-        | "editmessagecaption"
-        | "editmessagereplymarkup" => sent_message(state, method, params, files),
-        "getchatmember" => chat_member(state, params),
-        _ => Value::Bool(true),
-    })
-}
-
-fn lowercase_first(method: &str) -> String {
-    let mut chars = method.chars();
-    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
-}
-
-fn bot_user() -> Value {
-    json!({"id": BOT_ID, "is_bot": true, "first_name": "Sora", "username": BOT_USERNAME})
-}
-
-fn me() -> Value {
-    let mut me = bot_user();
-    me.as_object_mut().expect("object").extend([
-        ("can_join_groups".into(), true.into()),
-        ("can_read_all_group_messages".into(), false.into()),
-        ("supports_inline_queries".into(), false.into()),
-        ("can_connect_to_business".into(), false.into()),
-        ("has_main_web_app".into(), false.into()),
-    ]);
-    me
-}
-
-async fn get_updates(state: &FakeState, params: &Value) -> Value {
-    let offset = int_param(params, "offset").unwrap_or(0);
-    let limit = int_param(params, "limit").filter(|limit| (1..=100).contains(limit)).unwrap_or(100) as usize;
-    let wait = Duration::from_secs(int_param(params, "timeout").unwrap_or(0).max(0) as u64).min(MAX_LONG_POLL);
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        // Registered before looking, so an update pushed in between still wakes us.
-        let mut new_update = pin!(state.new_update.notified());
-        new_update.as_mut().enable();
-        let batch = state.hand_out(offset, limit);
-        if !batch.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Value::Array(batch);
-        }
-        let _ = tokio::time::timeout_at(deadline, new_update).await;
-    }
-}
-
-/// The `Message` Telegram returns for a send or edit.
-fn sent_message(state: &FakeState, method: &str, params: &Value, files: &[UploadedFile]) -> Value {
-    let method = method.to_ascii_lowercase();
-    let message_id = match int_param(params, "message_id") {
-        Some(edited) if method.starts_with("edit") => edited,
-        _ => state.next_message_id(),
-    };
-    let chat_id = int_param(params, "chat_id").unwrap_or_default();
-    let mut message = json!({
-        "message_id": message_id,
-        "date": updates::unix_now(),
-        "chat": Chat { id: chat_id }.json(),
-        "from": bot_user(),
-    });
-    let fields = message.as_object_mut().expect("object");
-    let file_id = format!("sent-{message_id}");
-    let uploaded_len = files.first().map(|file| file.bytes.len());
-    match method.as_str() {
-        "sendmessage" | "editmessagetext" => copy_param(fields, params, "text"),
-        "sendphoto" => {
-            fields.insert("photo".into(), updates::photo_sizes(&file_id));
-        }
-        "senddocument" => {
-            let name = files.first().and_then(|file| file.file_name.as_deref()).unwrap_or("file.bin");
-            let document =
-                updates::document_json(&file_id, "application/octet-stream", name, uploaded_len.unwrap_or(1));
-            fields.insert("document".into(), document);
-        }
-        // sendVideo, and editMessageCaption: the captions the bot edits are its videos'.
-        _ => {
-            fields.insert("video".into(), updates::video_json(&file_id, uploaded_len.unwrap_or(1_000_000)));
-        }
-    }
-    copy_param(fields, params, "caption");
-    // A Message carries only inline keyboards (a ForceReply is not kept).
-    if params["reply_markup"].get("inline_keyboard").is_some() {
-        copy_param(fields, params, "reply_markup");
-    }
-    message
-}
-
-/// A `ChatMember`: "administrator" if added with `add_chat_admin`, else "member".
-fn chat_member(state: &FakeState, params: &Value) -> Value {
-    let chat_id = int_param(params, "chat_id").unwrap_or_default();
-    let user_id = int_param(params, "user_id").unwrap_or_default();
-    let user = updates::User::new(user_id).json();
-    if state.lock().chat_admins.contains(&(chat_id, user_id)) {
-        json!({
-            "status": "administrator", "user": user, "is_anonymous": false, "can_be_edited": false,
-            "can_manage_chat": true, "can_change_info": true, "can_delete_messages": true,
-            "can_manage_video_chats": true, "can_invite_users": true, "can_restrict_members": true,
-            "can_promote_members": false,
-        })
-    } else {
-        json!({"status": "member", "user": user})
-    }
-}
-
-fn copy_param(fields: &mut Map<String, Value>, params: &Value, key: &str) {
-    if let Some(value) = params.get(key) {
-        fields.insert(key.into(), value.clone());
-    }
-}
-
-async fn download(State(state): State<Arc<FakeState>>, Path((token, path)): Path<(String, String)>) -> Response {
-    if token != TOKEN {
-        return ApiError::new(401, "Unauthorized").response();
-    }
-    match state.file_bytes(&path) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// Parameters from the query string and from a JSON, form or multipart body.
-fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Value, Vec<UploadedFile>) {
-    let mut params = Map::new();
-    let mut files = Vec::new();
-    let mut add_text = |name: String, text: &str| {
-        params.insert(name, field_value(text));
-    };
-    for (name, text) in query_pairs(uri.query().unwrap_or_default()) {
-        add_text(name, &text);
-    }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if let Some(boundary) = multipart::boundary(content_type) {
-        for part in multipart::parse(body, boundary) {
-            match part.file_name {
-                Some(file_name) => {
-                    files.push(UploadedFile { field: part.name, file_name: Some(file_name), bytes: part.bytes })
-                }
-                None => add_text(part.name, &String::from_utf8_lossy(&part.bytes)),
-            }
-        }
-    } else if content_type.starts_with("application/x-www-form-urlencoded") {
-        for (name, text) in query_pairs(&String::from_utf8_lossy(body)) {
-            add_text(name, &text);
-        }
-    } else if let Ok(Value::Object(json)) = serde_json::from_slice(body) {
-        params.extend(json);
-    }
-    (Value::Object(params), files)
-}
-
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    let uri: Uri = format!("/?{query}").parse().unwrap_or_default();
-    Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|Query(pairs)| pairs).unwrap_or_default()
-}
-
-/// A text field as the Bot API reads it: numbers, booleans and serialized
-/// objects or arrays are JSON; anything else is a plain string.
-fn field_value(text: &str) -> Value {
-    match serde_json::from_str(text) {
-        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Object(_) | Value::Array(_))) => value,
-        _ => Value::String(text.into()),
-    }
-}
-
-/// An integer parameter, whether sent as a JSON number or as text.
-fn int_param(params: &Value, key: &str) -> Option<i64> {
-    let value = &params[key];
-    value.as_i64().or_else(|| value.as_str()?.parse().ok())
 }

@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 /// How long we watch for something that must not happen.
 const QUIET: Duration = Duration::from_millis(700);
 
@@ -33,26 +31,11 @@ async fn started(env: &TestEnv) -> BotProcess {
     bot
 }
 
-fn msg_id(message: &Value) -> i64 {
-    message["message_id"].as_i64().expect("message_id")
-}
-
-/// The reply the bot sent to `message` in `chat_id`, waiting for it.
-async fn reply_to(tg: &FakeTelegram, chat_id: i64, message: &Value) -> String {
-    let id = msg_id(message);
-    let call = tg
-        .wait_call(&format!("a reply to message {id} in chat {chat_id}"), WAIT, |c| {
-            c.is("sendMessage") && c.chat_id() == Some(chat_id) && c.body["reply_parameters"]["message_id"] == json!(id)
-        })
-        .await;
-    call.text().unwrap_or_default().to_owned()
-}
-
 /// `user` writes `text` in `chat`; returns the bot's reply.
 async fn say(env: &TestEnv, chat: &Chat, user: &User, text: &str) -> String {
     let message = Msg::text(chat, user, text).build();
     env.tg.push_message(message.clone());
-    reply_to(&env.tg, chat.id, &message).await
+    reply_to(&env.tg, &message).await
 }
 
 async fn quiet() {
@@ -241,7 +224,7 @@ async fn race_for_the_last_slot(first: &TestEnv, second: &TestEnv) {
     first.tg.push_message(msg_a.clone());
     second.tg.push_message(msg_b.clone());
 
-    let replies = [reply_to(&first.tg, chat_a.id, &msg_a).await, reply_to(&second.tg, chat_b.id, &msg_b).await];
+    let replies = [reply_to(&first.tg, &msg_a).await, reply_to(&second.tg, &msg_b).await];
     let created = replies.iter().filter(|r| r.contains("queued")).count();
     let busy = replies.iter().filter(|r| r.contains("busy with other videos")).count();
     assert_eq!((created, busy), (1, 1), "{replies:?}");

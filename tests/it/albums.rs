@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 const ALLOWED: i64 = 7001;
 const OTHER_ALLOWED: i64 = 7003;
 const STRANGER: i64 = 7002;

@@ -5,20 +5,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use sora_bot::{store::Store, task::TaskState};
+use sora_bot::task::TaskState;
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
-
-async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    TestEnv::start_with(bot_bin(), vars).await
-}
-
-async fn store(env: &TestEnv) -> Store {
-    Store::connect(env.var("DATABASE_URL").expect("DATABASE_URL set")).await.expect("open the bot's database")
-}
+use crate::*;
 
 /// Pushes `message` and returns its message id.
 fn send(env: &TestEnv, message: Msg) -> i64 {

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 /// How long we watch for something that must not happen.
 const QUIET: Duration = Duration::from_millis(1000);
 /// Generous: measured answers come within milliseconds (examples/loadgen.rs
@@ -19,10 +17,6 @@ const QUIET: Duration = Duration::from_millis(1000);
 const PROMPT: Duration = Duration::from_secs(8);
 const FLOOD: usize = 300;
 const SLOW_DOWN: &str = "Too many commands";
-
-fn msg_id(message: &Value) -> i64 {
-    message["message_id"].as_i64().expect("message_id")
-}
 
 /// Pushes `n` commands from `user` in their private chat, `/help` and `/video` in turn.
 fn flood(env: &TestEnv, user: i64, n: usize) {

@@ -8,13 +8,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::*;
 
-use crate::bot_bin;
+use crate::*;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-
-const WAIT: Duration = Duration::from_secs(15);
 const SECRET: &str = "hostile_test_secret";
 
 struct Hooked {

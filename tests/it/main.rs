@@ -16,7 +16,36 @@ mod restart;
 mod support_selftest;
 mod video;
 
+use std::{path::PathBuf, time::Duration};
+
+use serde_json::Value;
+use sora_bot::store::Store;
+use testkit::{BotProcess, FakeTelegram, TestEnv};
+
+/// How long a test waits for something the bot does at once.
+pub const WAIT: Duration = Duration::from_secs(15);
+
 /// Path of the `sora-bot` binary Cargo built for these tests.
-pub fn bot_bin() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_sora-bot"))
+pub fn bot_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sora-bot"))
+}
+
+/// Starts the bot with `vars` on top of the test environment's.
+pub async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
+    TestEnv::start_with(bot_bin(), vars).await
+}
+
+/// The bot's own database, opened beside it (after it started and migrated it).
+pub async fn store(env: &TestEnv) -> Store {
+    Store::connect(env.var("DATABASE_URL").expect("DATABASE_URL set")).await.expect("open the bot's database")
+}
+
+pub fn msg_id(message: &Value) -> i64 {
+    message["message_id"].as_i64().expect("message_id")
+}
+
+/// The text the bot replied to `message` (as pushed), waiting for it.
+pub async fn reply_to(tg: &FakeTelegram, message: &Value) -> String {
+    let chat_id = message["chat"]["id"].as_i64().expect("chat id");
+    tg.wait_reply_text(chat_id, msg_id(message), WAIT).await
 }

@@ -1,6 +1,9 @@
 //! Running the bot: webhook and long polling, `/healthz`, `/metrics`, a
 //! graceful SIGTERM, and no secret anywhere over a whole mixed run.
 
+mod secrets;
+mod shutdown;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,9 +15,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 const WEBHOOK_SECRET: &str = "some_secret_1";
 
 async fn started(env: &TestEnv) -> BotProcess {
@@ -25,22 +26,6 @@ async fn started(env: &TestEnv) -> BotProcess {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn msg_id(message: &Value) -> i64 {
-    message["message_id"].as_i64().expect("message_id")
-}
-
-/// The reply the bot sent to `message`, waiting for it.
-async fn reply_to(env: &TestEnv, message: &Value) -> String {
-    let (chat_id, id) = (message["chat"]["id"].as_i64().expect("chat id"), msg_id(message));
-    let call = env
-        .tg
-        .wait_call(&format!("a reply to message {id}"), WAIT, |c| {
-            c.is("sendMessage") && c.chat_id() == Some(chat_id) && c.body["reply_parameters"]["message_id"] == json!(id)
-        })
-        .await;
-    call.text().unwrap_or_default().to_owned()
 }
 
 /// Whether the bot answered `message` at all (any method replying to it).
@@ -126,7 +111,7 @@ async fn webhook_mode_registers_the_webhook_and_only_takes_updates_with_the_secr
     assert_eq!(hook.post(&genuine, Some(WEBHOOK_SECRET)).await, 200);
     let create = &hook.env.video.wait_creates(1, WAIT).await[0];
     assert_eq!(create.body["prompt"], "a cat");
-    let reply = reply_to(&hook.env, &genuine).await;
+    let reply = reply_to(&hook.env.tg, &genuine).await;
     assert!(reply.contains(&FakeVideoApi::task_id(1)), "{reply}");
 
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -213,7 +198,7 @@ async fn long_polling_mode_deletes_a_leftover_webhook_before_polling() {
     let chat = Chat::private(605);
     let command = Msg::text(&chat, &User::new(605), "/video a polled cat").build();
     env.tg.push_message(command.clone());
-    assert!(reply_to(&env, &command).await.contains("queued"));
+    assert!(reply_to(&env.tg, &command).await.contains("queued"));
 }
 
 // ---------------------------------------------------------------------------
@@ -284,17 +269,17 @@ async fn metrics_count_commands_creates_and_video_api_latency() {
 
     let ok = Msg::text(&chat, &user, "/video a cat").build();
     env.tg.push_message(ok.clone());
-    assert!(reply_to(&env, &ok).await.contains("queued"));
+    assert!(reply_to(&env.tg, &ok).await.contains("queued"));
     let bad = Msg::text(&chat, &user, "/video --bogus a cat").build();
     env.tg.push_message(bad.clone());
-    assert!(reply_to(&env, &bad).await.contains("Unknown option"));
+    assert!(reply_to(&env.tg, &bad).await.contains("Unknown option"));
     env.video.push_create(Reply::json(500, json!({"error": {"message": "upstream exploded"}})));
     let failing = Msg::text(&chat, &user, "/video a dog").build();
     env.tg.push_message(failing.clone());
-    assert!(reply_to(&env, &failing).await.contains("not reachable"));
+    assert!(reply_to(&env.tg, &failing).await.contains("not reachable"));
     let help = Msg::text(&chat, &user, "/help").build();
     env.tg.push_message(help.clone());
-    reply_to(&env, &help).await;
+    reply_to(&env.tg, &help).await;
 
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{text}");
@@ -319,257 +304,4 @@ async fn metrics_count_commands_creates_and_video_api_latency() {
         .map(|(_, value)| *value);
     assert_eq!(create_count, Some(2.0), "two create calls timed\n{text}");
     assert!(text.contains("# TYPE sora_commands_total counter"), "{text}");
-}
-
-// ---------------------------------------------------------------------------
-// SIGTERM
-// ---------------------------------------------------------------------------
-
-#[tokio::test]
-async fn sigterm_finishes_the_create_in_flight_replies_and_exits_0() {
-    let env = TestEnv::start(bot_bin()).await;
-    let bot = started(&env).await;
-    let slow = Duration::from_secs(2);
-    let task = "sora-2:task_slow";
-    env.video.push_create(Reply::json(200, json!({"id": task, "status": "pending"})).after(slow));
-
-    let chat = Chat::private(603);
-    let command = Msg::text(&chat, &User::new(603), "/video a slow cat").build();
-    env.tg.push_message(command.clone());
-    env.video.wait_creates(1, WAIT).await;
-    let signalled = Instant::now();
-    bot.terminate();
-
-    let status = bot
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .unwrap_or_else(|| panic!("still running 10 s after SIGTERM\n{}", bot.logs()));
-    let took = signalled.elapsed();
-    assert!(status.success(), "exit status {status}\n{}", bot.logs());
-    let create = &env.video.creates()[0];
-    assert!(create.answered_at.is_some(), "the create call was cut off");
-    assert!(took >= slow - Duration::from_millis(500), "exited after {took:?}, before the create answered");
-
-    // The reply for the in-flight command went out before the process ended.
-    let reply = env.tg.sent_texts(chat.id);
-    assert!(reply.iter().any(|text| text.contains(task)), "no status reply before exit: {reply:?}\n{}", env.tg.dump());
-    assert!(bot.logs().contains("stopping"), "{}", bot.logs());
-}
-
-#[tokio::test]
-async fn sigterm_waits_for_an_album_still_being_collected() {
-    let env = TestEnv::start(bot_bin()).await;
-    let bot = started(&env).await;
-    let chat = Chat::private(606);
-    let user = User::new(606);
-    env.tg.add_photo("shutdown-a1");
-    env.tg.add_photo("shutdown-a2");
-    let first = env.tg.push_message(
-        Msg::photo(&chat, &user, "shutdown-a1").album("shutdown").caption("/video an album at closing time").build(),
-    );
-    env.tg.push_message(Msg::photo(&chat, &user, "shutdown-a2").album("shutdown").build());
-    let handed_out = poll_until(WAIT, || env.tg.handed_out_at(first)).await;
-    assert!(handed_out.is_some(), "the album never reached the bot");
-    bot.terminate();
-
-    let status = bot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("still running after SIGTERM\n{}", bot.logs()));
-    assert!(status.success(), "exit status {status}\n{}", bot.logs());
-    let creates = env.video.creates();
-    assert_eq!(creates.len(), 1, "the album's request was dropped at shutdown");
-    assert_eq!(creates[0].body["images"].as_array().map(Vec::len), Some(2));
-    assert!(
-        env.tg.sent_texts(chat.id).iter().any(|text| text.contains("an album at closing time")),
-        "{}",
-        env.tg.dump()
-    );
-}
-
-#[tokio::test]
-async fn a_webhook_replica_stops_gracefully_refuses_new_updates_and_leaves_the_webhook_for_the_others() {
-    let mut hook = WebhookBot::start(&[]).await;
-    let task = "sora-2:task_slow_hook";
-    hook.env
-        .video
-        .push_create(Reply::json(200, json!({"id": task, "status": "pending"})).after(Duration::from_secs(2)));
-    let chat = Chat::private(607);
-    let user = User::new(607);
-    let in_flight = Msg::text(&chat, &user, "/video a slow cat").build();
-    hook.deliver(&in_flight).await;
-    hook.env.video.wait_creates(1, WAIT).await;
-    hook.bot.terminate();
-    hook.bot.wait_log("stopping", WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    // Telegram keeps retrying an update that was not taken, so another replica gets it.
-    let late = Msg::text(&chat, &user, "/video too late").build();
-    let update = json!({"update_id": 99, "message": late});
-    let late_status = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/telegram/webhook", hook.port))
-        .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
-        .header("content-type", "application/json")
-        .body(update.to_string())
-        .send()
-        .await
-        .map(|response| response.status().as_u16());
-    assert!(matches!(late_status, Ok(503) | Err(_)), "an update was accepted while stopping: {late_status:?}");
-
-    let status =
-        hook.bot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("still running after SIGTERM\n{}", hook.bot.logs()));
-    assert!(status.success(), "exit status {status}\n{}", hook.bot.logs());
-    assert!(
-        hook.env.tg.sent_texts(chat.id).iter().any(|text| text.contains(task)),
-        "no status reply before exit\n{}",
-        hook.env.tg.dump()
-    );
-    assert_eq!(hook.env.video.creates().len(), 1);
-    assert!(hook.env.tg.attempts_of("deleteWebhook").is_empty(), "a stopping replica removed the shared webhook");
-}
-
-// ---------------------------------------------------------------------------
-// Secrets
-// ---------------------------------------------------------------------------
-
-/// The part of the bot token that is a secret (the part before `:` is the bot's public id).
-fn token_secret() -> &'static str {
-    &TOKEN[TOKEN.find(':').expect("token has a colon") + 1..]
-}
-
-/// Finds a secret in `text`; names it. A Telegram file URL counts unless
-/// its token was redacted.
-fn secret_in(text: &str) -> Option<&'static str> {
-    let secrets =
-        [(token_secret(), "the bot token"), (VIDEO_API_KEY, "the API key"), (WEBHOOK_SECRET, "the webhook secret")];
-    if let Some((_, name)) = secrets.into_iter().find(|(secret, _)| text.contains(secret)) {
-        return Some(name);
-    }
-    text.match_indices("/file/bot")
-        .any(|(at, marker)| !text[at + marker.len()..].starts_with("[REDACTED]"))
-        .then_some("a Telegram file URL")
-}
-
-/// Everything observable from outside: Telegram calls (bodies and uploaded
-/// file names), video API requests (bodies, headers but `authorization`),
-/// the bot's HTTP pages and every log line.
-async fn assert_no_secrets(hook: &WebhookBot) {
-    let env = &hook.env;
-    for call in env.tg.calls() {
-        let mut body = call.body.clone();
-        if call.is("setWebhook") {
-            // The one place the webhook secret must go: to Telegram itself.
-            assert_eq!(body["secret_token"], json!(WEBHOOK_SECRET));
-            body["secret_token"] = Value::Null;
-        }
-        if let Some(found) = secret_in(&body.to_string()) {
-            panic!("{found} in Telegram call {}: {body}", call.method);
-        }
-        for file in &call.files {
-            assert!(
-                secret_in(file.file_name.as_deref().unwrap_or_default()).is_none(),
-                "secret in an uploaded file name"
-            );
-        }
-    }
-    for create in env.video.creates() {
-        if let Some(found) = secret_in(&create.body.to_string()) {
-            panic!("{found} sent to the video API: {}", create.body);
-        }
-        for (name, value) in &create.headers {
-            assert!(name == "authorization" || secret_in(value).is_none(), "secret in create header {name}: {value}");
-        }
-    }
-    for query in env.video.queries() {
-        assert!(secret_in(&query.id).is_none());
-        for (name, value) in &query.headers {
-            assert!(name == "authorization" || secret_in(value).is_none(), "secret in query header {name}: {value}");
-        }
-    }
-    let addr: SocketAddr = format!("127.0.0.1:{}", hook.port).parse().expect("addr");
-    for path in ["/metrics", "/healthz"] {
-        let (_, body) = get(addr, path).await;
-        assert!(secret_in(&body).is_none(), "secret in {path}:\n{body}");
-    }
-    let logs = hook.bot.logs();
-    assert!(logs.contains("TRACE") && logs.lines().count() > 100, "the run was not logged in full:\n{logs}");
-    for line in logs.lines() {
-        if let Some(found) = secret_in(line) {
-            panic!("{found} in a log line: {line}");
-        }
-    }
-}
-
-#[tokio::test]
-async fn no_secret_leaves_the_bot_over_a_whole_mixed_run() {
-    // Everything logged, third-party crates included.
-    let mut hook = WebhookBot::start(&[("RUST_LOG", "trace"), ("MAX_ACTIVE_PER_USER", "20")]).await;
-    let chat = Chat::private(604);
-    let user = User::new(604);
-    let tg_url = hook.env.tg.url();
-
-    // 1. A text command; its task later fails with a reason that quotes the
-    //    key and a Telegram file URL, as a careless relay might.
-    let text = Msg::text(&chat, &user, "/video a cat surfing at sunset").build();
-    hook.deliver(&text).await;
-    assert!(reply_to(&hook.env, &text).await.contains("queued"));
-    let echo = format!(
-        "Incorrect API key provided: {VIDEO_API_KEY}; image {tg_url}/file/bot{TOKEN}/photos/x.jpg (Bearer {VIDEO_API_KEY})"
-    );
-    hook.env.video.script_task(&FakeVideoApi::task_id(1), vec![Reply::failed(&FakeVideoApi::task_id(1), &echo)]);
-
-    // 2. A photo captioned with the command (data mode: the bot downloads it by its file URL).
-    hook.env.tg.add_photo("secret-photo");
-    let photo = Msg::photo(&chat, &user, "secret-photo").caption("/video --landscape wave hello").build();
-    hook.deliver(&photo).await;
-    assert!(reply_to(&hook.env, &photo).await.contains("queued"));
-    // It completes, and the video is delivered.
-    let video_url = hook.env.video.file_url("done.mp4");
-    hook.env.video.add_file("done.mp4", vec![0u8; 4096]);
-    hook.env
-        .video
-        .script_task(&FakeVideoApi::task_id(2), vec![Reply::completed(&FakeVideoApi::task_id(2), &video_url)]);
-
-    // 3. An album of two, the caption on the first.
-    hook.env.tg.add_photo("secret-a1");
-    hook.env.tg.add_photo("secret-a2");
-    let first = Msg::photo(&chat, &user, "secret-a1").album("secret-album").caption("/video two friends").build();
-    let second = Msg::photo(&chat, &user, "secret-a2").album("secret-album").build();
-    hook.deliver(&first).await;
-    hook.deliver(&second).await;
-    let reply = reply_to(&hook.env, &first).await;
-    assert!(reply.contains("queued"), "{reply}");
-    assert_eq!(hook.env.video.creates()[2].body["images"].as_array().map(Vec::len), Some(2));
-
-    // 4. A reply to an image sent as a file.
-    hook.env.tg.add_document("secret-doc");
-    let document = Msg::document(&chat, &user, "secret-doc", "image/png", "scan.png").build();
-    hook.deliver(&document).await;
-    let animate = Msg::text(&chat, &user, "/video animate this").reply_to(&document).build();
-    hook.deliver(&animate).await;
-    assert!(reply_to(&hook.env, &animate).await.contains("queued"));
-
-    // 5. Failing creates: an outage, and a 401 that echoes the key.
-    hook.env.video.push_create(Reply::json(500, json!({"error": {"message": "upstream exploded"}})));
-    let outage = Msg::text(&chat, &user, "/video during an outage").build();
-    hook.deliver(&outage).await;
-    assert!(reply_to(&hook.env, &outage).await.contains("not reachable"));
-    let refused_body = json!({"error": {"message": echo, "type": "auth", "code": "invalid_api_key"}});
-    hook.env.video.push_create(Reply::json(401, refused_body));
-    let refused = Msg::text(&chat, &user, "/video with a bad key").build();
-    hook.deliver(&refused).await;
-    assert!(reply_to(&hook.env, &refused).await.contains("refused the key"));
-
-    // 6. Looking around.
-    for command in ["/status", "/status 1", "/tasks", "/quota", "/again", "/cancel 3", "/help"] {
-        let message = Msg::text(&chat, &user, command).build();
-        hook.deliver(&message).await;
-        reply_to(&hook.env, &message).await;
-    }
-
-    // The failed task told its reason; the completed one was delivered.
-    hook.env.tg.wait_text(chat.id, "#1 failed", WAIT).await;
-    hook.env.tg.wait_call("the finished video", WAIT, |c| c.is("sendVideo") || c.is("sendDocument")).await;
-    // A forged update is refused (and its secret attempt is not logged).
-    let forged = Msg::text(&chat, &user, "/video forged").build();
-    assert_eq!(hook.post(&forged, Some("wrong_secret_2")).await, 401);
-
-    assert_no_secrets(&hook).await;
 }

@@ -12,9 +12,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 const WEBHOOK_SECRET: &str = "replicas_secret_1";
 /// A task's lease lasts max(3 × POLL_INTERVAL_SECS, 30 s): the tasks of a
 /// killed replica are taken over by the others only once it runs out.
@@ -26,10 +24,6 @@ fn free_port() -> u16 {
 
 fn data_url(bytes: &[u8]) -> String {
     format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-fn msg_id(message: &Value) -> i64 {
-    message["message_id"].as_i64().expect("message_id")
 }
 
 /// The replicas share the fakes, the database and the public URL; each has a

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 /// A follower tries for the poller lock every few seconds; the lock of a
 /// killed poller goes with its database session at once.
 const TAKE_OVER: Duration = Duration::from_secs(10);

@@ -13,9 +13,7 @@ use sora_bot::{
 use sqlx::{AnyPool, Row};
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
+use crate::*;
 /// The watcher's lease on a task lasts max(3 × POLL_INTERVAL_SECS, 30 s); after a
 /// SIGKILL on PostgreSQL (several replicas possible) the next process takes the
 /// dead one's tasks only when it runs out.

@@ -6,26 +6,7 @@ use base64::Engine;
 use serde_json::json;
 use testkit::*;
 
-use crate::bot_bin;
-
-const WAIT: Duration = Duration::from_secs(15);
-
-async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
-    TestEnv::start_with(bot_bin(), vars).await
-}
-
-/// The reply the bot sent to `command_id`, waiting for it.
-async fn reply_to(env: &TestEnv, chat_id: i64, command_id: i64) -> String {
-    let call = env
-        .tg
-        .wait_call("reply", WAIT, |c| {
-            c.is("sendMessage")
-                && c.chat_id() == Some(chat_id)
-                && c.body["reply_parameters"]["message_id"] == json!(command_id)
-        })
-        .await;
-    call.text().unwrap_or_default().to_owned()
-}
+use crate::*;
 
 fn data_url(bytes: &[u8]) -> String {
     format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -73,7 +54,7 @@ async fn private_text_command_creates_one_task_and_replies_with_its_id() {
     assert_eq!(create.headers["content-type"], "application/json");
     assert_eq!(create.headers["accept"], "application/json");
 
-    let reply = reply_to(&env, 501, command["message_id"].as_i64().unwrap()).await;
+    let reply = env.tg.wait_reply_text(501, msg_id(&command), WAIT).await;
     assert!(reply.contains("#1"), "{reply}");
     assert!(reply.contains(&FakeVideoApi::task_id(1)), "{reply}");
     assert!(reply.contains("queued"), "{reply}");
@@ -112,7 +93,7 @@ async fn chinese_user_gets_a_chinese_reply() {
     let create = &env.video.wait_creates(1, WAIT).await[0];
     assert_eq!(create.body["orientation"], "landscape");
     assert_eq!(create.body["prompt"], "夜晚香港的航拍镜头");
-    let reply = reply_to(&env, 502, command["message_id"].as_i64().unwrap()).await;
+    let reply = env.tg.wait_reply_text(502, msg_id(&command), WAIT).await;
     assert!(reply.contains("排队中"), "{reply}");
 }
 
@@ -144,7 +125,7 @@ async fn album_of_three_with_the_caption_on_the_second_makes_one_request_with_th
     assert_eq!(create.body["images"], json!(expected));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(env.video.creates().len(), 1, "one create per album, never one per photo");
-    reply_to(&env, 504, 32).await;
+    env.tg.wait_reply_text(504, 32, WAIT).await;
 }
 
 #[tokio::test]
@@ -183,8 +164,8 @@ async fn group_commands_for_us_work_and_for_another_bot_are_ignored() {
     let mut prompts: Vec<&str> = creates.iter().map(|c| c.body["prompt"].as_str().unwrap()).collect();
     prompts.sort();
     assert_eq!(prompts, ["addressed to us", "plain in a group"]);
-    reply_to(&env, -100_777, plain["message_id"].as_i64().unwrap()).await;
-    reply_to(&env, -100_777, addressed["message_id"].as_i64().unwrap()).await;
+    env.tg.wait_reply_text(-100_777, msg_id(&plain), WAIT).await;
+    env.tg.wait_reply_text(-100_777, msg_id(&addressed), WAIT).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(env.video.creates().len(), 2);
     assert_eq!(env.tg.sent_texts(-100_777).len(), 2, "nothing said about /video@OtherBot");
@@ -205,7 +186,7 @@ async fn bad_options_and_empty_prompts_get_the_right_form_and_no_create() {
     ] {
         let message = Msg::text(&chat, &user, text).build();
         env.tg.push_message(message.clone());
-        let reply = reply_to(&env, 507, message["message_id"].as_i64().unwrap()).await;
+        let reply = env.tg.wait_reply_text(507, msg_id(&message), WAIT).await;
         assert!(reply.contains(needle) && reply.contains("/video [options] <prompt>"), "{text} → {reply}");
     }
     assert!(env.video.creates().is_empty());
@@ -224,7 +205,7 @@ async fn too_many_photos_get_a_clear_reply_and_no_create() {
         }
         env.tg.push_message(msg.build());
     }
-    let reply = reply_to(&env, 508, 40).await;
+    let reply = env.tg.wait_reply_text(508, 40, WAIT).await;
     assert!(reply.contains("at most 2"), "{reply}");
     assert!(env.video.creates().is_empty());
 }
@@ -236,7 +217,7 @@ async fn create_failure(reply: Reply, needle: &str, vars: &[(&str, &str)]) {
     let chat = Chat::private(509);
     let message = Msg::text(&chat, &User::new(509), "/video a cat").build();
     env.tg.push_message(message.clone());
-    let text = reply_to(&env, 509, message["message_id"].as_i64().unwrap()).await;
+    let text = env.tg.wait_reply_text(509, msg_id(&message), WAIT).await;
     assert!(text.contains(needle), "expected {needle:?} in {text}");
     assert_eq!(env.video.creates().len(), 1, "a failed create is never retried");
     assert_no_secrets(&env, &bot);
