@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -22,16 +22,18 @@ pub struct Reply {
     pub body: String,
     /// How long to wait before answering.
     pub delay: Duration,
+    /// Content-Type; by default JSON if the body parses as JSON, else text.
+    pub content_type: Option<&'static str>,
 }
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body: body.to_string(), delay: Duration::ZERO }
+        Reply { status, body: body.to_string(), delay: Duration::ZERO, content_type: None }
     }
 
     /// A non-JSON answer, e.g. `Reply::status(502, "Bad Gateway")`.
     pub fn status(status: u16, body: &str) -> Reply {
-        Reply { status, body: body.into(), delay: Duration::ZERO }
+        Reply { status, body: body.into(), delay: Duration::ZERO, content_type: None }
     }
 
     /// 200 `{"id": id, "status": status}`.
@@ -57,10 +59,17 @@ impl Reply {
         self
     }
 
+    /// Sent with this Content-Type whatever the body is (gateways label error pages as JSON, too).
+    pub fn labelled(mut self, content_type: &'static str) -> Reply {
+        self.content_type = Some(content_type);
+        self
+    }
+
     fn response(&self) -> Response {
-        let content_type = match serde_json::from_str::<Value>(&self.body) {
-            Ok(_) => "application/json",
-            Err(_) => "text/plain",
+        let content_type = match (self.content_type, serde_json::from_str::<Value>(&self.body)) {
+            (Some(content_type), _) => content_type,
+            (None, Ok(_)) => "application/json",
+            (None, Err(_)) => "text/plain",
         };
         let status = StatusCode::from_u16(self.status).expect("valid HTTP status");
         (status, [(header::CONTENT_TYPE, content_type)], self.body.clone()).into_response()
@@ -82,6 +91,8 @@ pub struct CreateCall {
 #[derive(Clone, Debug)]
 pub struct QueryCall {
     pub id: String,
+    /// The query string as sent, still percent-encoded.
+    pub raw_query: Option<String>,
     pub headers: HashMap<String, String>,
     pub at: Instant,
 }
@@ -99,6 +110,8 @@ struct Record {
     create_script: VecDeque<Reply>,
     queries: Vec<QueryCall>,
     task_scripts: HashMap<String, VecDeque<Reply>>,
+    /// Set by `answer_all`: the answer to every create and every unscripted query.
+    every_answer: Option<Reply>,
     files: HashMap<String, Served>,
     /// Requests of `/files/...`, served or not.
     file_requests: usize,
@@ -153,6 +166,11 @@ impl FakeVideoApi {
     pub fn script_task(&self, id: &str, replies: Vec<Reply>) {
         assert!(!replies.is_empty(), "script_task needs at least one reply");
         lock(&self.state).task_scripts.insert(id.into(), replies.into());
+    }
+
+    /// Every create call and every query of an unscripted id gets `reply`.
+    pub fn answer_all(&self, reply: Reply) {
+        lock(&self.state).every_answer = Some(reply);
     }
 
     /// Serves `bytes` at `file_url(name)`; returns that URL.
@@ -235,7 +253,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         let mut record = lock(&state);
         record.creates.push(call);
         let index = record.creates.len() - 1;
-        (index, record.create_script.pop_front().unwrap_or_else(|| default_create_reply(index + 1)))
+        let scripted = record.create_script.pop_front().or_else(|| record.every_answer.clone());
+        (index, scripted.unwrap_or_else(|| default_create_reply(index + 1)))
     };
     tokio::time::sleep(reply.delay).await;
     lock(&state).creates[index].answered_at = Some(Instant::now());
@@ -250,12 +269,19 @@ fn default_create_reply(n: usize) -> Reply {
 async fn query(
     State(state): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
+    let call = QueryCall {
+        id: id.clone(),
+        raw_query: uri.query().map(str::to_owned),
+        headers: header_map(&headers),
+        at: Instant::now(),
+    };
     let reply = {
         let mut record = lock(&state);
-        record.queries.push(QueryCall { id: id.clone(), headers: header_map(&headers), at: Instant::now() });
+        record.queries.push(call);
         next_task_reply(&mut record, &id)
     };
     tokio::time::sleep(reply.delay).await;
@@ -266,7 +292,7 @@ fn next_task_reply(record: &mut Record, id: &str) -> Reply {
     match record.task_scripts.get_mut(id) {
         Some(script) if script.len() > 1 => script.pop_front().expect("non-empty"),
         Some(script) => script.front().expect("scripts are never empty").clone(),
-        None => Reply::task(id, "pending"),
+        None => record.every_answer.clone().unwrap_or_else(|| Reply::task(id, "pending")),
     }
 }
 
