@@ -9,7 +9,6 @@ use testkit::Reply;
 
 use super::{Watcher, WatcherConfig};
 use crate::{
-    command::{Model, Orientation, Size, VideoOptions},
     config::Limits,
     fakes::Fakes,
     store::{Guards, Lease, Reservation, Store, now_ms, test_support},
@@ -31,12 +30,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         command_msg_id: msg,
         lang: "en".into(),
         prompt: "a cat surfing".into(),
-        options: VideoOptions {
-            model: Model::Sora2,
-            orientation: Orientation::Portrait,
-            size: Size::Large,
-            duration: 15,
-        },
+        options: Task::example().options,
         image_file_ids: vec![],
     };
     let lease = Lease { owner, until: now_ms() + 3_600_000 };

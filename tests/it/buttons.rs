@@ -10,14 +10,6 @@ use testkit::*;
 
 use crate::*;
 
-/// Pushes `message` and returns its message id.
-fn send(env: &TestEnv, message: Msg) -> i64 {
-    let message = message.build();
-    let id = message["message_id"].as_i64().expect("message id");
-    env.tg.push_message(message);
-    id
-}
-
 /// The `n`th reply (from 1) to `message_id`, waiting for it.
 async fn reply(env: &TestEnv, chat_id: i64, message_id: i64, n: usize) -> Call {
     env.tg.wait_replies(chat_id, message_id, n, WAIT).await.remove(n - 1)
@@ -38,15 +30,6 @@ fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
 /// The notice of the answer to a press (`None`: answered without one).
 async fn notice(env: &TestEnv, callback_id: &str) -> Option<String> {
     env.tg.press_answer(callback_id, WAIT).await.body["text"].as_str().map(str::to_owned)
-}
-
-/// Edits of `message_id` in `chat_id` so far.
-fn edits(env: &TestEnv, chat_id: i64, message_id: i64) -> Vec<Call> {
-    env.tg
-        .calls_of("editMessageText")
-        .into_iter()
-        .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
-        .collect()
 }
 
 async fn wait_edit(env: &TestEnv, chat_id: i64, message_id: i64, what: &str, matches: impl Fn(&Call) -> bool) -> Call {

@@ -37,14 +37,6 @@ fn running(task: &Task, status: &str, progress_pct: Option<u8>) -> Task {
     }
 }
 
-/// Pushes `message` and returns its message id.
-fn send(env: &TestEnv, message: Msg) -> i64 {
-    let message = message.build();
-    let id = message["message_id"].as_i64().expect("message id");
-    env.tg.push_message(message);
-    id
-}
-
 fn replies(env: &TestEnv, chat_id: i64, command_id: i64) -> Vec<Call> {
     env.tg.replies(chat_id, command_id)
 }
@@ -56,15 +48,6 @@ async fn wait_replies(env: &TestEnv, chat_id: i64, command_id: i64, n: usize) ->
 /// The text of the first reply to `command_id`.
 async fn reply_text(env: &TestEnv, chat_id: i64, command_id: i64) -> String {
     wait_replies(env, chat_id, command_id, 1).await[0].text().unwrap_or_default().to_owned()
-}
-
-/// Successful edits of message `message_id` in `chat_id`, in order.
-fn edits(env: &TestEnv, chat_id: i64, message_id: i32) -> Vec<Call> {
-    env.tg
-        .calls_of("editMessageText")
-        .into_iter()
-        .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
-        .collect()
 }
 
 async fn wait_edits(env: &TestEnv, chat_id: i64, message_id: i32, n: usize) -> Vec<Call> {

@@ -19,8 +19,9 @@ mod video;
 use std::{path::PathBuf, time::Duration};
 
 use serde_json::Value;
+use serde_json::json;
 use sora_bot::store::Store;
-use testkit::{BotProcess, FakeTelegram, TestEnv};
+use testkit::{BotProcess, Call, FakeTelegram, Msg, TestEnv};
 
 /// How long a test waits for something the bot does at once.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -38,6 +39,24 @@ pub async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
 /// The bot's own database, opened beside it (after it started and migrated it).
 pub async fn store(env: &TestEnv) -> Store {
     Store::connect(env.var("DATABASE_URL").expect("DATABASE_URL set")).await.expect("open the bot's database")
+}
+
+/// Pushes `message` and returns its message id.
+pub fn send(env: &TestEnv, message: Msg) -> i64 {
+    let message = message.build();
+    let id = msg_id(&message);
+    env.tg.push_message(message);
+    id
+}
+
+/// Successful edits of message `message_id` in `chat_id` so far, in order.
+pub fn edits(env: &TestEnv, chat_id: i64, message_id: impl Into<i64>) -> Vec<Call> {
+    let message_id = message_id.into();
+    env.tg
+        .calls_of("editMessageText")
+        .into_iter()
+        .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
+        .collect()
 }
 
 pub fn msg_id(message: &Value) -> i64 {

@@ -21,7 +21,7 @@ use sora_bot::{
 };
 use testkit::*;
 
-use crate::bot_bin;
+use crate::{bot_bin, send};
 use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
@@ -30,23 +30,9 @@ use tokio::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn send(env: &TestEnv, msg: Msg) -> i64 {
-    let message = msg.build();
-    let id = message["message_id"].as_i64().unwrap();
-    env.tg.push_message(message);
-    id
-}
-
 async fn reply(env: &TestEnv, chat_id: i64, command_id: i64) -> String {
     let calls = env.tg.wait_replies(chat_id, command_id, 1, WAIT).await;
     calls[0].text().unwrap_or_default().to_owned()
-}
-
-async fn open_store(env: &TestEnv) -> Store {
-    let url = env.var("DATABASE_URL").unwrap();
-    // The bot's own limit must not apply to the test's reads.
-    let url = url.split("?max_page_count").next().unwrap();
-    Store::connect(url).await.expect("open the bot's database")
 }
 
 async fn tasks_of(store: &Store, user_ids: impl IntoIterator<Item = i64>) -> Vec<Task> {
@@ -86,7 +72,7 @@ async fn a_full_sqlite_database_never_pays_without_a_row() {
     let mut commands = Vec::new();
     for &user in &users {
         let prompt = format!("/video {} {}", user, "a very long prompt about a lighthouse ".repeat(60));
-        commands.push((user, send(&env, Msg::text(&Chat::private(user), &User::new(user), &prompt)).await));
+        commands.push((user, send(&env, Msg::text(&Chat::private(user), &User::new(user), &prompt))));
     }
     let mut refused = 0;
     for &(user, command) in &commands {
@@ -95,7 +81,7 @@ async fn a_full_sqlite_database_never_pays_without_a_row() {
             refused += 1;
         }
     }
-    let store = open_store(&env).await;
+    let store = crate::store(&env).await;
     let stored = tasks_of(&store, users.iter().copied()).await;
     let creates = env.video.creates().len();
     println!(
@@ -147,25 +133,25 @@ async fn ambiguous_answers_are_counted_and_never_retried() {
         let user = 2000 + n as i64;
         env.video.push_create(answer);
         let chat = Chat::private(user);
-        let first = send(&env, Msg::text(&chat, &User::new(user), "/video a red kite over the hills")).await;
+        let first = send(&env, Msg::text(&chat, &User::new(user), "/video a red kite over the hills"));
         let text = reply(&env, user, first).await;
         assert!(text.contains("may or may not"), "{what}: {text}");
         assert!(!text.contains("No video was created"), "{what}: {text}");
-        let second = send(&env, Msg::text(&chat, &User::new(user), "/video a red kite over the hills")).await;
+        let second = send(&env, Msg::text(&chat, &User::new(user), "/video a red kite over the hills"));
         let text = reply(&env, user, second).await;
         assert!(text.contains("used all 1 videos"), "{what}: the unknown one counts: {text}");
         assert_eq!(env.video.creates().len(), n + 1, "{what}: never retried, never paid twice");
     }
-    let store = open_store(&env).await;
+    let store = crate::store(&env).await;
     for task in tasks_of(&store, 2000..2004).await {
         assert_eq!(task.state, TaskState::Unknown, "{task:?}");
     }
     // A definite refusal costs nothing: the next /video goes ahead.
     env.video.push_create(Reply::json(429, json!({"error": {"message": "slow down"}})));
     let chat = Chat::private(2010);
-    let first = send(&env, Msg::text(&chat, &User::new(2010), "/video a kite")).await;
+    let first = send(&env, Msg::text(&chat, &User::new(2010), "/video a kite"));
     assert!(reply(&env, 2010, first).await.contains("No video was created"));
-    let second = send(&env, Msg::text(&chat, &User::new(2010), "/video a kite")).await;
+    let second = send(&env, Msg::text(&chat, &User::new(2010), "/video a kite"));
     assert!(reply(&env, 2010, second).await.contains("#"), "the quota was not used");
     assert_eq!(env.video.creates().len(), 6);
     drop(bot);
@@ -179,9 +165,9 @@ async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
     let (env, _bot) =
         TestEnv::start_with(bot_bin(), &[("VIDEO_API_BASE_URL", &hang_up), ("DAILY_LIMIT_PER_USER", "1")]).await;
     let chat = Chat::private(2100);
-    let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
+    let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves"));
     assert!(reply(&env, 2100, first).await.contains("may or may not"));
-    let second = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
+    let second = send(&env, Msg::text(&chat, &User::new(2100), "/video waves"));
     assert!(reply(&env, 2100, second).await.contains("used all 1 videos"));
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -190,9 +176,9 @@ async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
         &[("VIDEO_API_BASE_URL", &format!("http://{closed}")), ("DAILY_LIMIT_PER_USER", "1")],
     )
     .await;
-    let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
+    let first = send(&env, Msg::text(&chat, &User::new(2100), "/video waves"));
     assert!(reply(&env, 2100, first).await.contains("No video was created"));
-    let second = send(&env, Msg::text(&chat, &User::new(2100), "/video waves")).await;
+    let second = send(&env, Msg::text(&chat, &User::new(2100), "/video waves"));
     assert!(reply(&env, 2100, second).await.contains("No video was created"), "the quota was not used");
 }
 
@@ -261,7 +247,7 @@ async fn the_upstream_id_survives_a_database_cut_between_create_and_store() {
     env.video.add_file("kite.mp4", vec![0; 64]);
 
     let chat = Chat::private(2200);
-    let command = send(&env, Msg::text(&chat, &User::new(2200), "/video a kite in a storm")).await;
+    let command = send(&env, Msg::text(&chat, &User::new(2200), "/video a kite in a storm"));
     env.video.wait_creates(1, WAIT).await;
     proxy.cut();
     let told = reply(&env, 2200, command).await;
@@ -293,26 +279,26 @@ async fn a_cancelled_task_keeps_its_slot_until_it_ends_upstream() {
     let user = User::new(2300);
     let upstream = FakeVideoApi::task_id(1);
     env.video.script_task(&upstream, vec![Reply::task(&upstream, "processing")]);
-    let first = send(&env, Msg::text(&chat, &user, "/video a slow sunrise")).await;
+    let first = send(&env, Msg::text(&chat, &user, "/video a slow sunrise"));
     assert!(reply(&env, 2300, first).await.contains("#1"));
-    let cancel = send(&env, Msg::text(&chat, &user, "/cancel 1")).await;
+    let cancel = send(&env, Msg::text(&chat, &user, "/cancel 1"));
     assert!(reply(&env, 2300, cancel).await.contains("keeps its place"));
 
     // Create + cancel in a loop cannot run more than one job upstream.
     for _ in 0..3 {
-        let again = send(&env, Msg::text(&chat, &user, "/video another sunrise")).await;
+        let again = send(&env, Msg::text(&chat, &user, "/video another sunrise"));
         let text = reply(&env, 2300, again).await;
         assert!(text.contains("in progress") || text.contains("busy"), "{text}");
     }
     assert_eq!(env.video.creates().len(), 1);
-    let quota = send(&env, Msg::text(&chat, &user, "/quota")).await;
+    let quota = send(&env, Msg::text(&chat, &user, "/quota"));
     assert!(reply(&env, 2300, quota).await.contains("1 stopped with /cancel still count"));
 
     // The job ends upstream: the slot is free, and no video is sent.
     env.video.script_task(&upstream, vec![Reply::completed(&upstream, &env.video.file_url("sunrise.mp4"))]);
     let deadline = Instant::now() + WAIT;
     loop {
-        let next = send(&env, Msg::text(&chat, &user, "/video a fast sunrise")).await;
+        let next = send(&env, Msg::text(&chat, &user, "/video a fast sunrise"));
         if reply(&env, 2300, next).await.contains("#2") {
             break;
         }
@@ -321,7 +307,7 @@ async fn a_cancelled_task_keeps_its_slot_until_it_ends_upstream() {
     }
     assert_eq!(env.video.creates().len(), 2);
     assert!(env.tg.attempts_of("sendVideo").is_empty(), "a cancelled task's video is not delivered");
-    let store = open_store(&env).await;
+    let store = crate::store(&env).await;
     assert_eq!(store.task(1).await.unwrap().unwrap().state, TaskState::Cancelled);
 }
 
@@ -345,21 +331,21 @@ async fn daily_budgets_for_everyone_and_per_group() {
     let in_group = |user: i64, text: &str| Msg::text(&group, &User::new(user), text);
     let private = |user: i64, text: &str| Msg::text(&Chat::private(user), &User::new(user), text);
 
-    let a = send(&env, in_group(1, "/video one")).await;
+    let a = send(&env, in_group(1, "/video one"));
     assert!(reply(&env, -500, a).await.contains("#1"));
-    let b = send(&env, in_group(2, "/video two")).await;
+    let b = send(&env, in_group(2, "/video two"));
     assert!(reply(&env, -500, b).await.contains("This group has used all 1 videos"));
-    let admin = send(&env, in_group(9, "/video admin in the group")).await;
+    let admin = send(&env, in_group(9, "/video admin in the group"));
     assert!(reply(&env, -500, admin).await.contains("#2"), "admins are exempt from the group budget");
-    let c = send(&env, private(3, "/video three")).await;
+    let c = send(&env, private(3, "/video three"));
     assert!(reply(&env, 3, c).await.contains("#3"));
-    let d = send(&env, private(4, "/video four")).await;
+    let d = send(&env, private(4, "/video four"));
     assert!(reply(&env, 4, d).await.contains("has made all 3 videos"));
-    let admin_private = send(&env, private(9, "/video admin alone")).await;
+    let admin_private = send(&env, private(9, "/video admin alone"));
     assert!(reply(&env, 9, admin_private).await.contains("has made all 3 videos"), "the total binds admins too");
     assert_eq!(env.video.creates().len(), 3);
 
-    let quota = send(&env, in_group(2, "/quota")).await;
+    let quota = send(&env, in_group(2, "/quota"));
     let text = reply(&env, -500, quota).await;
     assert!(text.contains("This group today: 0 of 1 left") && text.contains("Whole bot today: 0 of 3 left"), "{text}");
 }

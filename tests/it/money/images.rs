@@ -18,8 +18,7 @@ async fn a_file_that_is_not_an_image_costs_no_create_in_any_mode() {
         let command = send(
             &env,
             Msg::document(&chat, &User::new(2400), "fake-png", "image/png", "cat.png").caption("/video a cat"),
-        )
-        .await;
+        );
         let text = reply(&env, 2400, command).await;
         assert!(text.contains("not a JPEG, PNG or WebP"), "{vars:?}: {text}");
         assert!(env.video.creates().is_empty(), "{vars:?}: no create");
@@ -36,7 +35,7 @@ async fn media_tokens_are_deleted_when_the_create_is_refused() {
     env.tg.add_photo("refused");
     env.video.push_create(Reply::json(401, json!({"error": {"message": "invalid token"}})));
     let chat = Chat::private(2500);
-    let command = send(&env, Msg::photo(&chat, &User::new(2500), "refused").caption("/video wave")).await;
+    let command = send(&env, Msg::photo(&chat, &User::new(2500), "refused").caption("/video wave"));
     let create = &env.video.wait_creates(1, WAIT).await[0];
     let url = create.body["images"][0].as_str().unwrap().to_owned();
     assert!(reply(&env, 2500, command).await.contains("refused the key"));
