@@ -4,7 +4,6 @@
 //! It does not depend on sora-bot, so the crate's own unit tests can use it.
 
 mod harness;
-mod multipart;
 mod process;
 mod server;
 mod telegram;

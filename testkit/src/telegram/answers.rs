@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Map;
 
-use crate::multipart;
 use crate::server::json_response;
 use crate::updates::Chat;
 
@@ -119,7 +118,7 @@ pub(super) async fn api(
     }
     let at = Instant::now();
     let method = lowercase_first(&method);
-    let (params, files) = request_params(&uri, &headers, &body);
+    let (params, files) = request_params(&uri, &headers, body).await;
     let answer = match state.take_failure(&method) {
         Some(failure) => Err(failure.into()),
         None => answer(&state, &method, &params, &files).await,
@@ -279,7 +278,7 @@ pub(super) async fn download(
 }
 
 /// Parameters from the query string and from a JSON, form or multipart body.
-pub(super) fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Value, Vec<UploadedFile>) {
+pub(super) async fn request_params(uri: &Uri, headers: &HeaderMap, body: Bytes) -> (Value, Vec<UploadedFile>) {
     let mut params = Map::new();
     let mut files = Vec::new();
     let mut add_text = |name: String, text: &str| {
@@ -289,20 +288,25 @@ pub(super) fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Va
         add_text(name, &text);
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if let Some(boundary) = multipart::boundary(content_type) {
-        for part in multipart::parse(body, boundary) {
-            match part.file_name {
+    if let Ok(boundary) = multer::parse_boundary(content_type) {
+        let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut form = multer::Multipart::new(body, boundary);
+        while let Ok(Some(field)) = form.next_field().await {
+            let name = field.name().unwrap_or_default().to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let Ok(bytes) = field.bytes().await else { break };
+            match file_name {
                 Some(file_name) => {
-                    files.push(UploadedFile { field: part.name, file_name: Some(file_name), bytes: part.bytes })
+                    files.push(UploadedFile { field: name, file_name: Some(file_name), bytes: bytes.to_vec() })
                 }
-                None => add_text(part.name, &String::from_utf8_lossy(&part.bytes)),
+                None => add_text(name, &String::from_utf8_lossy(&bytes)),
             }
         }
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
-        for (name, text) in query_pairs(&String::from_utf8_lossy(body)) {
+        for (name, text) in query_pairs(&String::from_utf8_lossy(&body)) {
             add_text(name, &text);
         }
-    } else if let Ok(Value::Object(json)) = serde_json::from_slice(body) {
+    } else if let Ok(Value::Object(json)) = serde_json::from_slice(&body) {
         params.extend(json);
     }
     (Value::Object(params), files)
