@@ -48,7 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::{Parser, ValueEnum};
 use serde_json::Value;
-use testkit::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User};
+use testkit::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User, percentile};
 
 use commands::*;
 use failover::*;
@@ -205,7 +205,7 @@ impl From<Cli> for Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::from(Cli::parse());
-    let bin = match bot_binary() {
+    let bin = match testkit::bot_binary() {
         Ok(bin) => bin,
         Err(error) => {
             eprintln!("loadgen: {error}");
@@ -230,30 +230,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `target/<profile>/sora-bot`, next to this program's
-/// `target/<profile>/examples/loadgen` (or `SORA_BOT_BIN`).
-fn bot_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("SORA_BOT_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(format!("SORA_BOT_BIN={} is not a file", path.display())) };
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own path: {e}"))?;
-    let profile_dir =
-        exe.parent().and_then(Path::parent).ok_or_else(|| format!("unexpected location {}", exe.display()))?;
-    let bin = profile_dir.join("sora-bot");
-    if !bin.is_file() {
-        let release = if profile_dir.ends_with("release") { " --release" } else { "" };
-        return Err(format!(
-            "the bot binary {} is missing; build it first:\n  cargo build{release} --bin sora-bot",
-            bin.display()
-        ));
-    }
-    if !profile_dir.ends_with("release") {
-        println!("  note: not a release build; figures of a debug bot mean little");
-    }
-    Ok(bin)
 }
 
 /// A bot older than its sources would benchmark yesterday's code: say so.

@@ -92,14 +92,6 @@ pub(crate) fn ms(duration: Duration) -> String {
     format!("{:.3}", duration.as_secs_f64() * 1e3)
 }
 
-/// Nearest-rank percentile.
-pub(crate) fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-    sorted.get(rank - 1).copied()
-}
-
 pub(crate) fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }

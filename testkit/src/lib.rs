@@ -3,6 +3,7 @@
 //! video API, the bot as a child process and the environment wiring them.
 //! It does not depend on sora-bot, so the crate's own unit tests can use it.
 
+mod bench;
 mod harness;
 mod process;
 mod server;
@@ -10,6 +11,7 @@ mod telegram;
 mod updates;
 mod video_api;
 
+pub use bench::{bot_binary, percentile};
 pub use harness::{POSTGRES_ADMIN_URL, TestEnv, VIDEO_API_KEY, drop_postgres_db, fresh_postgres_db};
 pub use process::BotProcess;
 pub use server::poll_until;
