@@ -11,7 +11,7 @@ use testkit::*;
 use crate::*;
 /// How long we watch for something that must not happen.
 const QUIET: Duration = Duration::from_millis(1000);
-/// Generous: measured answers come within milliseconds (examples/loadgen.rs
+/// Generous: measured answers come within milliseconds (examples/loadgen
 /// `flood` gives the figures); this only catches waiting behind the flood,
 /// which took minutes before.
 const PROMPT: Duration = Duration::from_secs(8);
