@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# A workspace member (dev-only test kit): cargo needs its manifest to resolve the workspace.
+COPY testkit ./testkit
 RUN cargo build --release --locked --bin sora-bot
 
 # Runtime: small, no shell tools needed, non-root, no secrets baked in

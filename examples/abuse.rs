@@ -16,11 +16,8 @@
 //!
 //! Needs about 1,100 file descriptors in this process (`ulimit -n`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::ExitCode,
     sync::{
         Arc,
@@ -30,7 +27,7 @@ use std::{
 };
 
 use serde_json::json;
-use support::{BotProcess, Chat, Msg, TestEnv, User, fake_jpeg, photo_size_id};
+use testkit::{BotProcess, Chat, Msg, TestEnv, User, fake_jpeg, percentile, photo_size_id};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 const SECRET: &str = "abuse_benchmark_secret";
@@ -44,7 +41,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::main]
 async fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
-    let bin = match bot_binary() {
+    let bin = match testkit::bot_binary() {
         Ok(bin) => bin,
         Err(error) => {
             eprintln!("abuse: {error}");
@@ -64,20 +61,6 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-/// `target/<profile>/sora-bot` next to this example, or `SORA_BOT_BIN`.
-fn bot_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("SORA_BOT_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bin = exe.parent().and_then(|p| p.parent()).map(|p| p.join("sora-bot")).ok_or("no profile directory")?;
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!("{} not built (cargo build --release --bin sora-bot)", bin.display()))
-    }
 }
 
 struct Bot {
@@ -180,20 +163,13 @@ async fn hostile_client(addr: String, kind: Kind, stop: Arc<AtomicBool>, opened:
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 fn show(name: &str, mut latencies: Vec<Duration>, failures: usize) {
     latencies.sort();
     println!(
         "  {name}: {} answered, {failures} failed; p50 {:?}, p99 {:?}, max {:?}",
         latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        percentile(&latencies, 0.5).unwrap_or_default(),
+        percentile(&latencies, 0.99).unwrap_or_default(),
         latencies.last().copied().unwrap_or_default()
     );
 }

@@ -4,6 +4,8 @@ pub mod bot;
 pub mod command;
 pub mod config;
 pub mod delivery;
+#[cfg(test)]
+mod fakes;
 pub mod http;
 pub mod images;
 pub mod keyboards;

@@ -1,22 +1,23 @@
 //! The background task that follows open tasks: polls the video API, edits each
 //! task's status message, delivers finished videos and reports failures and
-//! timeouts. Handlers never wait for a task (the dispatcher runs
-//! a chat's updates one at a time, so a waiting handler would block the chat); this does.
+//! timeouts. Handlers never wait for a task (the dispatcher runs a chat's
+//! updates one at a time, so a waiting handler would block the chat); this does.
 
 mod decide;
 mod follow;
+mod rounds;
 
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tokio::sync::Semaphore;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::task::TaskTracker;
 
-use decide::{Budget, Pace, PaceChange, concurrency_for, effective_interval, lease_ttl, millis, next_poll, tick_every};
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
+use decide::{lease_ttl, millis};
+use rounds::Rounds;
 
 use crate::{
     metrics,
@@ -41,6 +42,7 @@ pub struct WatcherConfig {
 
 pub struct Watcher {
     inner: Arc<Inner>,
+    rounds: Rounds,
 }
 
 struct Inner {
@@ -61,6 +63,7 @@ struct Inner {
 impl Watcher {
     pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let started_at = now_ms();
+        let rounds = Rounds::new(&config);
         Watcher {
             inner: Arc::new(Inner {
                 store,
@@ -71,6 +74,7 @@ impl Watcher {
                 started_at,
                 in_flight: Mutex::new(HashSet::new()),
             }),
+            rounds,
         }
     }
 
@@ -78,109 +82,6 @@ impl Watcher {
     /// watcher renews every third of it; handlers lease new tasks for as long.
     pub fn lease_ttl(poll_interval: Duration) -> Duration {
         lease_ttl(poll_interval)
-    }
-
-    /// Runs until `shutdown` is cancelled; in-flight polls/deliveries finish first;
-    /// leases are released at the end. Open tasks stay open for the next start.
-    ///
-    /// Each round takes only as many due tasks as the rate limit allows right now
-    /// and as there are free slots, longest-due first, and starts them spread over
-    /// the round; the rest stay due in the database, not queued in memory. When
-    /// the open tasks need more queries than the limit, each task's interval is
-    /// stretched evenly (`effective_interval`).
-    pub async fn run(self, shutdown: CancellationToken) {
-        let inner = self.inner;
-        let config = &inner.config;
-        let rate = config.queries_per_second.max(1);
-        let ttl = lease_ttl(config.poll_interval);
-        let round = tick_every(config.poll_interval);
-        let concurrency = concurrency_for(rate, round);
-        let permits = Arc::new(Semaphore::new(concurrency));
-        let tracker = TaskTracker::new();
-        let mut ticker = tokio::time::interval(round);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut budget = Budget::new(rate, round, Instant::now());
-        let mut pace = Pace::default();
-        let mut open = 0;
-        let mut next_renewal = Instant::now();
-        let mut taken_over = !config.exclusive;
-        tracing::info!(
-            owner = %config.owner,
-            poll_secs = config.poll_interval.as_secs_f64(),
-            queries_per_second = rate,
-            concurrency,
-            exclusive = config.exclusive,
-            "watcher started"
-        );
-
-        'rounds: loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            if Instant::now() >= next_renewal
-                && let Some(count) = inner.renew_leases(ttl, &mut taken_over).await
-            {
-                next_renewal = Instant::now() + ttl / 3;
-                open = count;
-                match pace.observe(open, config.poll_interval, rate) {
-                    Some(PaceChange::Stretched { interval }) => tracing::warn!(
-                        open_tasks = open,
-                        queries_per_second = rate,
-                        every_secs = interval.as_secs(),
-                        "VIDEO_API_QUERIES_PER_SECOND cannot poll every open task each POLL_INTERVAL_SECS; \
-                         each is polled less often, evenly, oldest due first"
-                    ),
-                    Some(PaceChange::Recovered) => {
-                        tracing::info!(open_tasks = open, "every open task is polled each POLL_INTERVAL_SECS again");
-                    }
-                    None => {}
-                }
-            }
-            inner.report_cut_off_creates(&tracker).await;
-            let allowed = budget.available(Instant::now()).min(permits.available_permits());
-            if allowed == 0 {
-                continue;
-            }
-            let interval = effective_interval(open, config.poll_interval, rate);
-            let next = next_poll(now_ms(), interval, rand::random());
-            let due = match inner.store.take_due_tasks(&config.owner, allowed as i64, &next).await {
-                Ok(due) => due,
-                Err(error) => {
-                    tracing::warn!(%error, "could not load due tasks");
-                    continue;
-                }
-            };
-            budget.spend(due.len());
-            let paced_from = tokio::time::Instant::now();
-            for (i, task) in due.into_iter().enumerate() {
-                if i > 0 {
-                    // Deadlines from the round's start: the timer's millisecond
-                    // rounding must not add up over a round and lower the rate.
-                    tokio::select! {
-                        () = shutdown.cancelled() => break 'rounds,
-                        () = tokio::time::sleep_until(paced_from + budget.gap() * i as u32) => {}
-                    }
-                }
-                let Some(guard) = InFlight::enter(&inner, task.id) else { continue };
-                // Never waits: the round took no more tasks than there were free slots.
-                let Ok(permit) = permits.clone().try_acquire_owned() else { break };
-                let inner = inner.clone();
-                tracker.spawn(async move {
-                    let _guard = guard;
-                    let _permit = permit;
-                    inner.follow(task).await;
-                });
-            }
-        }
-
-        tracing::info!(in_flight = tracker.len(), "watcher stopping; finishing what is in flight");
-        tracker.close();
-        tracker.wait().await;
-        if let Err(error) = inner.store.release_leases(&config.owner).await {
-            tracing::warn!(%error, "could not release leases");
-        }
-        tracing::info!("watcher stopped");
     }
 }
 
@@ -261,7 +162,5 @@ impl Inner {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod fake;
 #[cfg(test)]
 mod tests;

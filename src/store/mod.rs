@@ -4,6 +4,7 @@
 //! first use, which both backends read the same way.
 
 mod albums;
+mod bench;
 mod buttons;
 mod media;
 mod settings;

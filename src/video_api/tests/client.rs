@@ -39,15 +39,14 @@ async fn create_sends_exact_request() {
     let created = create_with(&api(&format!("{base}/"))).await.unwrap();
     assert_eq!(created, Created { id: "sora-2:task_01k7znn323fywsam5cjy0btrwj".into(), status: "pending".into() });
 
-    let seen = log.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1, "exactly one request, no retry");
-    let req = &seen[0];
-    assert_eq!(req.method, "POST");
-    assert_eq!(req.path, "/v1/video/create");
-    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}").as_str());
+    // The fake routes only POST /v1/video/create to `creates`.
+    let creates = log.creates();
+    assert_eq!((creates.len(), log.queries().len()), (1, 0), "exactly one request, no retry");
+    let req = &creates[0];
+    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}"));
     assert_eq!(req.headers["content-type"], "application/json");
     assert_eq!(req.headers["accept"], "application/json");
-    let body: Value = serde_json::from_str(&req.body).unwrap();
+    let body = req.body.clone();
     assert_eq!(
         body,
         json!({
@@ -64,14 +63,14 @@ async fn create_sends_exact_request() {
 
 #[tokio::test]
 async fn create_without_status_defaults_to_pending() {
-    let (base, _) = fake(200, r#"{"id":"task_9"}"#).await;
+    let (base, _fake) = fake(200, r#"{"id":"task_9"}"#).await;
     assert_eq!(create_with(&api(&base)).await.unwrap(), Created { id: "task_9".into(), status: "pending".into() });
 }
 
 #[tokio::test]
 async fn create_without_id_is_bad_response() {
     for body in [r#"{"status":"pending"}"#, r#"{"id":"","status":"pending"}"#, r#"{"id":null}"#, "[]"] {
-        let (base, _) = fake(200, body).await;
+        let (base, _fake) = fake(200, body).await;
         let err = create_with(&api(&base)).await.unwrap_err();
         assert!(matches!(err, ApiError::BadResponse { .. }), "{body}: {err:?}");
     }
@@ -91,7 +90,7 @@ async fn create_empty_images_is_an_empty_list() {
         })
         .await
         .unwrap();
-    let body: Value = serde_json::from_str(&log.lock().unwrap()[0].body).unwrap();
+    let body = log.creates()[0].body.clone();
     assert_eq!(body["images"], json!([]));
     assert_eq!(body["duration"], json!(10));
 }
@@ -107,13 +106,12 @@ async fn query_encodes_id_and_interprets() {
     assert_eq!(r.phase, TaskPhase::Completed { video_url: "https://cdn.example/v.mp4".into() });
     assert_eq!(r.progress_pct, Some(100));
 
-    let seen = log.lock().unwrap().clone();
-    let req = &seen[0];
-    assert_eq!(req.method, "GET");
-    assert_eq!(req.path, "/v1/video/query");
-    assert_eq!(req.params.get("id").map(String::as_str), Some("sora-2:task_01"));
+    // The fake routes only GET /v1/video/query to `queries`.
+    let queries = log.queries();
+    let req = &queries[0];
+    assert_eq!(req.id, "sora-2:task_01");
     assert_eq!(req.raw_query.as_deref(), Some("id=sora-2%3Atask_01"));
-    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(req.headers["authorization"], format!("Bearer {KEY}"));
     assert_eq!(req.headers["accept"], "application/json");
 }
 
@@ -122,12 +120,12 @@ async fn query_id_with_reserved_chars_round_trips() {
     let (base, log) = fake(200, r#"{"status":"queued"}"#).await;
     let id = "a&b=c d/é?#";
     assert_eq!(api(&base).query(id).await.unwrap().phase, TaskPhase::Running);
-    assert_eq!(log.lock().unwrap()[0].params.get("id").map(String::as_str), Some(id));
+    assert_eq!(log.queries()[0].id, id);
 }
 
 #[tokio::test]
 async fn query_without_status_is_bad_response() {
-    let (base, _) = fake(200, r#"{"error":{"message":"task not found"}}"#).await;
+    let (base, _fake) = fake(200, r#"{"error":{"message":"task not found"}}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 }

@@ -47,7 +47,7 @@ fn transient_errors() {
 
 #[tokio::test]
 async fn unauthorized_with_message() {
-    let (base, _) =
+    let (base, _fake) =
         fake(401, r#"{"error":{"message":"无效的令牌 invalid token","type":"new_api_error","code":"invalid_token"}}"#)
             .await;
     let err = create_with(&api(&base)).await.unwrap_err();
@@ -58,14 +58,14 @@ async fn unauthorized_with_message() {
 
 #[tokio::test]
 async fn forbidden_without_quota_is_unauthorized() {
-    let (base, _) = fake(403, r#"{"message":"model not allowed for this token"}"#).await;
+    let (base, _fake) = fake(403, r#"{"message":"model not allowed for this token"}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err, ApiError::Unauthorized { message: Some("model not allowed for this token".into()) });
 }
 
 #[tokio::test]
 async fn forbidden_quota_is_quota_exhausted() {
-    let (base, _) = fake(
+    let (base, _fake) = fake(
         403,
         r#"{"error":{"message":"用户额度不足, 剩余额度: $0.01","type":"new_api_error","code":"insufficient_user_quota"}}"#,
     )
@@ -76,18 +76,18 @@ async fn forbidden_quota_is_quota_exhausted() {
 
 #[tokio::test]
 async fn unauthorized_quota_message_and_402() {
-    let (base, _) = fake(401, r#"{"message":"Insufficient quota for this key"}"#).await;
+    let (base, _fake) = fake(401, r#"{"message":"Insufficient quota for this key"}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::QuotaExhausted { message: Some("Insufficient quota for this key".into()) });
 
-    let (base, _) = fake(402, "payment required").await;
+    let (base, _fake) = fake(402, "payment required").await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::QuotaExhausted { message: None });
 }
 
 #[tokio::test]
 async fn rate_limited() {
-    let (base, _) = fake(429, r#"{"error":{"message":"slow down","type":"rate_limit"}}"#).await;
+    let (base, _fake) = fake(429, r#"{"error":{"message":"slow down","type":"rate_limit"}}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err, ApiError::RateLimited { message: Some("slow down".into()) });
     assert!(err.is_transient());
@@ -95,25 +95,25 @@ async fn rate_limited() {
 
 #[tokio::test]
 async fn server_error_is_upstream() {
-    let (base, _) = fake(500, r#"{"error":{"message":"upstream overloaded"}}"#).await;
+    let (base, _fake) = fake(500, r#"{"error":{"message":"upstream overloaded"}}"#).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err, ApiError::Upstream { status: 500, message: Some("upstream overloaded".into()) });
     assert!(err.is_transient());
 
     // A gateway's page: the job may have been taken behind it.
-    let (base, _) = fake(502, "<html>Bad Gateway</html>").await;
+    let (base, _fake) = fake(502, "<html>Bad Gateway</html>").await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::Gateway { status: 502 });
     assert!(err.create_may_have_succeeded() && err.is_transient());
     // 504 even with JSON: the gateway lost the API's answer.
-    let (base, _) = fake(504, r#"{"error":{"message":"upstream timed out"}}"#).await;
+    let (base, _fake) = fake(504, r#"{"error":{"message":"upstream timed out"}}"#).await;
     assert_eq!(create_with(&api(&base)).await.unwrap_err(), ApiError::Gateway { status: 504 });
     // The API's own JSON error on a 5xx is a refusal.
-    let (base, _) = fake(503, r#"{"error":{"message":"no channel available"}}"#).await;
+    let (base, _fake) = fake(503, r#"{"error":{"message":"no channel available"}}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert!(matches!(err, ApiError::Upstream { status: 503, .. }) && !err.create_may_have_succeeded(), "{err:?}");
 
-    let (base, _) = fake(404, r#"{"error":"no such route"}"#).await;
+    let (base, _fake) = fake(404, r#"{"error":"no such route"}"#).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::Upstream { status: 404, message: Some("no such route".into()) });
     assert!(!err.is_transient());
@@ -124,12 +124,12 @@ async fn redirects_are_not_followed() {
     let (base, log) = fake(302, "").await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::Gateway { status: 302 });
-    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(log.creates().len(), 1);
 }
 
 #[tokio::test]
 async fn ok_but_not_json_is_bad_response() {
-    let (base, _) = fake(200, "not json").await;
+    let (base, _fake) = fake(200, "not json").await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert!(err.create_may_have_succeeded(), "a 2xx that cannot be read may have made the job");
     match &err {
@@ -143,7 +143,7 @@ async fn ok_but_not_json_is_bad_response() {
 #[tokio::test]
 async fn bad_response_detail_is_short_and_scrubbed() {
     let garbage = format!("oops {KEY} {}", "x".repeat(5000));
-    let (base, _) = fake(200, garbage).await;
+    let (base, _fake) = fake(200, garbage).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     let ApiError::BadResponse { detail } = &err else { panic!("{err:?}") };
     assert!(!detail.contains(KEY), "{detail}");
@@ -154,18 +154,18 @@ async fn bad_response_detail_is_short_and_scrubbed() {
 #[tokio::test]
 async fn huge_body_is_capped() {
     let huge = format!(r#"{{"status":"pending","pad":"{}"}}"#, "a".repeat(2 * MAX_BODY_BYTES));
-    let (base, _) = fake(200, huge).await;
+    let (base, _fake) = fake(200, huge).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 
     // An error body too large to read: not provably the API's refusal.
     let huge = format!(r#"{{"message":"{}"}}"#, "a".repeat(2 * MAX_ERROR_BODY_BYTES));
-    let (base, _) = fake(503, huge).await;
+    let (base, _fake) = fake(503, huge).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err, ApiError::Gateway { status: 503 });
     // A 4xx is a refusal whatever its body.
     let huge = format!(r#"{{"message":"{}"}}"#, "a".repeat(2 * MAX_ERROR_BODY_BYTES));
-    let (base, _) = fake(429, huge).await;
+    let (base, _fake) = fake(429, huge).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert_eq!(err, ApiError::RateLimited { message: None });
     assert!(!err.create_may_have_succeeded());
@@ -173,24 +173,16 @@ async fn huge_body_is_capped() {
 
 #[tokio::test]
 async fn silent_server_times_out_after_sending() {
-    let hits = Arc::new(Mutex::new(0u32));
-    let counter = hits.clone();
-    let app = Router::new().fallback(move || {
-        let counter = counter.clone();
-        async move {
-            *counter.lock().unwrap() += 1;
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "too late"
-        }
-    });
-    let base = serve(app).await;
+    let fake = FakeVideoApi::start().await;
+    fake.answer_all(Reply::never());
+    let base = fake.url();
     let api = api(&base).with_timeouts(Duration::from_millis(300), Duration::from_millis(300));
     let started = std::time::Instant::now();
     let err = create_with(&api).await.unwrap_err();
     assert_eq!(err, ApiError::Timeout { request_sent: true });
     assert!(err.create_may_have_succeeded());
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(*hits.lock().unwrap(), 1, "create is never retried");
+    assert_eq!(fake.creates().len(), 1, "create is never retried");
 
     let err = api.query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
@@ -218,7 +210,7 @@ async fn closed_port_is_unreachable() {
 
 #[tokio::test]
 async fn echoed_key_is_hidden() {
-    let (base, _) =
+    let (base, _fake) =
         fake(401, format!(r#"{{"error":{{"message":"invalid api key: {KEY}","code":"invalid_api_key"}}}}"#)).await;
     let err = create_with(&api(&base)).await.unwrap_err();
     assert!(matches!(err, ApiError::Unauthorized { .. }), "{err:?}");
@@ -227,13 +219,13 @@ async fn echoed_key_is_hidden() {
     assert!(!shown.contains(KEY) && !shown.contains("9f8e7d6c5b4a"), "{shown}");
 
     // Also when the relay echoes the header it got.
-    let (base, _) = fake(500, format!(r#"{{"message":"auth header was Bearer {KEY}"}}"#)).await;
+    let (base, _fake) = fake(500, format!(r#"{{"message":"auth header was Bearer {KEY}"}}"#)).await;
     let err = api(&base).query("t").await.unwrap_err();
     assert_eq!(err.user_message(), None);
     assert!(!format!("{err:?}").contains("9f8e7d6c5b4a"));
 
     // And in task failure reasons.
-    let (base, _) = fake(200, format!(r#"{{"status":"failed","error":"bad key {KEY}"}}"#)).await;
+    let (base, _fake) = fake(200, format!(r#"{{"status":"failed","error":"bad key {KEY}"}}"#)).await;
     let r = api(&base).query("t").await.unwrap();
     assert!(!format!("{r:?}").contains("9f8e7d6c5b4a"), "{r:?}");
 }

@@ -1,0 +1,70 @@
+//! The integration tests: the real binary against the fakes of `testkit`, one
+//! module per area. One test binary, so the kit is compiled once.
+
+mod access;
+mod albums;
+mod buttons;
+mod flood;
+mod fuzz;
+mod hostile_http;
+mod lifecycle;
+mod money;
+mod ops;
+mod replicas;
+mod replicas_polling;
+mod restart;
+mod support_selftest;
+mod video;
+
+use std::{path::PathBuf, time::Duration};
+
+use serde_json::Value;
+use serde_json::json;
+use sora_bot::store::Store;
+use testkit::{BotProcess, Call, FakeTelegram, Msg, TestEnv};
+
+/// How long a test waits for something the bot does at once.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Path of the `sora-bot` binary Cargo built for these tests.
+pub fn bot_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sora-bot"))
+}
+
+/// Starts the bot with `vars` on top of the test environment's.
+pub async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
+    TestEnv::start_with(bot_bin(), vars).await
+}
+
+/// The bot's own database, opened beside it (after it started and migrated it).
+pub async fn store(env: &TestEnv) -> Store {
+    Store::connect(env.var("DATABASE_URL").expect("DATABASE_URL set")).await.expect("open the bot's database")
+}
+
+/// Pushes `message` and returns its message id.
+pub fn send(env: &TestEnv, message: Msg) -> i64 {
+    let message = message.build();
+    let id = msg_id(&message);
+    env.tg.push_message(message);
+    id
+}
+
+/// Successful edits of message `message_id` in `chat_id` so far, in order.
+pub fn edits(env: &TestEnv, chat_id: i64, message_id: impl Into<i64>) -> Vec<Call> {
+    let message_id = message_id.into();
+    env.tg
+        .calls_of("editMessageText")
+        .into_iter()
+        .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
+        .collect()
+}
+
+pub fn msg_id(message: &Value) -> i64 {
+    message["message_id"].as_i64().expect("message_id")
+}
+
+/// The text the bot replied to `message` (as pushed), waiting for it.
+pub async fn reply_to(tg: &FakeTelegram, message: &Value) -> String {
+    let chat_id = message["chat"]["id"].as_i64().expect("chat id");
+    tg.wait_reply_text(chat_id, msg_id(message), WAIT).await
+}
