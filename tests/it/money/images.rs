@@ -42,3 +42,28 @@ async fn media_tokens_are_deleted_when_the_create_is_refused() {
     let status = reqwest::get(&url).await.unwrap().status().as_u16();
     assert_eq!(status, 404, "the photo is no longer served once the create was refused");
 }
+
+/// Inline images are capped for the whole request, not per image: two
+/// images of 11 MB (each under Telegram's 20 MB) make no create.
+#[tokio::test]
+async fn inline_images_are_capped_for_the_whole_request() {
+    let (env, _bot) = TestEnv::start_with(bot_bin(), &[]).await;
+    let big = |tag: u8| {
+        let mut bytes = vec![tag; 11 * 1024 * 1024];
+        bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+        bytes
+    };
+    env.tg.add_file("big-one", big(1));
+    env.tg.add_file("big-two", big(2));
+    let chat = Chat::private(2600);
+    let user = User::new(2600);
+    let first = Msg::document(&chat, &user, "big-one", "image/jpeg", "one.jpg").build();
+    env.tg.push_message(first.clone());
+    let command = send(
+        &env,
+        Msg::document(&chat, &user, "big-two", "image/jpeg", "two.jpg").caption("/video both").reply_to(&first),
+    );
+    let text = reply(&env, 2600, command).await;
+    assert!(text.contains("too large together"), "{text}");
+    assert!(env.video.creates().is_empty(), "no create");
+}
