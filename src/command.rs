@@ -158,6 +158,12 @@ pub struct VideoOptions {
     pub duration: u32,
 }
 
+impl VideoOptions {
+    /// What a request gets when nothing is configured: sora-2, portrait, large, 15 s.
+    pub const STANDARD: VideoOptions =
+        VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
+}
+
 /// A parsed `/video` command: options and a non-empty, trimmed prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoRequest {

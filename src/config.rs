@@ -76,6 +76,18 @@ pub struct Limits {
     pub daily_per_chat: Option<u32>,
 }
 
+#[cfg(test)]
+impl Limits {
+    /// Room for 100 of everything: tests that are not about the cost guards.
+    pub(crate) const ROOMY: Limits = Limits {
+        daily_per_user: 100,
+        max_active_per_user: 100,
+        max_active_total: 100,
+        daily_total: None,
+        daily_per_chat: None,
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageMode {
     /// Served by our own HTTP server under `PUBLIC_BASE_URL/media/<token>.jpg`.

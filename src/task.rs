@@ -109,19 +109,13 @@ pub struct NewTask {
 impl NewTask {
     /// A sora-2, portrait, large, 15 s request in a private chat; tests override what they need.
     pub(crate) fn example() -> NewTask {
-        use crate::command::{Model, Orientation, Size};
         NewTask {
             chat_id: 10,
             user_id: 10,
             command_msg_id: 5,
             lang: Lang::En,
             prompt: "a cat".into(),
-            options: VideoOptions {
-                model: Model::Sora2,
-                orientation: Orientation::Portrait,
-                size: Size::Large,
-                duration: 15,
-            },
+            options: VideoOptions::STANDARD,
             image_file_ids: vec![],
         }
     }

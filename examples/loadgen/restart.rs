@@ -1,10 +1,6 @@
 //! Modes `backlog` and `memory`: a restart with many open tasks.
 
-use sora_bot::{
-    command::{Model, Orientation, Size, VideoOptions},
-    store::Store,
-    task::NewTask,
-};
+use sora_bot::{command::VideoOptions, store::Store, task::NewTask};
 
 use super::*;
 
@@ -119,12 +115,7 @@ pub(crate) async fn insert_open_tasks(db: &Path, n: usize) -> Result<(), String>
                 command_msg_id: 1 + i as i32,
                 lang: sora_bot::lang::Lang::En,
                 prompt: format!("memory prompt {i}"),
-                options: VideoOptions {
-                    model: Model::Sora2,
-                    orientation: Orientation::Portrait,
-                    size: Size::Large,
-                    duration: 15,
-                },
+                options: VideoOptions::STANDARD,
                 image_file_ids: vec![],
             };
             (new, FakeVideoApi::task_id(i + 1))

@@ -173,16 +173,8 @@ mod tests {
         task::{NewTask, TaskState},
     };
 
-    const LIMITS: Limits = Limits {
-        daily_per_user: 100,
-        max_active_per_user: 100,
-        max_active_total: 100,
-        daily_total: None,
-        daily_per_chat: None,
-    };
-
     fn guards(lease: Lease<'_>) -> Guards<'_> {
-        Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }
+        Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease }
     }
 
     async fn created(store: &Store, msg: i32, owner: &str) -> i64 {

@@ -15,14 +15,6 @@ use crate::{
     task::{NewTask, Task, TaskState},
 };
 
-const LIMITS: Limits = Limits {
-    daily_per_user: 100,
-    max_active_per_user: 100,
-    max_active_total: 100,
-    daily_total: None,
-    daily_per_chat: None,
-};
-
 async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     let new = NewTask {
         chat_id: 1,
@@ -34,8 +26,10 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         image_file_ids: vec![],
     };
     let lease = Lease { owner, until: now_ms() + 3_600_000 };
-    let Reservation::Reserved(id) =
-        store.reserve(&new, &Guards { limits: &LIMITS, exempt: false, unknown_active_since: 0, lease }).await.unwrap()
+    let Reservation::Reserved(id) = store
+        .reserve(&new, &Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease })
+        .await
+        .unwrap()
     else {
         panic!("not reserved")
     };
