@@ -99,24 +99,33 @@ fn stranger_sees_their_own_id() {
     assert!(not_allowed(Lang::Zh, 4242).contains("4242"));
 }
 
-#[test]
-fn every_text_fits_a_message() {
-    let t = task();
-    let usage = Usage {
+/// A user with two videos in progress (one stopped) on a busy day.
+fn busy_day() -> Usage {
+    Usage {
         used_today: 3,
-        active_user: 1,
+        active_user: 2,
         active_total: 2,
         cancelled_running: 1,
         used_total_today: 7,
         used_chat_today: 4,
-    };
-    let limits = Limits {
+    }
+}
+
+/// Every limit set, the group and bot-wide budgets included.
+fn every_limit() -> Limits {
+    Limits {
         daily_per_user: 10,
         max_active_per_user: 2,
         max_active_total: 20,
         daily_total: Some(50),
         daily_per_chat: Some(5),
-    };
+    }
+}
+
+#[test]
+fn every_text_fits_a_message() {
+    let t = task();
+    let (usage, limits) = (Usage { active_user: 1, ..busy_day() }, every_limit());
     for lang in [Lang::En, Lang::Zh] {
         for text in [
             help(lang),
@@ -135,21 +144,7 @@ fn every_text_fits_a_message() {
 
 #[test]
 fn quota_shows_every_limit_that_applies() {
-    let usage = Usage {
-        used_today: 3,
-        active_user: 2,
-        active_total: 2,
-        cancelled_running: 1,
-        used_total_today: 7,
-        used_chat_today: 4,
-    };
-    let limits = Limits {
-        daily_per_user: 10,
-        max_active_per_user: 2,
-        max_active_total: 20,
-        daily_total: Some(50),
-        daily_per_chat: Some(5),
-    };
+    let (usage, limits) = (busy_day(), every_limit());
     let text = quota(Lang::En, &usage, &limits, false, true);
     for needle in [
         "7 of 10 videos left",
