@@ -46,7 +46,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    // One thread runs every task: a command mostly waits (HTTP, SQLite's own
+    // thread), and handing work between worker threads cost more CPU in
+    // futex wake-ups than it saved. File I/O still goes to tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -149,6 +149,9 @@ async fn sqlite_pool(
 ) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(1)
+        // A local file cannot drop the connection: no ping before each use (a
+        // round trip to SQLite's thread; sqlx still pings on every release).
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;

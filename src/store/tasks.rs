@@ -264,25 +264,42 @@ fn active_sql(cutoff: &str) -> String {
     )
 }
 
+/// How many tasks hold an active slot, everyone together. Two counts instead of
+/// `COUNT(*) WHERE {active_sql}`: that OR makes SQLite look up every open row
+/// in the table, while `state IN (…)` alone is read from the `tasks_by_state`
+/// index, and `unknown` rows are few.
+fn active_total_sql(cutoff: &str) -> String {
+    format!(
+        "((SELECT COUNT(*) FROM tasks WHERE state IN ({open})) \
+         + (SELECT COUNT(*) FROM tasks WHERE state = '{unknown}' AND created_at > {cutoff}))",
+        open = open_states_sql(),
+        unknown = TaskState::Unknown.as_str()
+    )
+}
+
 /// Counts for the daily quotas: everything but creates that were refused.
 static PAID_SQL: LazyLock<String> = LazyLock::new(|| format!("state <> '{}'", TaskState::Rejected.as_str()));
 
 /// The conditional insert of `reserve`: $16-$20 are the limits, $21 the
-/// unknown cut-off.
+/// unknown cut-off. A count whose limit is `i64::MAX` (no limit) is skipped:
+/// SQLite stops at the first true operand of an OR, and the day's totals read
+/// every row of the day.
 static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
          image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) \
          SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15 \
-         WHERE (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) < $16 \
-           AND (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND {active}) < $17 \
-           AND (SELECT COUNT(*) FROM tasks WHERE {active}) < $18 \
-           AND (SELECT COUNT(*) FROM tasks WHERE day = $13 AND {paid}) < $19 \
-           AND (SELECT COUNT(*) FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) < $20 \
+         WHERE ($16 = {max} OR (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) < $16) \
+           AND ($17 = {max} OR (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND {active}) < $17) \
+           AND {active_total} < $18 \
+           AND ($19 = {max} OR (SELECT COUNT(*) FROM tasks WHERE day = $13 AND {paid}) < $19) \
+           AND ($20 = {max} OR (SELECT COUNT(*) FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) < $20) \
          ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
          RETURNING id",
         paid = *PAID_SQL,
         active = active_sql("$21"),
+        active_total = active_total_sql("$21"),
+        max = i64::MAX,
     )
 });
 
@@ -338,12 +355,13 @@ async fn usage_in(
         "SELECT \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND day = $3 AND {paid}) AS used_today, \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND {active}) AS active_user, \
-           (SELECT COUNT(*) FROM tasks WHERE {active}) AS active_total, \
+           {active_total} AS active_total, \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND cancelled_at IS NOT NULL AND state IN ({open})) AS cancelled_running, \
            (SELECT COUNT(*) FROM tasks WHERE day = $3 AND {paid}) AS used_total_today, \
            (SELECT COUNT(*) FROM tasks WHERE chat_id = $2 AND day = $3 AND {paid}) AS used_chat_today",
         paid = *PAID_SQL,
         active = active_sql("$4"),
+        active_total = active_total_sql("$4"),
         open = open_states_sql(),
     ))
     .bind(user_id)
