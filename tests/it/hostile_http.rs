@@ -98,12 +98,46 @@ async fn the_secret_is_checked_before_any_body_is_read() {
     stream.write_all(head(Some(SECRET), 2_000_000).as_bytes()).await.unwrap();
     let answer = read_until_closed(&mut stream).await.expect("answered and closed");
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    // And without a length (chunked), once it passes the limit.
-    let oversized = format!("{{\"update_id\": 1, \"padding\": \"{}\"}}", "x".repeat(1_100_000));
-    let response = hook.post_update(&oversized, Some(SECRET)).await;
-    assert_eq!(response.status(), 413);
+    // And without a length (chunked), once it passes the limit. The server
+    // may close while the client is still sending, and the kernel may then
+    // reset the connection before the client reads the answer: a refusal
+    // either way, and the log says which limit it was.
+    let answer = send_chunked(&hook, Some(SECRET), 1_100_000).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 413"), "{answer}");
     hook.bot.wait_log("over the size limit", WAIT).await;
-    assert_eq!(hook.post_update(&oversized, None).await.status(), 401);
+    let answer = send_chunked(&hook, None, 1_100_000).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+/// Posts a chunked update of `len` bytes, ignoring a connection closed under
+/// the writer, and returns what the server answered before closing.
+async fn send_chunked(hook: &Hooked, secret: Option<&str>, len: usize) -> String {
+    let stream = hook.connect().await;
+    let (mut reader, mut writer) = stream.into_split();
+    let secret = secret.map(|s| format!("X-Telegram-Bot-Api-Secret-Token: {s}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST /telegram/webhook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n{secret}Transfer-Encoding: chunked\r\n\r\n"
+    );
+    let sending = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        writer.write_all(head.as_bytes()).await?;
+        for _ in 0..len.div_ceil(chunk.len()) {
+            writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            writer.write_all(&chunk).await?;
+            writer.write_all(b"\r\n").await?;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read_all = async {
+        while let Ok(n @ 1..) = reader.read(&mut buffer).await {
+            answer.extend_from_slice(&buffer[..n]);
+        }
+    };
+    tokio::time::timeout(WAIT, read_all).await.expect("the server answers or closes");
+    sending.abort();
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]
