@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use teloxide::{
     requests::{Request as _, Requester},
     stop::{StopToken, mk_stop_token},
-    types::{Update, UpdateKind},
+    types::{AllowedUpdate, Update, UpdateKind},
     update_listeners::{StatefulListener, UpdateListener},
 };
 use tokio::sync::mpsc;
@@ -62,6 +62,10 @@ pub async fn register<R: Requester>(bot: &R, url: reqwest::Url, secret: &SecretS
     let payload = teloxide::requests::HasPayload::payload_mut(&mut request);
     payload.secret_token = Some(secret.expose_secret().to_owned());
     payload.drop_pending_updates = Some(false);
+    // Telegram keeps an earlier setWebhook's list when none is given: name
+    // every kind the bot handles, so presses and inline queries always arrive.
+    payload.allowed_updates =
+        Some(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery, AllowedUpdate::InlineQuery]);
     request.send().await?;
     Ok(())
 }

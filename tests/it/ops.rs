@@ -99,6 +99,8 @@ async fn webhook_mode_registers_the_webhook_and_only_takes_updates_with_the_secr
     let set = hook.env.tg.wait_for("setWebhook", 1, WAIT).await;
     assert_eq!(set[0].body["url"], json!(url), "{}", set[0].body);
     assert_eq!(set[0].body["secret_token"], json!(WEBHOOK_SECRET), "{}", set[0].body);
+    // Every kind the bot handles, whatever an earlier setWebhook asked for.
+    assert_eq!(set[0].body["allowed_updates"], json!(["message", "callback_query", "inline_query"]), "{}", set[0].body);
 
     let chat = Chat::private(601);
     let user = User::new(601);
