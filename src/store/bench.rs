@@ -12,23 +12,16 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         for (new, upstream_id) in tasks {
-            sqlx::query(
-                "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, \
+            super::tasks::bind_request(
+                sqlx::query(
+                    "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, \
                  duration, image_file_ids, upstream_id, state, upstream_status, created_at, updated_at, day, \
                  next_poll_at) \
                  SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, \
                  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $13, $14, $13",
+                ),
+                new,
             )
-            .bind(new.chat_id)
-            .bind(new.user_id)
-            .bind(i64::from(new.command_msg_id))
-            .bind(new.lang.code())
-            .bind(&new.prompt)
-            .bind(new.options.model.as_str())
-            .bind(new.options.orientation.as_str())
-            .bind(new.options.size.as_str())
-            .bind(i64::from(new.options.duration))
-            .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
             .bind(upstream_id)
             .bind(TaskState::Running.as_str())
             .bind(now)

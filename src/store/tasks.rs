@@ -95,17 +95,7 @@ impl Store {
         let per_user = |limit: u32| if guards.exempt { i64::MAX } else { i64::from(limit) };
         let per_chat =
             if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
-        let insert = sqlx::query(&RESERVE_SQL)
-            .bind(new.chat_id)
-            .bind(new.user_id)
-            .bind(i64::from(new.command_msg_id))
-            .bind(new.lang.code())
-            .bind(&new.prompt)
-            .bind(new.options.model.as_str())
-            .bind(new.options.orientation.as_str())
-            .bind(new.options.size.as_str())
-            .bind(i64::from(new.options.duration))
-            .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
+        let insert = bind_request(sqlx::query(&RESERVE_SQL), new)
             .bind(TaskState::Submitting.as_str())
             .bind(now)
             .bind(day)
@@ -253,6 +243,24 @@ impl Store {
         usage_in(&mut conn, user_id, chat_id, utc_day(now_ms()), unknown_active_since).await
     }
 }
+
+/// Binds `$1`…`$10` of an insert into `tasks`: who asked, where, and what
+/// (chat, user, command message, language, prompt, the four options, photos).
+pub(super) fn bind_request<'q>(query: AnyQuery<'q>, new: &'q NewTask) -> AnyQuery<'q> {
+    query
+        .bind(new.chat_id)
+        .bind(new.user_id)
+        .bind(i64::from(new.command_msg_id))
+        .bind(new.lang.code())
+        .bind(&new.prompt)
+        .bind(new.options.model.as_str())
+        .bind(new.options.orientation.as_str())
+        .bind(new.options.size.as_str())
+        .bind(i64::from(new.options.duration))
+        .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// A task that holds an active slot: open, or its create's outcome is unknown
 /// and it may still be running upstream (created after the `cutoff` placeholder).
