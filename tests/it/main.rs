@@ -16,7 +16,7 @@ mod restart;
 mod support_selftest;
 mod video;
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde_json::Value;
 use serde_json::json;
@@ -67,4 +67,13 @@ pub fn msg_id(message: &Value) -> i64 {
 pub async fn reply_to(tg: &FakeTelegram, message: &Value) -> String {
     let chat_id = message["chat"]["id"].as_i64().expect("chat id");
     tg.wait_reply_text(chat_id, msg_id(message), WAIT).await
+}
+
+/// `GET path` on the bot's own HTTP server: status and body.
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let response =
+        client.get(format!("http://{addr}{path}")).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
 }

@@ -21,7 +21,7 @@ use sora_bot::{
 };
 use testkit::*;
 
-use crate::{bot_bin, send};
+use crate::{bot_bin, get, send};
 use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
@@ -41,11 +41,6 @@ async fn tasks_of(store: &Store, user_ids: impl IntoIterator<Item = i64>) -> Vec
         tasks.extend(store.recent_for_user(user_id, 100).await.unwrap());
     }
     tasks
-}
-
-async fn healthz(addr: SocketAddr) -> u16 {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    client.get(format!("http://{addr}/healthz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------
@@ -92,7 +87,7 @@ async fn a_full_sqlite_database_never_pays_without_a_row() {
     assert!(refused > 0, "the database never filled up");
     assert_eq!(creates, stored.len(), "every create has its row and no refused request was created");
     assert_eq!(creates + refused, commands.len(), "every command was answered one way or the other");
-    assert_eq!(healthz(addr).await, 503, "a database that cannot be written is not healthy");
+    assert_eq!(get(addr, "/healthz").await.0, 503, "a database that cannot be written is not healthy");
     assert!(bot.logs().contains("nothing was sent to the video API"), "{}", bot.logs());
 }
 

@@ -34,14 +34,6 @@ fn answered(env: &TestEnv, message: &Value) -> bool {
     env.tg.calls().iter().any(|c| c.body["reply_parameters"]["message_id"] == id || c.body["reply_to_message_id"] == id)
 }
 
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    let response =
-        client.get(format!("http://{addr}{path}")).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
 // ---------------------------------------------------------------------------
 // Webhook mode
 // ---------------------------------------------------------------------------
