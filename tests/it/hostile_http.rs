@@ -10,7 +10,7 @@ use testkit::*;
 
 use crate::*;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 const SECRET: &str = "hostile_test_secret";
@@ -58,7 +58,7 @@ impl Hooked {
 }
 
 /// Everything the server sends until it closes the connection (or `WAIT` passes: `None`).
-async fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
+async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Option<String> {
     let mut answer = Vec::new();
     let mut buffer = [0u8; 4096];
     let read_all = async {
@@ -128,16 +128,9 @@ async fn send_chunked(hook: &Hooked, secret: Option<&str>, len: usize) -> String
         }
         writer.write_all(b"0\r\n\r\n").await
     });
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let read_all = async {
-        while let Ok(n @ 1..) = reader.read(&mut buffer).await {
-            answer.extend_from_slice(&buffer[..n]);
-        }
-    };
-    tokio::time::timeout(WAIT, read_all).await.expect("the server answers or closes");
+    let answer = read_until_closed(&mut reader).await.expect("the server answers or closes");
     sending.abort();
-    String::from_utf8_lossy(&answer).into_owned()
+    answer
 }
 
 #[tokio::test]
