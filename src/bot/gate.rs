@@ -183,7 +183,7 @@ mod tests {
 
     fn gate(per_minute: u32) -> Arc<Gate> {
         let vars = [
-            ("TELOXIDE_TOKEN", "123456789:AAtest-token-for-unit-tests-0123456789"),
+            ("TELOXIDE_TOKEN", testkit::TOKEN),
             ("VIDEO_API_KEY", "k"),
             ("ALLOWED_USER_IDS", "10"),
             ("ADMIN_USER_IDS", "11"),

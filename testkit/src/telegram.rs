@@ -17,7 +17,7 @@ use crate::updates::{self, DOCUMENT_LEN};
 mod answers;
 use answers::{api, download, int_param};
 
-pub const TOKEN: &str = "123456789:AAtest-token-for-fake-bot-api-123456";
+pub const TOKEN: &str = "123456789:FAKE-token-of-the-fake-bot-api-not-a-secret";
 pub const BOT_USERNAME: &str = "SoraTestBot";
 pub const BOT_ID: i64 = 123456789;
 
