@@ -9,7 +9,10 @@ mod rounds;
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -55,6 +58,9 @@ struct Inner {
     /// Unix ms: on SQLite, a create still `submitting` from before this was
     /// cut off by the previous run's end.
     started_at: i64,
+    /// SQLite only: the creates cut off before `started_at` were all reported,
+    /// and no later one can be, so rounds stop looking.
+    cut_off_reported: AtomicBool,
     /// Tasks being handled now. A delivery can outlast the poll interval, and a
     /// second one started meanwhile would send the video twice.
     in_flight: Mutex<HashSet<i64>>,
@@ -72,6 +78,7 @@ impl Watcher {
                 http,
                 config,
                 started_at,
+                cut_off_reported: AtomicBool::new(false),
                 in_flight: Mutex::new(HashSet::new()),
             }),
             rounds,
@@ -138,8 +145,15 @@ impl Inner {
     /// Tells the users of creates cut off by a crash that their video's state
     /// is unknown, as soon as that is certain (see `Store::expire_cut_off_creates`).
     async fn report_cut_off_creates(self: &Arc<Self>, tracker: &TaskTracker) {
+        if self.cut_off_reported.load(Ordering::Relaxed) {
+            return;
+        }
         let expired = match self.store.expire_cut_off_creates(self.started_at).await {
-            Ok(expired) => expired,
+            Ok(expired) => {
+                // PostgreSQL: another replica may die and leave one at any time.
+                self.cut_off_reported.store(!self.store.is_shared(), Ordering::Relaxed);
+                expired
+            }
             Err(error) => {
                 tracing::warn!(%error, "could not look for cut-off creates");
                 return;
