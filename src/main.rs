@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 use sora_bot::{
     bot::{self, Albums, AppState, Gate},
     config::{Config, ImageMode},
+    dispatch::Dispatch,
     http::{self, HttpState},
     images::ImageUrls,
     leader::{self, PollerElection, PollingErrors},
@@ -142,16 +143,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
         webhook = Some(updates);
     }
     let server = tokio::spawn(http::serve(listener, app, max_connections, shutdown.clone().cancelled_owned()));
+    let dispatch = Dispatch::new(bot::schema(), teloxide::dptree::deps![state, me, telegram.bot.clone()]);
     match webhook {
-        Some(updates) => updates::by_webhook(&telegram, &gate, state, updates, stopping.cancelled_owned()).await,
+        Some(updates) => updates::by_webhook(&dispatch, &gate, updates, stopping.cancelled()).await,
         None if !store.is_shared() => {
-            updates::poll(&telegram, &gate, state, PollingErrors::new(), stopping.cancelled_owned()).await
+            updates::poll(&telegram, &dispatch, &gate, PollingErrors::new(), stopping.cancelled()).await;
         }
         None => {
             // Replicas of one bot on one PostgreSQL database: only the holder of the poller lock polls.
             let key = leader::poller_lock_key(config.telegram_api_url.as_str(), config.telegram_token.expose_secret());
             let election = PollerElection::new(config.database_url.expose_secret(), key);
-            updates::poll_while_leader(&telegram, &gate, state, election, &stopping).await;
+            updates::poll_while_leader(&telegram, &dispatch, &gate, election, &stopping).await;
         }
     }
     shut_down_in_order(tracker, telegram, shutdown, watcher, server, store).await;

@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use teloxide::{
     requests::{Request as _, Requester},
     stop::{StopToken, mk_stop_token},
-    types::{AllowedUpdate, Update, UpdateKind},
+    types::{Update, UpdateKind},
     update_listeners::{StatefulListener, UpdateListener},
 };
 use tokio::sync::mpsc;
@@ -64,8 +64,7 @@ pub async fn register<R: Requester>(bot: &R, url: reqwest::Url, secret: &SecretS
     payload.drop_pending_updates = Some(false);
     // Telegram keeps an earlier setWebhook's list when none is given: name
     // every kind the bot handles, so presses and inline queries always arrive.
-    payload.allowed_updates =
-        Some(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery, AllowedUpdate::InlineQuery]);
+    payload.allowed_updates = Some(crate::bot::HANDLED_UPDATES.to_vec());
     request.send().await?;
     Ok(())
 }

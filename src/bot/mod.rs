@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 use teloxide::{
     dispatching::UpdateHandler,
     prelude::*,
-    types::{BotCommand, Me},
+    types::{AllowedUpdate, BotCommand, Me},
     utils::command::BotCommands,
 };
 use tokio_util::task::TaskTracker;
@@ -81,6 +81,11 @@ pub struct AppState {
 
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub type HandlerResult = Result<(), HandlerError>;
+
+/// The kinds of update `schema` handles: what the bot asks Telegram for, by
+/// webhook or polling. Listed, since Telegram keeps the last list it was given.
+pub const HANDLED_UPDATES: [AllowedUpdate; 3] =
+    [AllowedUpdate::Message, AllowedUpdate::CallbackQuery, AllowedUpdate::InlineQuery];
 
 /// The whole behaviour, top to bottom.
 pub fn schema() -> UpdateHandler<HandlerError> {

@@ -1,0 +1,157 @@
+//! Hands each update to the handler tree: one chat's updates one at a time, in
+//! the order they came, and different chats at the same time.
+//!
+//! This replaces teloxide's `Dispatcher` for memory and availability:
+//! - Its worker per chat allocates a channel block for 32 updates (about 48 KB)
+//!   on the chat's first update, and keeps it after the chat goes quiet until
+//!   there are more workers than at the busiest moment so far: a burst from 500
+//!   chats held 25 MB of them for good. Here a chat has a queue only while it
+//!   has updates waiting, and the queue holds only those.
+//! - When one chat's queue was full it stopped handing out updates to every
+//!   chat. Here that chat's newest update is dropped and logged instead.
+//! - A panicking handler killed its worker, and the next update for that chat
+//!   panicked the dispatcher. Here the panic is logged and the chat goes on.
+
+use std::{
+    collections::{HashMap, VecDeque, hash_map::Entry},
+    panic::AssertUnwindSafe,
+    pin::pin,
+    sync::{Arc, Mutex},
+};
+
+use futures_util::{FutureExt, StreamExt};
+use teloxide::{
+    dispatching::UpdateHandler,
+    dptree::di::DependencyMap,
+    error_handlers::ErrorHandler,
+    types::{ChatId, Update, UpdateKind},
+    update_listeners::UpdateListener,
+};
+use tokio_util::task::TaskTracker;
+
+use crate::bot::HandlerError;
+
+/// Updates one chat may have waiting while its earlier one is handled. The
+/// gate in front already limits each user's commands; this bounds a busy group.
+const QUEUE_PER_CHAT: usize = 64;
+
+/// The handler tree and what it is given besides the update (shared state,
+/// the bot's own account). Cheap to clone: one per way of receiving updates.
+#[derive(Clone)]
+pub struct Dispatch {
+    handler: Arc<UpdateHandler<HandlerError>>,
+    deps: DependencyMap,
+}
+
+/// One run's chats with updates waiting, and its handlers in flight.
+struct Chats {
+    dispatch: Dispatch,
+    waiting: Mutex<HashMap<ChatId, VecDeque<Update>>>,
+    running: TaskTracker,
+}
+
+impl Dispatch {
+    pub fn new(handler: UpdateHandler<HandlerError>, deps: DependencyMap) -> Self {
+        Dispatch { handler: Arc::new(handler), deps }
+    }
+
+    /// Dispatches `listener`'s updates until `stop` resolves, then lets the
+    /// listener finish (polling confirms what it handed out) and waits for
+    /// every handler in flight. `stop`'s output (the poller lock, say) is held
+    /// until then, and returned.
+    pub async fn run<L, E, T>(&self, mut listener: L, errors: Arc<E>, stop: impl Future<Output = T>) -> Option<T>
+    where
+        L: UpdateListener,
+        E: ErrorHandler<L::Err>,
+    {
+        listener.hint_allowed_updates(&mut crate::bot::HANDLED_UPDATES.into_iter());
+        let stop_token = listener.stop_token();
+        let chats = Arc::new(Chats { dispatch: self.clone(), waiting: Mutex::default(), running: TaskTracker::new() });
+        let mut stop = pin!(stop.fuse());
+        let mut held = None;
+        let mut updates = pin!(listener.as_stream());
+        loop {
+            tokio::select! {
+                output = &mut stop, if held.is_none() => {
+                    held = Some(output);
+                    stop_token.stop();
+                }
+                next = updates.next() => match next {
+                    Some(Ok(update)) => chats.take(update),
+                    Some(Err(error)) => errors.clone().handle_error(error).await,
+                    None => break,
+                },
+            }
+        }
+        chats.running.close();
+        chats.running.wait().await;
+        held
+    }
+
+    async fn handle(&self, update: Update) {
+        let mut deps = self.deps.clone();
+        deps.insert(update);
+        let handled = AssertUnwindSafe(self.handler.dispatch(deps)).catch_unwind().await;
+        match handled {
+            // Continue: nothing in the tree wanted it (a plain chat message).
+            Ok(std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_)) => {}
+            Ok(std::ops::ControlFlow::Break(Err(error))) => tracing::error!(%error, "an update's handler failed"),
+            Err(_) => tracing::error!("an update's handler panicked; the chat's next updates are still handled"),
+        }
+    }
+}
+
+impl Chats {
+    fn take(self: &Arc<Self>, update: Update) {
+        if let UpdateKind::Error(_) = update.kind {
+            // Its JSON did not match any update type teloxide knows; its text is the user's, so not logged.
+            tracing::warn!(update_id = update.id.0, "an update could not be read; skipped");
+            return;
+        }
+        // Inline queries have no chat: nothing to keep in order.
+        let Some(chat) = update.chat().map(|chat| chat.id) else {
+            let chats = self.clone();
+            self.running.spawn(async move { chats.dispatch.handle(update).await });
+            return;
+        };
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match waiting.entry(chat) {
+            Entry::Occupied(queue) if queue.get().len() >= QUEUE_PER_CHAT => {
+                drop(waiting);
+                tracing::warn!(chat_id = chat.0, update_id = update.id.0, "chat's update queue full; update dropped");
+                crate::metrics::dropped("update");
+            }
+            Entry::Occupied(mut queue) => queue.get_mut().push_back(update),
+            Entry::Vacant(slot) => {
+                // The chat is now busy; its first update goes straight to its task.
+                slot.insert(VecDeque::new());
+                drop(waiting);
+                let chats = self.clone();
+                self.running.spawn(async move {
+                    chats.dispatch.handle(update).await;
+                    chats.drain(chat).await;
+                });
+            }
+        }
+    }
+
+    /// Handles the chat's waiting updates in order; forgets the chat when none are left.
+    async fn drain(&self, chat: ChatId) {
+        loop {
+            let next = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                match waiting.get_mut(&chat).and_then(VecDeque::pop_front) {
+                    Some(update) => update,
+                    None => {
+                        waiting.remove(&chat);
+                        return;
+                    }
+                }
+            };
+            self.dispatch.handle(next).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
