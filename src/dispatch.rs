@@ -9,6 +9,8 @@
 //!   has updates waiting, and the queue holds only those.
 //! - When one chat's queue was full it stopped handing out updates to every
 //!   chat. Here that chat's newest update is dropped and logged instead.
+//! - At most `HANDLERS_AT_ONCE` updates are handled at once, so a burst
+//!   waits as small queued updates rather than as half-run handlers.
 //! - A panicking handler killed its worker, and the next update for that chat
 //!   panicked the dispatcher. Here the panic is logged and the chat goes on.
 
@@ -27,6 +29,7 @@ use teloxide::{
     types::{ChatId, Update, UpdateKind},
     update_listeners::UpdateListener,
 };
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::bot::HandlerError;
@@ -34,6 +37,13 @@ use crate::bot::HandlerError;
 /// Updates one chat may have waiting while its earlier one is handled. The
 /// gate in front already limits each user's commands; this bounds a busy group.
 const QUEUE_PER_CHAT: usize = 64;
+
+/// Updates handled at once, over all chats. Handlers do short database and
+/// Telegram work and hand anything slow (creates, album waits) to tasks of
+/// their own, so more at once only queues on the one SQLite connection: a
+/// burst from 500 chats held 500 handlers of about 20 KB each. A waiting chat
+/// holds its update and a small task.
+const HANDLERS_AT_ONCE: usize = 64;
 
 /// The handler tree and what it is given besides the update (shared state,
 /// the bot's own account). Cheap to clone: one per way of receiving updates.
@@ -48,6 +58,8 @@ struct Chats {
     dispatch: Dispatch,
     waiting: Mutex<HashMap<ChatId, VecDeque<Update>>>,
     running: TaskTracker,
+    /// Handlers' turns, first come first served.
+    turns: Semaphore,
 }
 
 impl Dispatch {
@@ -66,12 +78,18 @@ impl Dispatch {
     {
         listener.hint_allowed_updates(&mut crate::bot::HANDLED_UPDATES.into_iter());
         let stop_token = listener.stop_token();
-        let chats = Arc::new(Chats { dispatch: self.clone(), waiting: Mutex::default(), running: TaskTracker::new() });
+        let chats = Arc::new(Chats {
+            dispatch: self.clone(),
+            waiting: Mutex::default(),
+            running: TaskTracker::new(),
+            turns: Semaphore::new(HANDLERS_AT_ONCE),
+        });
         let mut stop = pin!(stop.fuse());
         let mut held = None;
         let mut updates = pin!(listener.as_stream());
         loop {
             tokio::select! {
+                biased;
                 output = &mut stop, if held.is_none() => {
                     held = Some(output);
                     stop_token.stop();
@@ -111,7 +129,7 @@ impl Chats {
         // Inline queries have no chat: nothing to keep in order.
         let Some(chat) = update.chat().map(|chat| chat.id) else {
             let chats = self.clone();
-            self.running.spawn(async move { chats.dispatch.handle(update).await });
+            self.running.spawn(async move { chats.handle(update).await });
             return;
         };
         let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -128,7 +146,7 @@ impl Chats {
                 drop(waiting);
                 let chats = self.clone();
                 self.running.spawn(async move {
-                    chats.dispatch.handle(update).await;
+                    chats.handle(update).await;
                     chats.drain(chat).await;
                 });
             }
@@ -148,8 +166,13 @@ impl Chats {
                     }
                 }
             };
-            self.dispatch.handle(next).await;
+            self.handle(next).await;
         }
+    }
+
+    async fn handle(&self, update: Update) {
+        let _turn = self.turns.acquire().await.expect("never closed");
+        self.dispatch.handle(update).await;
     }
 }
 

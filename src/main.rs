@@ -22,7 +22,7 @@ use sora_bot::{
     webhook,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// How long a stopping bot waits for queued answers (one a second per chat).
 const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
@@ -35,10 +35,14 @@ fn main() -> ExitCode {
         eprintln!("sora-bot: configuration error: .env: {error}");
         return ExitCode::from(2);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+    // `target=level` lists (`info`, `warn,sora_bot=debug`); a bad one means `info`.
+    let log_filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|filter| filter.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
+        .with(log_filter)
         .init();
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -131,3 +131,23 @@ async fn stopping_waits_for_handlers_in_flight_and_hands_back_what_stop_yielded(
     assert_eq!(run.await.unwrap(), Some("held"));
     assert_eq!(seen.lock().unwrap().clone(), ["1:wait slow"]);
 }
+
+#[tokio::test]
+async fn at_most_a_fixed_number_of_updates_are_handled_at_once() {
+    let harness = Harness::start();
+    for chat in 1..=HANDLERS_AT_ONCE as i64 {
+        harness.send(chat, "wait");
+    }
+    harness.send(1000, "queued behind them");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(harness.seen.lock().unwrap().is_empty(), "an update was handled beyond the limit");
+    harness.release.add_permits(1);
+    for _ in 0..200 {
+        if harness.seen.lock().unwrap().iter().any(|seen| seen == "1000:queued behind them") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(harness.seen.lock().unwrap().len(), 2, "one waiting handler and the queued update ran");
+    harness.release.add_permits(HANDLERS_AT_ONCE);
+}
