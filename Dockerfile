@@ -2,6 +2,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# SQLite's build flags (the features left out of the bundled library).
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 # A workspace member (dev-only test kit): cargo needs its manifest to resolve the workspace.
