@@ -9,8 +9,9 @@
 //!   has updates waiting, and the queue holds only those.
 //! - When one chat's queue was full it stopped handing out updates to every
 //!   chat. Here that chat's newest update is dropped and logged instead.
-//! - At most `HANDLERS_AT_ONCE` updates are handled at once, so a burst
-//!   waits as small queued updates rather than as half-run handlers.
+//! - At most `HANDLERS_AT_ONCE` updates are handled at once (a slow one
+//!   stops counting after `TURN_LIMIT`), so a burst waits as small queued
+//!   updates rather than as half-run handlers.
 //! - A panicking handler killed its worker, and the next update for that chat
 //!   panicked the dispatcher. Here the panic is logged and the chat goes on.
 
@@ -19,6 +20,7 @@ use std::{
     panic::AssertUnwindSafe,
     pin::pin,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use futures_util::{FutureExt, StreamExt};
@@ -44,6 +46,10 @@ const QUEUE_PER_CHAT: usize = 64;
 /// burst from 500 chats held 500 handlers of about 20 KB each. A waiting chat
 /// holds its update and a small task.
 const HANDLERS_AT_ONCE: usize = 64;
+/// A handler still running after this no longer counts against
+/// `HANDLERS_AT_ONCE`: slow handlers cannot stall the others, and at most
+/// `HANDLERS_AT_ONCE` of them start each `TURN_LIMIT`.
+const TURN_LIMIT: Duration = Duration::from_secs(1);
 
 /// The handler tree and what it is given besides the update (shared state,
 /// the bot's own account). Cheap to clone: one per way of receiving updates.
@@ -171,8 +177,16 @@ impl Chats {
     }
 
     async fn handle(&self, update: Update) {
-        let _turn = self.turns.acquire().await.expect("never closed");
-        self.dispatch.handle(update).await;
+        let turn = self.turns.acquire().await.expect("never closed");
+        let mut handling = pin!(self.dispatch.handle(update));
+        tokio::select! {
+            () = &mut handling => return,
+            () = tokio::time::sleep(TURN_LIMIT) => {}
+        }
+        // Still running (waiting out Telegram's rate limit, say): the next
+        // update gets the turn rather than wait behind it with every other chat.
+        drop(turn);
+        handling.await;
     }
 }
 

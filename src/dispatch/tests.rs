@@ -71,7 +71,11 @@ impl Harness {
     }
 
     async fn seen_eventually(&self, expected: &[&str]) {
-        for _ in 0..200 {
+        self.seen_eventually_within(expected, Duration::from_secs(1)).await;
+    }
+
+    async fn seen_eventually_within(&self, expected: &[&str], limit: Duration) {
+        for _ in 0..limit.as_millis() / 5 {
             if self.seen.lock().unwrap().clone() == expected {
                 return;
             }
@@ -149,5 +153,18 @@ async fn at_most_a_fixed_number_of_updates_are_handled_at_once() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(harness.seen.lock().unwrap().len(), 2, "one waiting handler and the queued update ran");
+    harness.release.add_permits(HANDLERS_AT_ONCE);
+}
+
+#[tokio::test]
+async fn handlers_still_running_after_the_turn_limit_let_the_next_updates_in() {
+    let harness = Harness::start();
+    for chat in 1..=HANDLERS_AT_ONCE as i64 {
+        harness.send(chat, "wait");
+    }
+    harness.send(1000, "queued behind them");
+    tokio::time::sleep(TURN_LIMIT / 2).await;
+    assert!(harness.seen.lock().unwrap().is_empty());
+    harness.seen_eventually_within(&["1000:queued behind them"], TURN_LIMIT * 2).await;
     harness.release.add_permits(HANDLERS_AT_ONCE);
 }
