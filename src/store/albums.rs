@@ -41,7 +41,7 @@ impl Store {
         .bind(i64::from(message_id))
         .bind(file_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         let last = LAST_PURGE.load(Ordering::Relaxed);
         if now - last >= PURGE_EVERY_MS
@@ -60,7 +60,7 @@ impl Store {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM album_photos WHERE chat_id = $1 AND media_group_id = $2")
             .bind(chat_id)
             .bind(group_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.db.conn().await?)
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -75,7 +75,7 @@ impl Store {
         .bind(group_id)
         .bind(now_ms() - ALBUM_ROWS_TTL_MS)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok(rows.iter().map(|row| row.try_get("file_id")).collect::<Result<_, _>>()?)
     }
@@ -91,7 +91,7 @@ impl Store {
         .bind(group_id)
         .bind(command)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -106,17 +106,21 @@ impl Store {
         .bind(owner)
         .bind(chat_id)
         .bind(group_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.db.conn().await?)
         .await?;
         Ok(row.map(|row| row.try_get("command")).transpose()?)
     }
 
     /// Deletes album rows seen before `before` (unix ms).
     pub async fn purge_albums(&self, before: i64) -> StoreResult<u64> {
-        let photos =
-            sqlx::query("DELETE FROM album_photos WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
-        let commands =
-            sqlx::query("DELETE FROM album_commands WHERE seen_at < $1").bind(before).execute(&self.pool).await?;
+        let photos = sqlx::query("DELETE FROM album_photos WHERE seen_at < $1")
+            .bind(before)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
+        let commands = sqlx::query("DELETE FROM album_commands WHERE seen_at < $1")
+            .bind(before)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
         Ok(photos.rows_affected() + commands.rows_affected())
     }
 }

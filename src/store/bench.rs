@@ -1,6 +1,8 @@
 //! Bulk set-up for the benchmark (examples/loadgen): thousands of open tasks
 //! in one transaction, which `reserve` + `mark_created` would take minutes for.
 
+use sqlx::Connection as _;
+
 use super::{Store, StoreResult, now_ms, utc_day};
 use crate::task::{NewTask, TaskState};
 
@@ -10,7 +12,8 @@ impl Store {
     /// the largest one.
     pub async fn insert_running(&self, tasks: &[(NewTask, String)]) -> StoreResult<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.db.conn().await?;
+        let mut tx = conn.begin().await?;
         for (new, upstream_id) in tasks {
             super::tasks::bind_request(
                 sqlx::query(
@@ -40,12 +43,12 @@ impl Store {
             .bind(earliest)
             .bind(spread.max(1))
             .bind(TaskState::Running.as_str())
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         let ids: Vec<(String,)> =
             sqlx::query_as("SELECT upstream_id FROM tasks WHERE state = $1 AND upstream_id IS NOT NULL ORDER BY id")
                 .bind(TaskState::Running.as_str())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.db.conn().await?)
                 .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }

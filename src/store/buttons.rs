@@ -33,7 +33,7 @@ impl Store {
         let now = now_ms();
         sqlx::query("DELETE FROM pending_requests WHERE created_at < $1")
             .bind(now - KEEP_MS)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         // 53 bits: short in button data, and exact in any JSON reader.
         let id = (rand::random::<u64>() >> 11).max(1) as i64;
@@ -44,7 +44,7 @@ impl Store {
             .bind(args)
             .bind(serde_json::to_string(image_file_ids).expect("strings serialise"))
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(id)
     }
@@ -52,7 +52,7 @@ impl Store {
     pub async fn pending_request(&self, id: i64) -> StoreResult<Option<PendingRequest>> {
         let row = sqlx::query("SELECT id, chat_id, user_id, args, image_file_ids FROM pending_requests WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let images: String = row.try_get("image_file_ids")?;
@@ -70,13 +70,16 @@ impl Store {
     /// delivered again), in which case it must not be acted on twice.
     pub async fn first_press(&self, callback_id: &str) -> StoreResult<bool> {
         let now = now_ms();
-        sqlx::query("DELETE FROM button_presses WHERE created_at < $1").bind(now - KEEP_MS).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM button_presses WHERE created_at < $1")
+            .bind(now - KEEP_MS)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
         let result = sqlx::query(
             "INSERT INTO button_presses (callback_id, created_at) VALUES ($1, $2) ON CONFLICT (callback_id) DO NOTHING",
         )
         .bind(callback_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -86,7 +89,7 @@ impl Store {
         sqlx::query("UPDATE tasks SET video_file_id = $1 WHERE id = $2")
             .bind(file_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -104,7 +107,7 @@ impl Store {
         .bind(TaskState::Done.as_str())
         .bind(pattern)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         rows.iter().map(|row| Ok((task_from_row(row)?, row.try_get("video_file_id")?))).collect()
     }

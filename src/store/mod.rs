@@ -6,6 +6,7 @@
 mod albums;
 mod bench;
 mod buttons;
+mod database;
 mod media;
 mod settings;
 mod tasks;
@@ -14,13 +15,15 @@ mod watch;
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyPool, Row,
-    any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
+    AnyConnection, Connection as _, Row,
+    any::{AnyConnectOptions, AnyRow},
 };
 
 pub use buttons::PendingRequest;
 pub use tasks::{Guards, Lease, Refusal, Reservation, Usage, is_group_chat, limit_reached};
 pub use watch::Schedule;
+
+use database::Database;
 
 use crate::{
     command::VideoOptions,
@@ -42,7 +45,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Database,
     /// PostgreSQL: other processes may write at the same time (see `reserve`).
     shared_writers: bool,
 }
@@ -59,23 +62,22 @@ impl Store {
         let (url, max_page_count) = if is_sqlite { take_max_page_count(url)? } else { (url.to_owned(), None) };
         let url = if is_sqlite && !url.contains('?') { format!("{url}?mode=rwc") } else { url };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = if is_sqlite {
+        let db = if is_sqlite {
             // SQLite has one writer anyway; one connection serialises our
             // statements in-process and avoids SQLITE_BUSY upgrades.
-            let pool = sqlite_pool(options.clone(), false, max_page_count).await?;
+            let mut conn = Database::sqlite(&options, false, max_page_count).await?;
+            sqlx::migrate!("./migrations").run(&mut conn).await?;
+            let db = Database::held(conn);
             // Checkpoints fsync the database: done beside the hot path, not in
             // the middle of a /video command's commit.
-            tokio::spawn(checkpoint_wal(sqlite_pool(options, true, max_page_count).await?, pool.clone()));
-            pool
+            tokio::spawn(checkpoint_wal(Database::sqlite(&options, true, max_page_count).await?, db.clone()));
+            db
         } else {
-            AnyPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await?
+            let db = Database::postgres(options).await?;
+            sqlx::migrate!("./migrations").run(&mut *db.conn().await?).await?;
+            db
         };
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, shared_writers: !is_sqlite })
+        Ok(Store { db, shared_writers: !is_sqlite })
     }
 
     /// Whether several processes may share this database (PostgreSQL): state
@@ -90,7 +92,8 @@ impl Store {
     /// transaction, so a full database or disk fails it.
     pub async fn check_writable(&self) -> StoreResult<()> {
         let id = i64::from(rand::random::<u32>());
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.db.conn().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query("INSERT INTO health_probe (id, at, pad) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(now_ms())
@@ -102,20 +105,20 @@ impl Store {
         Ok(())
     }
 
-    /// Runs one state-changing statement in its own transaction and checks the
-    /// commit: SQLite can report a full disk only when the change is committed.
+    /// Runs one state-changing statement, run to its end. Outside an explicit
+    /// transaction a statement is its own transaction, committed as its last
+    /// step, so a commit that fails (SQLite finding the disk full, say) is this
+    /// statement's error. No BEGIN and COMMIT around it: on SQLite each is
+    /// another round trip to its thread.
     async fn write<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        let affected = query.execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
-        Ok(affected)
+        Ok(query.execute(&mut *self.db.conn().await?).await?.rows_affected())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 }
 
@@ -141,48 +144,17 @@ fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
     Ok((url, max))
 }
 
-/// A one-connection SQLite pool in WAL mode. Only the `checkpointer` checkpoints.
-async fn sqlite_pool(
-    options: AnyConnectOptions,
-    checkpointer: bool,
-    max_page_count: Option<u64>,
-) -> StoreResult<AnyPool> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        // A local file cannot drop the connection: no ping before each use (a
-        // round trip to SQLite's thread; sqlx still pings on every release).
-        .test_before_acquire(false)
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                if !checkpointer {
-                    sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
-                }
-                if let Some(pages) = max_page_count {
-                    // Never below the current size: SQLite clamps it there.
-                    sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&mut *conn).await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(options)
-        .await?;
-    Ok(pool)
-}
-
 /// Runs PASSIVE checkpoints (they never block the writer) until `main` closes.
-async fn checkpoint_wal(checkpointer: AnyPool, main: AnyPool) {
+async fn checkpoint_wal(mut checkpointer: AnyConnection, main: Database) {
     let mut every = tokio::time::interval(WAL_CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !main.is_closed() {
         every.tick().await;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&checkpointer).await {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut checkpointer).await {
             tracing::debug!(%error, "WAL checkpoint failed; trying again");
         }
     }
-    checkpointer.close().await;
+    let _ = checkpointer.close().await;
 }
 
 /// Unix milliseconds now.
@@ -267,7 +239,7 @@ pub(crate) mod test_support {
     /// The URL of a fresh, empty database on the local PostgreSQL server.
     pub async fn postgres_url() -> String {
         sqlx::any::install_default_drivers();
-        let admin = AnyPool::connect("postgres://postgres@127.0.0.1:5432/test")
+        let admin = sqlx::AnyPool::connect("postgres://postgres@127.0.0.1:5432/test")
             .await
             .expect("local PostgreSQL on 127.0.0.1:5432");
         let name = format!("sora_unit_{:032x}", rand::random::<u128>());

@@ -11,7 +11,7 @@ impl Store {
     pub async fn chat_defaults(&self, chat_id: i64, defaults: &VideoOptions) -> StoreResult<VideoOptions> {
         let row = sqlx::query("SELECT model, orientation, size, duration FROM chat_settings WHERE chat_id = $1")
             .bind(chat_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         let Some(row) = row else { return Ok(*defaults) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("settings of chat {chat_id}: bad {what}"));
@@ -36,7 +36,10 @@ impl Store {
     pub async fn change_setting(&self, chat_id: i64, setting: Setting) -> StoreResult<()> {
         let (column, text, number) = match setting {
             Setting::Reset => {
-                sqlx::query("DELETE FROM chat_settings WHERE chat_id = $1").bind(chat_id).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM chat_settings WHERE chat_id = $1")
+                    .bind(chat_id)
+                    .execute(&mut *self.db.conn().await?)
+                    .await?;
                 return Ok(());
             }
             Setting::Model(model) => ("model", Some(model.as_str()), None),
@@ -48,7 +51,7 @@ impl Store {
         sqlx::query("INSERT INTO chat_settings (chat_id, updated_at) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING")
             .bind(chat_id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         // `column` is one of four fixed names above.
         let update = format!("UPDATE chat_settings SET {column} = $1, updated_at = $2 WHERE chat_id = $3");
@@ -56,7 +59,7 @@ impl Store {
             (Some(text), _) => sqlx::query(&update).bind(text),
             (None, number) => sqlx::query(&update).bind(number),
         };
-        query.bind(now).bind(chat_id).execute(&self.pool).await?;
+        query.bind(now).bind(chat_id).execute(&mut *self.db.conn().await?).await?;
         Ok(())
     }
 }

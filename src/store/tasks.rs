@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
 
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row, utc_day};
 use crate::{
@@ -82,11 +82,13 @@ impl Store {
     /// Stores the request before the paid call, if the cost guards allow it.
     ///
     /// One conditional INSERT checks the limits, skips a command seen before
-    /// (updates are delivered at least once) and takes the next id, inside a
-    /// transaction whose commit is checked: a reservation that is not durably
-    /// stored is an error, and then no create may be made. PostgreSQL may have
-    /// several writers (replicas), so there it runs after locking
-    /// `quota_guard`, and every check sees the others' commits.
+    /// (updates are delivered at least once) and takes the next id; its commit
+    /// is checked: a reservation that is not durably stored is an error, and
+    /// then no create may be made. On SQLite this process is the only writer
+    /// and the INSERT is its own transaction (see `Store::write`).
+    /// PostgreSQL may have several writers (replicas), so there it runs in a
+    /// transaction after locking `quota_guard`, and every check sees the
+    /// others' commits.
     pub async fn reserve(&self, new: &NewTask, guards: &Guards<'_>) -> StoreResult<Reservation> {
         let now = now_ms();
         let day = utc_day(now);
@@ -108,18 +110,16 @@ impl Store {
             .bind(per_chat)
             .bind(guards.unknown_active_since);
 
-        let mut tx = self.pool.begin().await?;
         if self.shared_writers {
+            let mut conn = self.db.conn().await?;
+            let mut tx = conn.begin().await?;
             sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+            let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        } else {
+            reserve_in(&mut *self.db.conn().await?, insert, new, guards, day).await
         }
-        // Every row is read, so the statement runs to its end and reports its error.
-        let rows = insert.fetch_all(&mut *tx).await?;
-        let outcome = match rows.first() {
-            Some(row) => Reservation::Reserved(row.try_get("id")?),
-            None => why_not_reserved(&mut tx, new, guards, day).await?,
-        };
-        tx.commit().await?;
-        Ok(outcome)
     }
 
     /// The create call answered: from now on the watcher follows it. Returns
@@ -137,7 +137,7 @@ impl Store {
             "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5, error = NULL \
              WHERE id = $6 AND state IN ($7, $8) RETURNING {TASK_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await?;
+        // One statement: its own checked transaction (see `Store::write`).
         let rows = sqlx::query(&query)
             .bind(upstream_id)
             .bind(upstream_status)
@@ -147,9 +147,8 @@ impl Store {
             .bind(id)
             .bind(TaskState::Submitting.as_str())
             .bind(TaskState::Unknown.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?;
-        tx.commit().await?;
         rows.first().map(task_from_row).transpose()
     }
 
@@ -158,7 +157,8 @@ impl Store {
     /// with it, except for `unknown`: the video API may still fetch the photos.
     pub async fn end_task(&self, id: i64, state: TaskState, error: Option<&str>) -> StoreResult<bool> {
         debug_assert!(!state.is_open());
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.db.conn().await?;
+        let mut tx = conn.begin().await?;
         let ended = sqlx::query(&format!(
             "UPDATE tasks SET state = $1, error = $2, updated_at = $3, lease_owner = NULL WHERE id = $4 AND state IN ({})",
             open_states_sql()
@@ -203,7 +203,7 @@ impl Store {
     pub async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         row.as_ref().map(task_from_row).transpose()
     }
@@ -212,7 +212,7 @@ impl Store {
     pub async fn task_by_upstream_id(&self, upstream_id: &str) -> StoreResult<Option<Task>> {
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE upstream_id = $1"))
             .bind(upstream_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         row.as_ref().map(task_from_row).transpose()
     }
@@ -232,14 +232,14 @@ impl Store {
             sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {column} = $1 ORDER BY id DESC LIMIT $2"))
                 .bind(value)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.db.conn().await?)
                 .await?;
         rows.iter().map(task_from_row).collect()
     }
 
     /// What counts against the user's limits now, in `chat_id`.
     pub async fn usage(&self, user_id: i64, chat_id: i64, unknown_active_since: i64) -> StoreResult<Usage> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.conn().await?;
         usage_in(&mut conn, user_id, chat_id, utc_day(now_ms()), unknown_active_since).await
     }
 }
@@ -310,6 +310,22 @@ static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
         max = i64::MAX,
     )
 });
+
+/// Runs `reserve`'s insert on `conn`, and says why when it added nothing.
+async fn reserve_in(
+    conn: &mut sqlx::AnyConnection,
+    insert: AnyQuery<'_>,
+    new: &NewTask,
+    guards: &Guards<'_>,
+    day: i64,
+) -> StoreResult<Reservation> {
+    // Every row is read, so the statement runs to its end and reports its error.
+    let rows = insert.fetch_all(&mut *conn).await?;
+    match rows.first() {
+        Some(row) => Ok(Reservation::Reserved(row.try_get("id")?)),
+        None => why_not_reserved(conn, new, guards, day).await,
+    }
+}
 
 /// The conditional insert added nothing: say which rule stopped it.
 async fn why_not_reserved(

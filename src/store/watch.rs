@@ -56,7 +56,7 @@ impl Store {
     pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1")
             .bind(owner)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -75,7 +75,7 @@ impl Store {
         .bind(TaskState::Delivering.as_str())
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         let tasks = rows.iter().map(task_from_row).collect::<StoreResult<Vec<_>>>()?;
         if !tasks.is_empty() {
@@ -85,7 +85,7 @@ impl Store {
                 .bind(next.earliest)
                 .bind(next.salt)
                 .bind(next.spread.max(1))
-                .execute(&self.pool)
+                .execute(&mut *self.db.conn().await?)
                 .await?;
         }
         Ok(tasks)
@@ -143,7 +143,7 @@ impl Store {
         let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 AND {condition}"))
             .bind(TaskState::Submitting.as_str())
             .bind(bound)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?;
         let mut expired = Vec::new();
         for row in &rows {
@@ -158,7 +158,7 @@ impl Store {
     pub async fn count_open(&self) -> StoreResult<i64> {
         use sqlx::Row;
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM tasks WHERE state IN ({})", open_states_sql()))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.db.conn().await?)
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -325,7 +325,7 @@ mod tests {
                 "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
                  image_file_ids, upstream_id, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) VALUES {rows}"
             ))
-            .execute(&store.pool)
+            .execute(&mut *store.db.conn().await.unwrap())
             .await
             .unwrap();
         }
@@ -346,7 +346,7 @@ mod tests {
         assert!(store.take_due_tasks("me", 400, &next).await.unwrap().is_empty(), "every task taken once");
         assert!(taken.windows(2).all(|w| w[0] < w[1]), "in next_poll_at order");
         let rows = sqlx::query("SELECT MIN(next_poll_at) AS lo, MAX(next_poll_at) AS hi FROM tasks")
-            .fetch_one(&store.pool)
+            .fetch_one(&mut *store.db.conn().await.unwrap())
             .await
             .unwrap();
         let (lo, hi): (i64, i64) = (sqlx::Row::get(&rows, "lo"), sqlx::Row::get(&rows, "hi"));

@@ -171,6 +171,14 @@ async fn a_full_sqlite_database_refuses_the_reservation() {
     }
     assert_eq!(count, stored, "every successful reservation is stored, no failed one is");
     assert!(store.check_writable().await.is_err(), "/healthz sees a full database");
+
+    // Single-statement writes run without BEGIN/COMMIT: their failed commit is their error.
+    let task = store.recent_for_user(0, 1).await.unwrap().pop().expect("the first reservation fitted");
+    let huge = "x".repeat(100_000);
+    assert!(store.set_status_message(task.id, 7, &huge).await.is_err(), "a write that does not fit fails");
+    assert!(store.mark_created(task.id, &huge, "pending", 0).await.is_err(), "so does storing a create's answer");
+    let unchanged = store.task(task.id).await.unwrap().unwrap();
+    assert_eq!((unchanged.status_msg_id, unchanged.shown_text, unchanged.state), (None, None, TaskState::Submitting));
 }
 
 #[tokio::test]
