@@ -70,6 +70,14 @@ impl Harness {
         self.updates.send(Ok(update)).unwrap();
     }
 
+    /// Every handler turn taken by an update that waits, and one more update queued behind them.
+    fn take_every_turn(&self) {
+        for chat in 1..=HANDLERS_AT_ONCE as i64 {
+            self.send(chat, "wait");
+        }
+        self.send(1000, "queued behind them");
+    }
+
     async fn seen_eventually(&self, expected: &[&str]) {
         self.seen_eventually_within(expected, Duration::from_secs(1)).await;
     }
@@ -139,10 +147,7 @@ async fn stopping_waits_for_handlers_in_flight_and_hands_back_what_stop_yielded(
 #[tokio::test]
 async fn at_most_a_fixed_number_of_updates_are_handled_at_once() {
     let harness = Harness::start();
-    for chat in 1..=HANDLERS_AT_ONCE as i64 {
-        harness.send(chat, "wait");
-    }
-    harness.send(1000, "queued behind them");
+    harness.take_every_turn();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(harness.seen.lock().unwrap().is_empty(), "an update was handled beyond the limit");
     harness.release.add_permits(1);
@@ -159,10 +164,7 @@ async fn at_most_a_fixed_number_of_updates_are_handled_at_once() {
 #[tokio::test]
 async fn handlers_still_running_after_the_turn_limit_let_the_next_updates_in() {
     let harness = Harness::start();
-    for chat in 1..=HANDLERS_AT_ONCE as i64 {
-        harness.send(chat, "wait");
-    }
-    harness.send(1000, "queued behind them");
+    harness.take_every_turn();
     tokio::time::sleep(TURN_LIMIT / 2).await;
     assert!(harness.seen.lock().unwrap().is_empty());
     harness.seen_eventually_within(&["1000:queued behind them"], TURN_LIMIT * 2).await;
