@@ -112,25 +112,36 @@ impl Drop for InFlight {
 }
 
 impl Inner {
-    /// Renews our leases (and takes free or expired ones). The first call in
-    /// exclusive mode takes over every open task, so that a restart after a crash
-    /// resumes at once instead of waiting for the dead process's leases to run out.
-    /// Returns how many open tasks we hold, or `None` if the database failed.
+    /// Renews our leases (and takes free or expired ones). Returns how many
+    /// open tasks we hold, or `None` if the database failed.
+    ///
+    /// In exclusive mode (one process per database) nobody else reads our
+    /// leases, so they are not renewed, which rewrote every open row each
+    /// time; instead every open task not ours yet is taken: at the first call
+    /// all of them, so a restart after a crash resumes at once instead of
+    /// waiting for the dead process's leases to run out.
     async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> Option<u64> {
         let owner = &self.config.owner;
         let until = now_ms() + millis(ttl);
-        let result = if *taken_over {
-            self.store.claim_open_tasks(owner, until).await
-        } else {
-            self.store.take_over_all(owner, until).await
-        };
-        match result {
-            Ok(count) => {
-                if !*taken_over {
-                    tracing::info!(count, "took over every open task");
-                    *taken_over = true;
+        let held = if self.config.exclusive {
+            match self.store.take_over_all(owner, until).await {
+                Ok(taken) => {
+                    if !*taken_over {
+                        tracing::info!(count = taken, "took over every open task");
+                        *taken_over = true;
+                    }
+                    // Every open task is ours.
+                    self.store.count_open().await.map(|open| open as u64)
                 }
-                if let Ok(open) = self.store.count_open().await {
+                Err(error) => Err(error),
+            }
+        } else {
+            self.store.claim_open_tasks(owner, until).await
+        };
+        match held {
+            Ok(count) => {
+                let open = if self.config.exclusive { Ok(count as i64) } else { self.store.count_open().await };
+                if let Ok(open) = open {
                     metrics::open_tasks(open);
                 }
                 Some(count)

@@ -39,13 +39,15 @@ impl Store {
         self.write(query).await
     }
 
-    /// Takes every created open task whatever its lease says. Only for a
-    /// single-process deployment (SQLite): a lease left by our own previous run
-    /// (killed without releasing it) would otherwise hold its tasks back until
-    /// it ran out.
+    /// Takes every created open task that is not ours yet, whatever its lease
+    /// says, and returns how many it took. Only for a single-process
+    /// deployment (SQLite): a lease left by our own previous run (killed
+    /// without releasing it) would otherwise hold its tasks back until it ran
+    /// out. Rows already ours are not rewritten.
     pub async fn take_over_all(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
         let sql = format!(
-            "UPDATE tasks SET lease_owner = $1, lease_until = $2 WHERE state IN ({}) AND state <> $3",
+            "UPDATE tasks SET lease_owner = $1, lease_until = $2 \
+             WHERE state IN ({}) AND state <> $3 AND (lease_owner IS NULL OR lease_owner <> $1)",
             open_states_sql()
         );
         let query = sqlx::query(&sql).bind(owner).bind(lease_until).bind(TaskState::Submitting.as_str());
@@ -268,6 +270,7 @@ mod tests {
         let a = created(&store, 1, "dead-process").await;
         assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
         assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
+        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "already ours: not rewritten");
         assert_eq!(
             store
                 .take_due_tasks("me", 10, &Schedule::fixed(60_000))
