@@ -16,6 +16,11 @@ use super::{
 };
 use crate::store::now_ms;
 
+/// A round's queries start spread over it, a step at a time: at high rates a
+/// few start together every step rather than one per timer wake-up (400
+/// queries a second: 8 every 20 ms, not one every 2.5 ms).
+const PACE_STEP: Duration = Duration::from_millis(20);
+
 /// What one round leaves for the next: the rate limit's bucket, the follow
 /// slots, the followers still running and when leases are renewed next.
 pub(super) struct Rounds {
@@ -130,13 +135,15 @@ impl Watcher {
         };
         rounds.budget.spend(due.len());
         let paced_from = tokio::time::Instant::now();
+        let gap = rounds.budget.gap();
+        let per_step = (PACE_STEP.as_secs_f64() / gap.as_secs_f64()).max(1.0) as usize;
         for (i, task) in due.into_iter().enumerate() {
-            if i > 0 {
+            if i > 0 && i % per_step == 0 {
                 // Deadlines from the round's start: the timer's millisecond
                 // rounding must not add up over a round and lower the rate.
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep_until(paced_from + rounds.budget.gap() * i as u32) => {}
+                    () = tokio::time::sleep_until(paced_from + gap * i as u32) => {}
                 }
             }
             let Some(guard) = InFlight::enter(inner, task.id) else { continue };
