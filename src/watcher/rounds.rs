@@ -33,7 +33,7 @@ pub(super) struct Rounds {
     /// Open tasks we held at the last lease renewal.
     open: u64,
     next_renewal: Instant,
-    /// Exclusive mode takes over every lease once, at the first renewal.
+    /// Exclusive mode: the first take-over (every open task, logged) is done.
     taken_over: bool,
 }
 
