@@ -43,7 +43,7 @@ pub(crate) async fn idle(bin: &Path, args: &Args) -> Result<(), String> {
     let target = if n == 0 { Duration::from_millis(100) } else { Duration::from_secs(1) };
     println!("results");
     println!(
-        "  start → ready (exec to first getUpdates): min {:.1} / median {:.1} / max {:.1} ms   target < {} ms: {}",
+        "  start → ready (exec to first getUpdates): min {} / median {} / max {} ms   target < {} ms: {}",
         ms(ready[0]),
         ms(ready[STARTS / 2]),
         ms(ready[STARTS - 1]),
@@ -64,8 +64,4 @@ pub(crate) async fn idle(bin: &Path, args: &Args) -> Result<(), String> {
         }
     );
     Ok(())
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
 }
