@@ -1,6 +1,7 @@
 use super::*;
 use crate::{
     command::{Model, Orientation, Size, VideoOptions},
+    config::Limits,
     store::test_support,
 };
 
