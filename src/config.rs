@@ -8,7 +8,10 @@ use std::{collections::HashSet, net::SocketAddr, str::FromStr, time::Duration};
 use reqwest::Url;
 use secrecy::SecretString;
 
-use crate::command::{Model, Orientation, Size, VideoOptions};
+use crate::{
+    command::VideoOptions,
+    models::{Catalog, ModelName, Shape, Size},
+};
 
 #[derive(Debug)]
 pub struct Config {
@@ -21,6 +24,12 @@ pub struct Config {
     /// May hold a database password: never logged.
     pub database_url: SecretString,
     pub access: Access,
+    /// The models known and offered (`VIDEO_MODELS`, `VIDEO_MODELS_FILE`).
+    pub models: Catalog,
+    /// `DEFAULT_MODEL`, when set; otherwise the default follows the video API's listing.
+    pub default_model: Option<ModelName>,
+    /// What a request gets for what it does not say, before it is fitted to its
+    /// model (`VideoOptions::moved_to`): the model is `DEFAULT_MODEL` or the first offered.
     pub defaults: VideoOptions,
     pub limits: Limits,
     pub max_images: usize,
@@ -148,17 +157,28 @@ impl Config {
             allow_everyone: boolean("ALLOW_EVERYONE", get("ALLOW_EVERYONE"), false)?,
         };
 
-        let model: Model = choice("DEFAULT_MODEL", &parsed("DEFAULT_MODEL", "sora-2"), "sora-2 or sora-2-pro")?;
-        let orientation: Orientation =
-            choice("DEFAULT_ORIENTATION", &parsed("DEFAULT_ORIENTATION", "portrait"), "portrait or landscape")?;
+        let models = catalog(get("VIDEO_MODELS_FILE"), get("VIDEO_MODELS"))?;
+        let default_model = get("DEFAULT_MODEL")
+            .map(|raw| {
+                models.lookup(&raw).map(|spec| spec.name).ok_or_else(|| {
+                    problem("DEFAULT_MODEL", format!("{raw:?} is not one of the offered models ({})", names(&models)))
+                })
+            })
+            .transpose()?;
+        let shape: Shape = choice(
+            "DEFAULT_ORIENTATION",
+            &parsed("DEFAULT_ORIENTATION", "portrait"),
+            "portrait, landscape, square or a ratio like 4:3",
+        )?;
         let size: Size = choice("DEFAULT_SIZE", &parsed("DEFAULT_SIZE", "large"), "large or small")?;
-        let duration: u32 = number("DEFAULT_DURATION", get("DEFAULT_DURATION"), 15)?;
-        if !model.durations().contains(&duration) {
-            return Err(problem(
-                "DEFAULT_DURATION",
-                format!("{duration} is not allowed for {model} (allowed: {:?})", model.durations()),
-            ));
-        }
+        let duration = get("DEFAULT_DURATION")
+            .map(|raw| match raw.trim_end_matches(['s', 'S']).parse::<u32>() {
+                Ok(seconds) if seconds > 0 => Ok(seconds),
+                _ => Err(problem("DEFAULT_DURATION", format!("{raw:?} is not a number of seconds"))),
+            })
+            .transpose()?;
+        let first = models.offered()[0].name;
+        let defaults = VideoOptions { model: default_model.unwrap_or(first), shape, size: Some(size), duration };
 
         let limits = Limits {
             daily_per_user: number("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), 10)?,
@@ -238,7 +258,9 @@ impl Config {
             video_api_timeout,
             database_url: database_url.into(),
             access,
-            defaults: VideoOptions { model, orientation, size, duration },
+            models,
+            default_model,
+            defaults,
             limits,
             max_images,
             poll_interval,
@@ -258,6 +280,40 @@ impl Config {
     pub fn uses_webhook(&self) -> bool {
         self.webhook_secret.is_some()
     }
+}
+
+/// The built-in catalog, changed by the file, offering `VIDEO_MODELS` (all by default).
+fn catalog(file: Option<String>, offered: Option<String>) -> Result<Catalog, ConfigError> {
+    let builtin = Catalog::builtin().offered().to_vec();
+    let known = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| problem("VIDEO_MODELS_FILE", format!("{path}: cannot be read: {e}")))?;
+            crate::models::file::apply(builtin, &text)
+                .map_err(|e| problem("VIDEO_MODELS_FILE", format!("{path}: {e}")))?
+        }
+        None => builtin,
+    };
+    let everything = Catalog::offering(known.clone(), &known.iter().map(|m| m.name).collect::<Vec<_>>());
+    let Some(list) = offered else { return Ok(everything) };
+    let mut chosen: Vec<ModelName> = Vec::new();
+    for written in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let spec = everything.lookup(written).ok_or_else(|| {
+            problem("VIDEO_MODELS", format!("{written:?} is not a known model (known: {})", names(&everything)))
+        })?;
+        if chosen.contains(&spec.name) {
+            return Err(problem("VIDEO_MODELS", format!("{} is listed twice", spec.name)));
+        }
+        chosen.push(spec.name);
+    }
+    if chosen.is_empty() {
+        return Err(problem("VIDEO_MODELS", "names no model"));
+    }
+    Ok(Catalog::offering(known, &chosen))
+}
+
+fn names(catalog: &Catalog) -> String {
+    catalog.offered().iter().map(|m| m.name.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn looks_like_bot_token(token: &str) -> bool {

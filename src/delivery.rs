@@ -67,16 +67,17 @@ impl DeliveryError {
     }
 }
 
-/// Delivers `video_url` for `task`. See the module doc for the order of attempts.
-/// Also returns the Telegram file id of the sent video (none for a link), and
-/// puts the re-request buttons under what it sends.
+/// Delivers `video_url` for `task`, with `buttons` (the re-requests) under
+/// what it sends. See the module doc for the order of attempts. Also returns
+/// the Telegram file id of the sent video (none for a link).
 pub async fn deliver(
     telegram: &Telegram,
     http: &GuardedClient,
     task: &Task,
     video_url: &str,
+    buttons: &InlineKeyboardMarkup,
 ) -> Result<(Delivered, Option<String>), DeliveryError> {
-    deliver_with_limit(telegram, http, task, video_url, MAX_UPLOAD_BYTES).await
+    deliver_with_limit(telegram, http, task, video_url, buttons, MAX_UPLOAD_BYTES).await
 }
 
 async fn deliver_with_limit(
@@ -84,17 +85,17 @@ async fn deliver_with_limit(
     http: &GuardedClient,
     task: &Task,
     video_url: &str,
+    buttons: &InlineKeyboardMarkup,
     limit: u64,
 ) -> Result<(Delivered, Option<String>), DeliveryError> {
     let lang = task.lang;
     let caption = texts::video_caption(lang, task);
-    let buttons = crate::keyboards::video(lang, task);
     tracing::debug!(task = task.id, video_url, "delivering video");
 
     // Only web URLs: the URL comes from the video API and is fetched by us below.
     let url = reqwest::Url::parse(video_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     if let Some(url) = url {
-        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption, &buttons).await;
+        let by_url = telegram.send_video_url(task.chat_id, task.command_msg_id, url.clone(), &caption, buttons).await;
         match by_url {
             Ok(sent) => return Ok((Delivered::ByUrl, video_file_id(&sent))),
             // The chat itself is closed to us: an upload would fail the same way.
@@ -104,7 +105,7 @@ async fn deliver_with_limit(
             // Telegram could not use the URL (too large for it, unreachable, wrong type…).
             Err(RequestError::Api(error)) => {
                 tracing::info!(task = task.id, %error, "telegram could not send the video by URL; uploading it");
-                match upload(telegram, http, task, &url, &caption, &buttons, limit).await {
+                match upload(telegram, http, task, &url, &caption, buttons, limit).await {
                     Ok(file_id) => return Ok((Delivered::Uploaded, file_id)),
                     Err(why) => tracing::info!(task = task.id, %why, "video not uploaded; sending its link"),
                 }
@@ -123,7 +124,12 @@ async fn deliver_with_limit(
         tracing::warn!(task = task.id, "video URL is not an http(s) URL; sending it as text");
     }
     telegram
-        .reply_with_keyboard(task.chat_id, task.command_msg_id, &texts::video_link(lang, task, video_url), buttons)
+        .reply_with_keyboard(
+            task.chat_id,
+            task.command_msg_id,
+            &texts::video_link(lang, task, video_url),
+            buttons.clone(),
+        )
         .await
         .map(|_| (Delivered::Link, None))
         .map_err(DeliveryError::Telegram)

@@ -4,6 +4,7 @@ pub mod bot;
 pub mod command;
 pub mod config;
 pub mod delivery;
+pub mod discovery;
 pub mod dispatch;
 #[cfg(test)]
 mod fakes;
@@ -14,6 +15,7 @@ pub mod lang;
 pub mod leader;
 pub mod media_proxy;
 pub mod metrics;
+pub mod models;
 pub mod net_guard;
 pub mod rate_limit;
 pub mod store;

@@ -13,6 +13,7 @@ use sora_bot::{
     leader::{self, PollerElection, PollingErrors},
     media_proxy::MediaProxy,
     metrics,
+    models::live::Models,
     net_guard::GuardedClient,
     store::Store,
     telegram::Telegram,
@@ -81,8 +82,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
     let lease_ttl = Watcher::lease_ttl(config.poll_interval);
     let tracker = TaskTracker::new();
+    let listing = Arc::new(sora_bot::discovery::Listing::default());
+    let models = Arc::new(Models::new(config.models.clone(), config.default_model, listing.clone()));
+    models.log_default();
     let state = Arc::new(AppState {
         config: config.clone(),
+        models: models.clone(),
         store: store.clone(),
         api: api.clone(),
         telegram: telegram.clone(),
@@ -117,6 +122,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             task_timeout: config.task_timeout,
             queries_per_second: config.video_api_queries_per_second,
             exclusive: !store.is_shared(),
+            catalog: config.models.clone(),
         },
     );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));

@@ -220,6 +220,26 @@ impl Telegram {
         }
     }
 
+    /// Replaces only a message's buttons (a menu opened or closed under it).
+    pub async fn edit_keyboard(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        markup: InlineKeyboardMarkup,
+    ) -> Result<(), RequestError> {
+        let result = with_retry("editMessageReplyMarkup", || {
+            self.bot
+                .edit_message_reply_markup(ChatId(chat_id), MessageId(message_id))
+                .reply_markup(markup.clone())
+                .send()
+        })
+        .await;
+        match result {
+            Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Answers a button press (Telegram shows a spinner until then); `notice`
     /// appears briefly at the top of the chat.
     pub async fn answer_press(&self, callback_id: &str, notice: Option<&str>) -> Result<(), RequestError> {

@@ -5,6 +5,7 @@
 use crate::{
     command::ParseError,
     config::Limits,
+    models::ModelName,
     store::{Refusal, Usage},
 };
 
@@ -14,6 +15,8 @@ mod status;
 pub use status::*;
 mod phone;
 pub use phone::*;
+mod models;
+pub use models::*;
 
 /// Telegram's limits: 4096 characters per message, 1024 per caption; longer ones are refused.
 pub const MESSAGE_LIMIT: usize = 4096;
@@ -34,45 +37,45 @@ const FORM: &str = "/video [options] <prompt>";
 pub fn help(lang: Lang) -> String {
     match lang {
         Lang::En => format!(
-            "🎬 I turn your words (and photos) into Sora-2 videos.\n\n\
+            "🎬 I turn your words (and photos) into AI videos.\n\n\
              {FORM}\n\n\
              Examples:\n\
              /video a cat surfing at sunset\n\
              /video --landscape --d 10 two huskies in a courtyard\n\
              /video model=pro o=landscape a drone shot over Hong Kong at night\n\n\
              Options (before the prompt):\n\
-             • model / m: sora-2, pro\n\
-             • orientation / o: portrait, landscape\n\
+             • model / m: a model from /models (veo, pro, …)\n\
+             • orientation / o: portrait, landscape, square, 4:3 … (what the model makes)\n\
              • size / s: large (1080p), small (720p)\n\
-             • duration / d: 10 or 15 (pro: 15 or 25)\n\
+             • duration / d: seconds, where the model has a choice\n\
              • flags: --pro --portrait --landscape\n\
              • -- ends the options\n\n\
              📷 Photos: send a photo (or album) with /video … as its caption, or reply to a photo with /video …. In groups these two ways always work.\n\n\
-             /status [id] · /tasks · /cancel <id> · /again · /quota · /settings"
+             /status [id] · /tasks · /cancel <id> · /again · /quota · /settings · /models"
         ),
         Lang::Zh => format!(
-            "🎬 我可以把文字（和照片）变成 Sora-2 视频。\n\n\
+            "🎬 我可以把文字（和照片）变成 AI 视频。\n\n\
              {FORM}\n\n\
              示例：\n\
              /video 日落时冲浪的猫\n\
              /video --landscape --d 10 院子里的两只哈士奇\n\
              /video model=pro o=横屏 夜晚香港的航拍镜头\n\n\
              选项（写在描述前面）：\n\
-             • model / m：sora-2、pro\n\
-             • orientation / o：portrait（竖屏）、landscape（横屏）\n\
+             • model / m：/models 中的模型（veo、pro 等）\n\
+             • orientation / o：portrait（竖屏）、landscape（横屏）、square（方形）、4:3 等（视模型而定）\n\
              • size / s：large（1080p）、small（720p）\n\
-             • duration / d：10 或 15（pro：15 或 25）\n\
+             • duration / d：秒数（模型可选时）\n\
              • 快捷：--pro --portrait --landscape\n\
              • -- 表示选项结束\n\n\
              📷 照片：发送照片（或相册）并以 /video … 作为说明，或回复一张照片发送 /video …。群组里这两种方式总是可用。\n\n\
-             /status [编号] · /tasks · /cancel <编号> · /again · /quota · /settings"
+             /status [编号] · /tasks · /cancel <编号> · /again · /quota · /settings · /models"
         ),
     }
 }
 
 /// The Telegram command menu for Chinese users (the English one comes from the
 /// `Command` enum's doc comments; same command form as teloxide sends).
-pub const ZH_COMMAND_MENU: [(&str, &str); 9] = [
+pub const ZH_COMMAND_MENU: [(&str, &str); 10] = [
     ("/start", "开始：使用说明"),
     ("/help", "使用说明和示例"),
     ("/video", "生成视频：/video [选项] <描述>"),
@@ -82,6 +85,7 @@ pub const ZH_COMMAND_MENU: [(&str, &str); 9] = [
     ("/again", "重复上一次请求"),
     ("/quota", "今日剩余额度"),
     ("/settings", "默认模型、方向、尺寸、时长"),
+    ("/models", "可用的模型和费用"),
 ];
 
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {
@@ -98,11 +102,41 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
         (Lang::Zh, ParseError::MissingValue(key)) => format!("选项 {key} 缺少取值。"),
         (Lang::En, ParseError::BadValue { key, value }) => format!("“{}” is not a valid {key}.", cut(value, 40)),
         (Lang::Zh, ParseError::BadValue { key, value }) => format!("“{}” 不是有效的 {key}。", cut(value, 40)),
-        (Lang::En, ParseError::BadDuration { model, duration }) => {
-            format!("{model} makes {} second videos, not {duration}.", join_durations(model.durations(), " or "))
+        (Lang::En, ParseError::UnknownModel { value, offered }) => {
+            format!("“{}” is not a model here. Models: {}.", cut(value, 40), join(offered, ", "))
         }
-        (Lang::Zh, ParseError::BadDuration { model, duration }) => {
-            format!("{model} 只支持 {} 秒，不支持 {duration} 秒。", join_durations(model.durations(), " 或 "))
+        (Lang::Zh, ParseError::UnknownModel { value, offered }) => {
+            format!("这里没有模型“{}”。可用模型：{}。", cut(value, 40), join(offered, "、"))
+        }
+        (Lang::En, ParseError::BadDuration { model, duration, offered }) if offered.is_empty() => {
+            format!("{model} has no duration choice (not {duration} s): leave d= out.")
+        }
+        (Lang::Zh, ParseError::BadDuration { model, duration, offered }) if offered.is_empty() => {
+            format!("{model} 不能选择时长（不支持 {duration} 秒）：请去掉 d=。")
+        }
+        (Lang::En, ParseError::BadDuration { model, duration, offered }) => {
+            format!("{model} makes {} second videos, not {duration}.", join_durations(offered, " or "))
+        }
+        (Lang::Zh, ParseError::BadDuration { model, duration, offered }) => {
+            format!("{model} 只支持 {} 秒，不支持 {duration} 秒。", join_durations(offered, " 或 "))
+        }
+        (Lang::En, ParseError::BadShape { model, value, offered }) => {
+            format!("{model} does not make “{}” videos. It makes: {}.", cut(value, 20), offered_shapes(lang, offered))
+        }
+        (Lang::Zh, ParseError::BadShape { model, value, offered }) => {
+            format!("{model} 不支持“{}”。可选：{}。", cut(value, 20), offered_shapes(lang, offered))
+        }
+        (Lang::En, ParseError::BadSize { model, offered, .. }) if offered.is_empty() => {
+            format!("{model} has no size choice: leave s= out.")
+        }
+        (Lang::Zh, ParseError::BadSize { model, offered, .. }) if offered.is_empty() => {
+            format!("{model} 不能选择尺寸：请去掉 s=。")
+        }
+        (Lang::En, ParseError::BadSize { model, value, offered }) => {
+            format!("{model} does not offer size “{}”. Sizes: {}.", cut(value, 20), offered_sizes(lang, offered))
+        }
+        (Lang::Zh, ParseError::BadSize { model, value, offered }) => {
+            format!("{model} 不支持尺寸“{}”。可选：{}。", cut(value, 20), offered_sizes(lang, offered))
         }
         (Lang::En, ParseError::Repeated(key)) => format!("Option {key} is given twice."),
         (Lang::Zh, ParseError::Repeated(key)) => format!("选项 {key} 重复了。"),
@@ -115,7 +149,13 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
 }
 
 fn join_durations(durations: &[u32], sep: &str) -> String {
-    durations.iter().map(u32::to_string).collect::<Vec<_>>().join(sep)
+    let mut sorted = durations.to_vec();
+    sorted.sort_unstable();
+    join(&sorted, sep)
+}
+
+fn join(items: &[impl std::fmt::Display], sep: &str) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep)
 }
 
 pub fn not_allowed(lang: Lang, user_id: i64) -> String {
@@ -134,10 +174,14 @@ pub fn slow_down(lang: Lang) -> String {
     .to_owned()
 }
 
-pub fn too_many_images(lang: Lang, given: usize, max: usize) -> String {
-    match lang {
-        Lang::En => format!("⚠️ {given} photos is too many: at most {max} per video. Send fewer and try again."),
-        Lang::Zh => format!("⚠️ 照片太多（{given} 张）：每个视频最多 {max} 张。请减少后重试。"),
+pub fn too_many_images(lang: Lang, given: usize, max: usize, model: ModelName) -> String {
+    match (lang, max) {
+        (Lang::En, 0) => format!("⚠️ {model} makes videos from words only: send it without photos."),
+        (Lang::En, _) => {
+            format!("⚠️ {given} photos is too many: {model} takes at most {max}. Send fewer and try again.")
+        }
+        (Lang::Zh, 0) => format!("⚠️ {model} 只根据文字生成视频：请不要附带照片。"),
+        (Lang::Zh, _) => format!("⚠️ 照片太多（{given} 张）：{model} 最多 {max} 张。请减少后重试。"),
     }
 }
 
@@ -207,8 +251,8 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
     } else {
         let left = limits.daily_per_user.saturating_sub(usage.used_today);
         lines.push(match lang {
-            Lang::En => format!("📊 Today: {left} of {} videos left.", limits.daily_per_user),
-            Lang::Zh => format!("📊 今日剩余：{left} / {} 个视频。", limits.daily_per_user),
+            Lang::En => format!("📊 Today: {left} of {} units left.", limits.daily_per_user),
+            Lang::Zh => format!("📊 今日剩余：{left} / {} 点。", limits.daily_per_user),
         });
         lines.push(match lang {
             Lang::En => format!("In progress: {} of {}.", usage.active_user, limits.max_active_per_user),
@@ -238,7 +282,13 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
             Lang::Zh => format!("整个机器人今日剩余：{left} / {limit}。"),
         });
     }
-    lines.push(lang.pick("Resets at 00:00 UTC.", "UTC 0 点重置。").to_owned());
+    lines.push(
+        lang.pick(
+            "A video counts its model's cost in units (/models). Resets at 00:00 UTC.",
+            "每个视频按其模型的点数计算（/models）。UTC 0 点重置。",
+        )
+        .to_owned(),
+    );
     lines.join("\n")
 }
 

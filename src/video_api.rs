@@ -20,7 +20,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::command::{Model, Orientation, Size, VideoOptions};
+use crate::{
+    command::VideoOptions,
+    models::{Family, ModelName, Shape, ShapeClass, Size},
+};
 
 mod error;
 mod status;
@@ -51,24 +54,90 @@ const REDACTED: &str = "[REDACTED]";
 // Request / answer types
 // ---------------------------------------------------------------------------
 
-/// Body of `POST /v1/video/create`. Serialised exactly as
+/// Body of `POST /v1/video/create`: `images`, `model` and `prompt`, plus
+/// the fields of the model's family and nothing else. Sora's body keeps the
+/// exact shape and order it always had:
 /// `{"images": [...], "model": "...", "orientation": "...", "prompt": "...",
 /// "size": "...", "duration": 15}`.
-/// The option enums serialise to the API's own names (`sora-2-pro`, `landscape`).
 #[derive(Serialize)]
-pub struct CreateRequest<'a> {
-    pub images: &'a [String],
-    pub model: Model,
-    pub orientation: Orientation,
-    pub prompt: &'a str,
-    pub size: Size,
-    pub duration: u32,
+#[serde(untagged)]
+pub enum CreateRequest<'a> {
+    Sora {
+        images: &'a [String],
+        model: ModelName,
+        orientation: &'static str,
+        prompt: &'a str,
+        size: &'static str,
+        duration: u32,
+    },
+    Veo {
+        images: &'a [String],
+        model: ModelName,
+        prompt: &'a str,
+        #[serde(serialize_with = "ratio")]
+        aspect_ratio: Shape,
+        enhance_prompt: bool,
+        enable_upsample: bool,
+    },
+    /// Jimeng and Grok: a ratio and a size word of their own.
+    Sized {
+        images: &'a [String],
+        model: ModelName,
+        prompt: &'a str,
+        #[serde(serialize_with = "ratio")]
+        aspect_ratio: Shape,
+        size: &'static str,
+    },
+}
+
+/// `9:16`: the families with an aspect ratio take it as written so.
+fn ratio<S: serde::Serializer>(shape: &Shape, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(shape)
 }
 
 impl<'a> CreateRequest<'a> {
-    pub fn new(images: &'a [String], prompt: &'a str, options: &VideoOptions) -> Self {
-        let VideoOptions { model, orientation, size, duration } = *options;
-        CreateRequest { images, model, orientation, prompt, size, duration }
+    /// `options` must be valid for a model of `family` (as parsing makes them).
+    pub fn new(images: &'a [String], prompt: &'a str, options: &VideoOptions, family: Family) -> Self {
+        let VideoOptions { model, shape, size, duration } = *options;
+        let wide = shape.class() == ShapeClass::Wide;
+        match family {
+            Family::Sora => CreateRequest::Sora {
+                images,
+                model,
+                orientation: if wide { "landscape" } else { "portrait" },
+                prompt,
+                size: size.unwrap_or(Size::Large).as_str(),
+                duration: duration.unwrap_or(15),
+            },
+            Family::Veo => CreateRequest::Veo {
+                images,
+                model,
+                prompt,
+                aspect_ratio: shape,
+                enhance_prompt: true,
+                enable_upsample: size == Some(Size::Large),
+            },
+            Family::Jimeng => CreateRequest::Sized {
+                images,
+                model,
+                prompt,
+                aspect_ratio: shape,
+                size: match (size, wide) {
+                    (Some(Size::Small), true) => "1280x720",
+                    (Some(Size::Small), false) => "720x1280",
+                    _ => "1080P",
+                },
+            },
+            Family::Grok => CreateRequest::Sized { images, model, prompt, aspect_ratio: shape, size: "720P" },
+        }
+    }
+
+    fn parts(&self) -> (&[String], ModelName, &str) {
+        match *self {
+            CreateRequest::Sora { images, model, prompt, .. }
+            | CreateRequest::Veo { images, model, prompt, .. }
+            | CreateRequest::Sized { images, model, prompt, .. } => (images, model, prompt),
+        }
     }
 }
 
@@ -76,14 +145,12 @@ impl fmt::Debug for CreateRequest<'_> {
     // Image URLs can be megabyte-long data: URLs or carry secrets, and the
     // prompt is user content: only their sizes are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (images, model, prompt) = self.parts();
         f.debug_struct("CreateRequest")
-            .field("images", &format_args!("<{} image(s)>", self.images.len()))
-            .field("model", &self.model)
-            .field("orientation", &self.orientation)
-            .field("prompt", &format_args!("<{} chars>", self.prompt.chars().count()))
-            .field("size", &self.size)
-            .field("duration", &self.duration)
-            .finish()
+            .field("model", &model)
+            .field("images", &format_args!("<{} image(s)>", images.len()))
+            .field("prompt", &format_args!("<{} chars>", prompt.chars().count()))
+            .finish_non_exhaustive()
     }
 }
 

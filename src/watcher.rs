@@ -41,6 +41,8 @@ pub struct WatcherConfig {
     pub queries_per_second: u32,
     /// SQLite: only one process, so take over every lease at start.
     pub exclusive: bool,
+    /// What the buttons under a delivered video may offer.
+    pub catalog: crate::models::Catalog,
 }
 
 pub struct Watcher {

@@ -24,7 +24,8 @@ use super::{
     settings,
 };
 use crate::{
-    command::{Model, ParseError, VideoRequest, parse_video_args_with_duration},
+    command::{ParseError, VideoRequest, parse_video_args_with_duration},
+    discovery::Availability,
     keyboards::{self, Press},
     store::{Refusal, now_ms},
     task::{Task, TaskState},
@@ -90,7 +91,10 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
     match press {
         Press::Refresh(id) => refresh(state, &pressed, id).await,
         Press::Stop(id) => stop(&state, &pressed, id).await,
-        Press::Again(id) | Press::Flip(id) | Press::Pro(id) => rerequest(state, &pressed, press, id).await,
+        Press::Again(id) | Press::Flip(id) | Press::Pro(id) | Press::Model { task: id, .. } => {
+            rerequest(state, &pressed, press, id).await
+        }
+        Press::Models(id) | Press::Back(id) => model_menu(&state, &pressed, press, id).await,
         Press::Duration { pending, seconds } => fix(state, &pressed, pending, Some(seconds)).await,
         Press::AsPrompt(pending) => fix(state, &pressed, pending, None).await,
         Press::Setting(setting) => {
@@ -208,26 +212,64 @@ pub(super) async fn stop_task(state: &AppState, task: &Task) -> Result<bool, cra
     Ok(true)
 }
 
-/// `🔁 Again`, the other orientation, `⭐ Pro`.
+/// `🔁 Again`, the other orientation, `⭐ Pro`, another model.
 async fn rerequest(state: Arc<AppState>, pressed: &Pressed, press: Press, id: i64) -> HandlerResult {
     let Some(task) = task_here(&state, pressed, id).await? else {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
+    let catalog = state.models.catalog();
     let mut options = task.options;
     let label = match press {
-        Press::Flip(_) => {
-            options.orientation = keyboards::flipped(options.orientation);
-            texts::button_orientation(pressed.lang, options.orientation)
-        }
-        Press::Pro(_) => {
-            options.model = Model::Sora2Pro;
-            options.duration = options.model.nearest_duration(options.duration);
-            texts::button_pro(pressed.lang).to_owned()
-        }
+        Press::Flip(_) => match catalog.get(options.model).and_then(|spec| spec.flipped(options.shape)) {
+            Some(shape) => {
+                options.shape = shape;
+                texts::button_orientation(pressed.lang, shape.class())
+            }
+            None => return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await,
+        },
+        Press::Pro(_) => match catalog.pro_of(options.model) {
+            Some(pro) => {
+                options = options.moved_to(pro);
+                texts::button_pro(pressed.lang).to_owned()
+            }
+            None => return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await,
+        },
+        // A model taken off the menu since the button was made is refused, not swapped.
+        Press::Model { model, .. } => match catalog.get(model).filter(|spec| catalog.is_offered(spec.name)) {
+            Some(spec) => {
+                options = options.moved_to(spec);
+                format!("🎬 {}", spec.label)
+            }
+            None => return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await,
+        },
         _ => texts::button_again(pressed.lang).to_owned(),
     };
     let request = VideoRequest { options, prompt: task.prompt };
     submit_press(state, pressed, &label, request, task.image_file_ids).await
+}
+
+/// `🎬 Model` under a delivered video opens the other models the video API
+/// serves; `↩ Back` restores the video's own buttons. Only the view changes.
+async fn model_menu(state: &AppState, pressed: &Pressed, press: Press, id: i64) -> HandlerResult {
+    let Some(task) = task_here(state, pressed, id).await? else {
+        return notice(state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
+    };
+    notice(state, &pressed.callback_id, None).await?;
+    let models = &state.models;
+    let markup = match press {
+        Press::Models(_) => {
+            let others: Vec<_> = models
+                .catalog()
+                .offered()
+                .iter()
+                .filter(|m| m.name != task.options.model && models.availability(m.name) != Availability::Unlisted)
+                .collect();
+            keyboards::model_choices(pressed.lang, task.id, &others)
+        }
+        _ => keyboards::video(pressed.lang, &task, models.catalog()),
+    };
+    state.telegram.edit_keyboard(pressed.chat_id, pressed.message_id, markup).await?;
+    Ok(())
 }
 
 /// The buttons under a mistake: the stored text with a valid duration, or all of it as the prompt.
@@ -240,7 +282,7 @@ async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Opt
     let (label, request) = match seconds {
         Some(seconds) => (
             texts::button_seconds(pressed.lang, seconds),
-            parse_video_args_with_duration(&pending.args, &defaults, seconds),
+            parse_video_args_with_duration(&pending.args, &defaults, state.models.catalog(), seconds),
         ),
         None => {
             let prompt = pending.args.trim().to_owned();
@@ -264,7 +306,8 @@ async fn submit_press(
 ) -> HandlerResult {
     // The cost guards decide again when the request is stored; this only
     // saves a message that would be refused anyway, and says why in the notice.
-    if let Some(refusal) = refused_now(&state, pressed.user_id, pressed.chat_id).await? {
+    let cost = state.models.catalog().get(request.options.model).map_or(1, |spec| spec.cost);
+    if let Some(refusal) = refused_now(&state, pressed.user_id, pressed.chat_id, cost).await? {
         let text = texts::refusal(pressed.lang, refusal, now_ms());
         return notice(&state, &pressed.callback_id, Some(&text)).await;
     }
@@ -278,11 +321,13 @@ async fn refused_now(
     state: &AppState,
     user_id: i64,
     chat_id: i64,
+    cost: u32,
 ) -> Result<Option<Refusal>, crate::store::StoreError> {
     let unknown_active_since = now_ms() - state.config.task_timeout.as_millis() as i64;
     let usage = state.store.usage(user_id, chat_id, unknown_active_since).await?;
     let exempt = state.config.access.is_admin(user_id);
-    Ok(crate::store::limit_reached(&usage, &state.config.limits, exempt, crate::store::is_group_chat(chat_id)))
+    let in_group = crate::store::is_group_chat(chat_id);
+    Ok(crate::store::limit_reached(&usage, &state.config.limits, exempt, in_group, cost))
 }
 
 /// A `/video` that could not be parsed: the error, with buttons that fix it
@@ -295,8 +340,8 @@ pub(super) async fn refuse_with_fix(
     error: &ParseError,
 ) -> HandlerResult {
     let text = texts::parse_error(sender.lang, error);
-    let model = match error {
-        ParseError::BadDuration { model, .. } => Some(*model),
+    let durations = match error {
+        ParseError::BadDuration { offered, .. } if !offered.is_empty() => Some(offered),
         ParseError::UnknownOption(_) => None,
         _ => {
             state.telegram.reply(sender.chat_id, sender.message_id, &text).await?;
@@ -304,8 +349,8 @@ pub(super) async fn refuse_with_fix(
         }
     };
     let pending = state.store.add_pending_request(sender.chat_id, sender.user_id, args, images).await?;
-    let markup = match model {
-        Some(model) => keyboards::durations(sender.lang, pending, model),
+    let markup = match durations {
+        Some(durations) => keyboards::durations(sender.lang, pending, durations),
         None => keyboards::as_prompt(sender.lang, pending),
     };
     state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, markup).await?;

@@ -96,6 +96,7 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Again(_) => again(&sender, state).await,
         Command::Quota(_) => quota(&sender, &state).await,
         Command::Settings(_) => super::settings::show(&state, &sender).await,
+        Command::Models(_) => models(&sender, &state).await,
         Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &texts::help(sender.lang)).await,
     }
 }
@@ -105,7 +106,7 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
         return super::guided::ask(&state, sender).await;
     }
     let defaults = super::settings::defaults(&state, sender.chat_id).await;
-    let request = match parse_video_args(args, &defaults) {
+    let request = match parse_video_args(args, &defaults, state.models.catalog()) {
         Ok(request) => request,
         Err(error) => {
             let images = photos::command_images(message, &state).await;
@@ -126,16 +127,26 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
     start_submission(sender, request, images, state).await
 }
 
-/// Checks the image count, then hands the request to the tracker.
+/// Checks the model and the image count, then hands the request to the tracker.
 pub(super) async fn start_submission(
     sender: &Sender,
-    request: VideoRequest,
+    mut request: VideoRequest,
     images: Vec<String>,
     state: Arc<AppState>,
 ) -> HandlerResult {
-    let max = state.config.max_images;
+    let catalog = state.models.catalog();
+    // A stored request (`/again`, a button) may name a model no longer offered.
+    if !catalog.is_offered(request.options.model)
+        && let Some(spec) = catalog.get(state.models.default_model())
+    {
+        request.options = request.options.moved_to(spec);
+    }
+    let max = catalog
+        .get(request.options.model)
+        .map_or(state.config.max_images, |spec| spec.max_images(state.config.max_images));
     if images.len() > max {
-        return queue_reply(&state, sender, &texts::too_many_images(sender.lang, images.len(), max)).await;
+        let text = texts::too_many_images(sender.lang, images.len(), max, request.options.model);
+        return queue_reply(&state, sender, &text).await;
     }
     let new = sender.task(request, images);
     let tracker = state.tracker.clone();
@@ -331,6 +342,18 @@ async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
     let Some(last) = last else { return queue_reply(&state, sender, &texts::nothing_to_repeat(sender.lang)).await };
     let request = VideoRequest { options: last.options, prompt: last.prompt };
     start_submission(sender, request, last.image_file_ids, state).await
+}
+
+/// `/models`: what can be asked for, what it costs, and whether it is served now.
+async fn models(sender: &Sender, state: &AppState) -> HandlerResult {
+    let models = &state.models;
+    let lines: Vec<_> = models
+        .catalog()
+        .offered()
+        .iter()
+        .map(|spec| (spec, models.availability(spec.name), spec.max_images(state.config.max_images)))
+        .collect();
+    queue_reply(state, sender, &texts::models(sender.lang, &lines, models.default_model())).await
 }
 
 async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {

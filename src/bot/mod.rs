@@ -50,6 +50,8 @@ pub enum Command {
     Quota(String),
     /// Your default model, orientation, size, duration
     Settings(String),
+    /// The models you can use, what they cost
+    Models(String),
 }
 
 impl Command {
@@ -67,6 +69,8 @@ impl Command {
 /// Everything the handlers share.
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The model catalog with what the video API lists now.
+    pub models: Arc<crate::models::live::Models>,
     pub store: Store,
     pub api: VideoApi,
     pub telegram: Telegram,

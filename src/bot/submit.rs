@@ -23,6 +23,11 @@ pub async fn submit(state: &AppState, new: NewTask) {
         }
     };
 
+    // `start_submission` only passes offered models; the catalog does not change while running.
+    let Some(spec) = state.models.catalog().get(new.options.model) else {
+        tracing::error!(chat_id, model = %new.options.model, "a request for a model not in the catalog; not sent");
+        return reply(texts::model_retired(lang, new.options.model, false)).await;
+    };
     let lease = Lease { owner: &state.owner, until: now_ms() + state.lease_ttl.as_millis() as i64 };
     let guards = Guards {
         limits: &state.config.limits,
@@ -30,6 +35,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
         // A create with an unknown outcome may run upstream until the task timeout.
         unknown_active_since: now_ms() - state.config.task_timeout.as_millis() as i64,
         lease,
+        cost: spec.cost,
     };
     let id = match state.store.reserve(&new, &guards).await {
         Ok(Reservation::Reserved(id)) => id,
@@ -67,7 +73,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
         }
     };
 
-    let create = CreateRequest::new(&image_urls, &new.prompt, &new.options);
+    let create = CreateRequest::new(&image_urls, &new.prompt, &new.options, spec.family);
     let started = Instant::now();
     let created = state.api.create(&create).await;
     metrics::video_api_latency("create", started.elapsed());

@@ -2,7 +2,11 @@
 //! tokenizer and [`parse_video_args`]. The rules are in the parent module's
 //! documentation.
 
-use super::{Model, Orientation, Size, VideoOptions, VideoRequest};
+use super::{VideoOptions, VideoRequest};
+use crate::models::{Catalog, ModelName, ModelSpec, Shape, ShapeClass, ShapeWish, Size};
+
+/// A flag has no written value (class flags always fit a model that has the class).
+const NOWHERE: Written = Written { start: 0, end: 0 };
 
 /// Why the text after `/video` is not a valid request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,9 +25,19 @@ pub enum ParseError {
     /// A value that is not accepted for the (canonical) key.
     #[error("bad value `{value}` for option `{key}`")]
     BadValue { key: &'static str, value: String },
-    /// A duration that is a number but not offered by the (final) model.
+    /// A model name or alias that is not offered; holds what is.
+    #[error("model `{value}` is not offered")]
+    UnknownModel { value: String, offered: Vec<ModelName> },
+    /// A duration that is a number but not offered by the (final) model;
+    /// `offered` is empty when the model takes no duration at all.
     #[error("duration {duration}s is not available for {model}")]
-    BadDuration { model: Model, duration: u32 },
+    BadDuration { model: ModelName, duration: u32, offered: Vec<u32> },
+    /// A shape the (final) model does not make; holds what it makes.
+    #[error("shape `{value}` is not available for {model}")]
+    BadShape { model: ModelName, value: String, offered: Vec<Shape> },
+    /// A size the (final) model does not offer; `offered` is empty when it has no size choice.
+    #[error("size `{value}` is not available for {model}")]
+    BadSize { model: ModelName, value: String, offered: Vec<Size> },
     /// The same option given twice (also through a shorthand flag).
     #[error("option `{0}` given more than once")]
     Repeated(&'static str),
@@ -55,21 +69,38 @@ impl Key {
     }
 }
 
-/// One option value, already parsed.
+/// The model asked for: a named one, or `--pro` (the pro model of the one
+/// that would be used otherwise).
+#[derive(Debug, Clone, Copy)]
+enum ModelWish {
+    Named(ModelName),
+    Pro,
+}
+
+/// One option value, read but not yet checked against the final model.
 #[derive(Debug, Clone, Copy)]
 enum Setting {
-    Model(Model),
-    Orientation(Orientation),
-    Size(Size),
+    Model(ModelWish),
+    /// With the value as written, for the error that names it.
+    Orientation(ShapeWish, Written),
+    Size(Size, Written),
     Duration(u32),
+}
+
+/// Where a value was written in the arguments (so errors can quote it
+/// without an allocation per option).
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    start: usize,
+    end: usize,
 }
 
 impl Setting {
     fn key(self) -> Key {
         match self {
             Setting::Model(_) => Key::Model,
-            Setting::Orientation(_) => Key::Orientation,
-            Setting::Size(_) => Key::Size,
+            Setting::Orientation(..) => Key::Orientation,
+            Setting::Size(..) => Key::Size,
             Setting::Duration(_) => Key::Duration,
         }
     }
@@ -78,9 +109,9 @@ impl Setting {
 /// The shorthand flags (`--pro`, `--portrait`, `--landscape`).
 fn lookup_flag(written: &str) -> Option<Setting> {
     match written.to_ascii_lowercase().as_str() {
-        "pro" => Some(Setting::Model(Model::Sora2Pro)),
-        "portrait" => Some(Setting::Orientation(Orientation::Portrait)),
-        "landscape" => Some(Setting::Orientation(Orientation::Landscape)),
+        "pro" => Some(Setting::Model(ModelWish::Pro)),
+        "portrait" => Some(Setting::Orientation(ShapeWish::Class(ShapeClass::Tall), NOWHERE)),
+        "landscape" => Some(Setting::Orientation(ShapeWish::Class(ShapeClass::Wide), NOWHERE)),
         _ => None,
     }
 }
@@ -95,12 +126,18 @@ fn parse_duration(value: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn parse_setting(key: Key, value: &str) -> Result<Setting, ParseError> {
+fn parse_setting(key: Key, value: &str, written: Written, catalog: &Catalog) -> Result<Setting, ParseError> {
     let bad = || ParseError::BadValue { key: key.name(), value: value.to_owned() };
     match key {
-        Key::Model => value.parse().map(Setting::Model).map_err(|_| bad()),
-        Key::Orientation => value.parse().map(Setting::Orientation).map_err(|_| bad()),
-        Key::Size => value.parse().map(Setting::Size).map_err(|_| bad()),
+        Key::Model => match catalog.lookup(value) {
+            Some(spec) => Ok(Setting::Model(ModelWish::Named(spec.name))),
+            None => Err(ParseError::UnknownModel {
+                value: value.to_owned(),
+                offered: catalog.offered().iter().map(|m| m.name).collect(),
+            }),
+        },
+        Key::Orientation => value.parse().map(|wish| Setting::Orientation(wish, written)).map_err(|_| bad()),
+        Key::Size => value.parse().map(|size| Setting::Size(size, written)).map_err(|_| bad()),
         Key::Duration => parse_duration(value).map(Setting::Duration).ok_or_else(bad),
     }
 }
@@ -216,9 +253,9 @@ impl<'a> Scanner<'a> {
 
 #[derive(Default)]
 struct Given {
-    model: Option<Model>,
-    orientation: Option<Orientation>,
-    size: Option<Size>,
+    model: Option<ModelWish>,
+    orientation: Option<(ShapeWish, Written)>,
+    size: Option<(Size, Written)>,
     duration: Option<u32>,
 }
 
@@ -235,21 +272,22 @@ impl Given {
     fn set(&mut self, setting: Setting) {
         match setting {
             Setting::Model(m) => self.model = Some(m),
-            Setting::Orientation(o) => self.orientation = Some(o),
-            Setting::Size(s) => self.size = Some(s),
+            Setting::Orientation(o, at) => self.orientation = Some((o, at)),
+            Setting::Size(s, at) => self.size = Some((s, at)),
             Setting::Duration(d) => self.duration = Some(d),
         }
     }
 }
 
 /// Parses what follows `/video` (may be empty, may contain newlines).
-/// `defaults` come from config.
+/// `defaults` (valid for their model, which `catalog` offers) come from the
+/// configuration and the chat's settings; `catalog` says what each model offers.
 ///
 /// Errors are reported in reading order (the first bad option wins); the
-/// duration is checked against the final model after all options are read,
-/// and an empty prompt is reported last.
-pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequest, ParseError> {
-    parse_with_duration(args, defaults, None)
+/// duration, shape and size are checked against the final model after all
+/// options are read, and an empty prompt is reported last.
+pub fn parse_video_args(args: &str, defaults: &VideoOptions, catalog: &Catalog) -> Result<VideoRequest, ParseError> {
+    parse_with_duration(args, defaults, catalog, None)
 }
 
 /// [`parse_video_args`] with the duration replaced by `duration` (a valid one
@@ -258,12 +296,18 @@ pub fn parse_video_args(args: &str, defaults: &VideoOptions) -> Result<VideoRequ
 pub fn parse_video_args_with_duration(
     args: &str,
     defaults: &VideoOptions,
+    catalog: &Catalog,
     duration: u32,
 ) -> Result<VideoRequest, ParseError> {
-    parse_with_duration(args, defaults, Some(duration))
+    parse_with_duration(args, defaults, catalog, Some(duration))
 }
 
-fn parse_with_duration(args: &str, defaults: &VideoOptions, duration: Option<u32>) -> Result<VideoRequest, ParseError> {
+fn parse_with_duration(
+    args: &str,
+    defaults: &VideoOptions,
+    catalog: &Catalog,
+    duration: Option<u32>,
+) -> Result<VideoRequest, ParseError> {
     let mut scanner = Scanner { text: args, pos: 0 };
     let mut given = Given::default();
 
@@ -307,7 +351,9 @@ fn parse_with_duration(args: &str, defaults: &VideoOptions, duration: Option<u32
             if value.is_empty() {
                 return Err(ParseError::MissingValue(key.name()));
             }
-            parse_setting(key, value)?
+            // `value` is a slice of `args`: where it stands there.
+            let start = value.as_ptr() as usize - args.as_ptr() as usize;
+            parse_setting(key, value, Written { start, end: start + value.len() }, catalog)?
         };
         if given.is_set(setting.key()) {
             return Err(ParseError::Repeated(setting.key().name()));
@@ -315,22 +361,67 @@ fn parse_with_duration(args: &str, defaults: &VideoOptions, duration: Option<u32
         given.set(setting);
     };
 
-    let model = given.model.unwrap_or(defaults.model);
-    let duration = match duration.or(given.duration) {
-        Some(d) if model.durations().contains(&d) => d,
-        Some(d) => return Err(ParseError::BadDuration { model, duration: d }),
-        None => model.nearest_duration(defaults.duration),
-    };
-    let options = VideoOptions {
-        model,
-        orientation: given.orientation.unwrap_or(defaults.orientation),
-        size: given.size.unwrap_or(defaults.size),
-        duration,
-    };
+    let options = resolve(&given, defaults, catalog, duration, args)?;
 
     let prompt = args[prompt_start..].trim();
     if prompt.is_empty() {
         return Err(ParseError::EmptyPrompt);
     }
     Ok(VideoRequest { options, prompt: prompt.to_owned() })
+}
+
+/// The final model, and every option checked against it.
+fn resolve(
+    given: &Given,
+    defaults: &VideoOptions,
+    catalog: &Catalog,
+    duration: Option<u32>,
+    args: &str,
+) -> Result<VideoOptions, ParseError> {
+    let default_spec = catalog.get(defaults.model).or_else(|| catalog.offered().first());
+    let spec: &ModelSpec = match given.model {
+        Some(ModelWish::Named(name)) => catalog.get(name),
+        // `--pro`: the pro model of what would be used, else whatever `pro` names.
+        Some(ModelWish::Pro) => default_spec.and_then(|d| catalog.pro_of(d.name)).or_else(|| catalog.lookup("pro")),
+        None => default_spec,
+    }
+    .ok_or_else(|| ParseError::UnknownModel {
+        value: "pro".to_owned(),
+        offered: catalog.offered().iter().map(|m| m.name).collect(),
+    })?;
+    let model = spec.name;
+    let written = |at: Written| args.get(at.start..at.end).unwrap_or_default().to_owned();
+
+    let duration = match duration.or(given.duration) {
+        Some(d) if spec.durations.contains(&d) => Some(d),
+        Some(d) => return Err(ParseError::BadDuration { model, duration: d, offered: spec.durations.clone() }),
+        None => spec.fit_duration(defaults.duration),
+    };
+    let shape = match given.orientation {
+        Some((wish, at)) => spec.shape_for(wish).ok_or_else(|| ParseError::BadShape {
+            model,
+            value: match at.end {
+                0 => shape_word(wish),
+                _ => written(at),
+            },
+            offered: spec.shapes.clone(),
+        })?,
+        None => spec.fit_shape(defaults.shape),
+    };
+    let size = match given.size {
+        Some((size, _)) if spec.sizes.contains(&size) => Some(size),
+        Some((_, at)) => return Err(ParseError::BadSize { model, value: written(at), offered: spec.sizes.clone() }),
+        None => spec.fit_size(defaults.size),
+    };
+    Ok(VideoOptions { model, shape, size, duration })
+}
+
+/// What a shape flag asked for, in words, for an error.
+fn shape_word(wish: ShapeWish) -> String {
+    match wish {
+        ShapeWish::Class(ShapeClass::Tall) => "portrait".to_owned(),
+        ShapeWish::Class(ShapeClass::Wide) => "landscape".to_owned(),
+        ShapeWish::Class(ShapeClass::Square) => "square".to_owned(),
+        ShapeWish::Exact(shape) => shape.to_string(),
+    }
 }

@@ -29,8 +29,10 @@ fn defaults_follow_the_spec() {
     assert_eq!(c.database_url.expose_secret(), "sqlite://sora-bot.db");
     assert_eq!(
         c.defaults,
-        VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 }
+        VideoOptions { model: crate::models::SORA_2, shape: Shape::PORTRAIT, size: Some(Size::Large), duration: None }
     );
+    assert_eq!(c.models, Catalog::builtin());
+    assert_eq!(c.default_model, None, "the default follows the video API's listing");
     assert_eq!(
         c.limits,
         Limits {
@@ -63,7 +65,8 @@ fn missing_secrets_name_the_variable() {
 #[test]
 fn bad_values_name_the_variable() {
     assert_eq!(error_var(&[("DEFAULT_MODEL", "sora-3")]), "DEFAULT_MODEL");
-    assert_eq!(error_var(&[("DEFAULT_DURATION", "25")]), "DEFAULT_DURATION");
+    assert_eq!(error_var(&[("DEFAULT_DURATION", "long")]), "DEFAULT_DURATION");
+    assert_eq!(error_var(&[("DEFAULT_ORIENTATION", "diagonal")]), "DEFAULT_ORIENTATION");
     assert_eq!(error_var(&[("DAILY_LIMIT_PER_USER", "-1")]), "DAILY_LIMIT_PER_USER");
     assert_eq!(error_var(&[("POLL_INTERVAL_SECS", "0")]), "POLL_INTERVAL_SECS");
     assert_eq!(error_var(&[("VIDEO_API_QUERIES_PER_SECOND", "0")]), "VIDEO_API_QUERIES_PER_SECOND");
@@ -136,4 +139,44 @@ fn id_lists_and_access() {
     assert!(!c.access.may_create(7, 7));
     let open = config(&[("ALLOW_EVERYONE", "true")]).unwrap();
     assert!(open.access.may_create(42, 42));
+}
+
+#[test]
+fn video_models_chooses_and_orders_what_is_offered() {
+    let c = config(&[("VIDEO_MODELS", "grok, veo3.1-fast ,jimeng-video-3.0"), ("DEFAULT_MODEL", "VEO")]).unwrap();
+    let offered: Vec<_> = c.models.offered().iter().map(|m| m.name.to_string()).collect();
+    assert_eq!(offered, ["grok-video-3", "veo3.1-fast", "jimeng-video-3.0"]);
+    assert_eq!(c.default_model.map(|m| m.to_string()).as_deref(), Some("veo3.1-fast"));
+    assert_eq!(c.defaults.model.as_str(), "veo3.1-fast");
+
+    let problem = config(&[("VIDEO_MODELS", "veo,sora-3")]).unwrap_err();
+    assert_eq!(problem.var, "VIDEO_MODELS");
+    assert!(problem.problem.contains("\"sora-3\" is not a known model"), "{problem}");
+    assert_eq!(error_var(&[("VIDEO_MODELS", "veo,veo3.1-fast")]), "VIDEO_MODELS");
+    assert_eq!(error_var(&[("VIDEO_MODELS", " , ")]), "VIDEO_MODELS");
+    let problem = config(&[("VIDEO_MODELS", "veo"), ("DEFAULT_MODEL", "sora-2")]).unwrap_err();
+    assert_eq!(problem.to_string(), "DEFAULT_MODEL: \"sora-2\" is not one of the offered models (veo3.1-fast)");
+}
+
+#[test]
+fn a_models_file_adds_models_and_its_mistakes_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models.toml");
+    std::fs::write(&path, "[[model]]\nname = \"kling-v2\"\nfamily = \"veo\"\ncost = 2\n").unwrap();
+    let file = path.to_str().unwrap();
+    let c = config(&[("VIDEO_MODELS_FILE", file), ("VIDEO_MODELS", "kling-v2,sora-2")]).unwrap();
+    assert_eq!(c.models.offered()[0].cost, 2);
+    assert_eq!(c.defaults.model.as_str(), "kling-v2");
+
+    std::fs::write(&path, "[[model]]\nname = \"kling-v2\"\nfamily = \"veo\"\ncost = \"two\"\n").unwrap();
+    let problem = config(&[("VIDEO_MODELS_FILE", file)]).unwrap_err().to_string();
+    assert_eq!(
+        problem,
+        format!(
+            "VIDEO_MODELS_FILE: {file}: [[model]] #1 \"kling-v2\", field `cost`: must be a whole number from 0 to 1000"
+        )
+    );
+    let missing = config(&[("VIDEO_MODELS_FILE", "/nonexistent/models.toml")]).unwrap_err();
+    assert_eq!(missing.var, "VIDEO_MODELS_FILE");
+    assert!(missing.problem.starts_with("/nonexistent/models.toml: cannot be read"), "{missing}");
 }

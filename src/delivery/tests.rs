@@ -7,6 +7,11 @@ use crate::{fakes::Fakes, task::TaskState};
 
 const LIMIT: u64 = 10_000;
 
+/// The buttons a delivered video of `task(id)` gets.
+fn buttons(id: i64) -> InlineKeyboardMarkup {
+    crate::keyboards::video(crate::lang::Lang::En, &task(id), &crate::models::Catalog::builtin())
+}
+
 fn task(id: i64) -> Task {
     Task {
         id,
@@ -43,7 +48,9 @@ trait Deliver {
 
 impl Deliver for Fakes {
     async fn deliver(&self, http: &GuardedClient, task_id: i64, url: &str) -> Result<Delivered, DeliveryError> {
-        deliver_with_limit(&self.telegram(), http, &task(task_id), url, LIMIT).await.map(|(how, _)| how)
+        deliver_with_limit(&self.telegram(), http, &task(task_id), url, &buttons(task_id), LIMIT)
+            .await
+            .map(|(how, _)| how)
     }
 
     /// Telegram could not fetch `url`; what did the bot do with it?

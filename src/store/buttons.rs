@@ -156,7 +156,10 @@ mod tests {
             let new =
                 NewTask { chat_id: 7, user_id: 7, command_msg_id: msg, prompt: prompt.into(), ..NewTask::example() };
             store
-                .reserve(&new, &crate::store::Guards { limits: &limits, exempt: false, unknown_active_since: 0, lease })
+                .reserve(
+                    &new,
+                    &crate::store::Guards { limits: &limits, exempt: false, unknown_active_since: 0, lease, cost: 1 },
+                )
                 .await
                 .unwrap();
         }

@@ -26,7 +26,7 @@ pub use watch::Schedule;
 use database::Database;
 
 use crate::{
-    command::VideoOptions,
+    command::{Size, VideoOptions},
     lang::Lang,
     task::{Task, TaskState},
 };
@@ -171,15 +171,23 @@ const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id,
      duration, image_file_ids, upstream_id, state, upstream_status, progress_pct, video_url, error, shown_text, shown_at, \
      created_at, updated_at, cancelled_at";
 
+/// A model without a size choice stores an empty size (the column predates such models).
+fn optional_size(text: &str) -> Result<Option<Size>, crate::models::BadValue> {
+    if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
+}
+
 fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
     let corrupt =
         |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
     let text = |name: &str| row.try_get::<String, _>(name);
     let options = VideoOptions {
         model: text("model")?.parse().map_err(|_| corrupt("model"))?,
-        orientation: text("orientation")?.parse().map_err(|_| corrupt("orientation"))?,
-        size: text("size")?.parse().map_err(|_| corrupt("size"))?,
-        duration: u32::try_from(row.try_get::<i64, _>("duration")?).map_err(|_| corrupt("duration"))?,
+        shape: text("orientation")?.parse().map_err(|_| corrupt("orientation"))?,
+        size: optional_size(&text("size")?).map_err(|_| corrupt("size"))?,
+        duration: match row.try_get::<i64, _>("duration")? {
+            0 => None,
+            seconds => Some(u32::try_from(seconds).map_err(|_| corrupt("duration"))?),
+        },
     };
     Ok(Task {
         id: row.try_get("id")?,

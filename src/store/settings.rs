@@ -3,38 +3,33 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, StoreResult, now_ms};
-use crate::{command::VideoOptions, keyboards::Setting};
+use crate::{keyboards::Setting, models::live::ChatChoices};
 
 impl Store {
-    /// The chat's defaults: the bot's `defaults` with the chat's own choices on top.
-    /// A duration the chosen model does not offer becomes the nearest one it does.
-    pub async fn chat_defaults(&self, chat_id: i64, defaults: &VideoOptions) -> StoreResult<VideoOptions> {
+    /// The chat's own choices (none for a chat that made none).
+    pub async fn chat_choices(&self, chat_id: i64) -> StoreResult<ChatChoices> {
         let row = sqlx::query("SELECT model, orientation, size, duration FROM chat_settings WHERE chat_id = $1")
             .bind(chat_id)
             .fetch_optional(&mut *self.db.conn().await?)
             .await?;
-        let Some(row) = row else { return Ok(*defaults) };
+        let Some(row) = row else { return Ok(ChatChoices::default()) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("settings of chat {chat_id}: bad {what}"));
-        let mut options = *defaults;
-        if let Some(model) = row.try_get::<Option<String>, _>("model")? {
-            options.model = model.parse().map_err(|_| corrupt("model"))?;
-        }
-        if let Some(orientation) = row.try_get::<Option<String>, _>("orientation")? {
-            options.orientation = orientation.parse().map_err(|_| corrupt("orientation"))?;
-        }
-        if let Some(size) = row.try_get::<Option<String>, _>("size")? {
-            options.size = size.parse().map_err(|_| corrupt("size"))?;
-        }
-        if let Some(duration) = row.try_get::<Option<i64>, _>("duration")? {
-            options.duration = u32::try_from(duration).map_err(|_| corrupt("duration"))?;
-        }
-        options.duration = options.model.nearest_duration(options.duration);
-        Ok(options)
+        let text = |name: &str| row.try_get::<Option<String>, _>(name);
+        Ok(ChatChoices {
+            model: text("model")?.map(|m| m.parse().map_err(|_| corrupt("model"))).transpose()?,
+            shape: text("orientation")?.map(|o| o.parse().map_err(|_| corrupt("orientation"))).transpose()?,
+            size: text("size")?.map(|s| s.parse().map_err(|_| corrupt("size"))).transpose()?,
+            duration: row
+                .try_get::<Option<i64>, _>("duration")?
+                .map(|d| u32::try_from(d).map_err(|_| corrupt("duration")))
+                .transpose()?,
+        })
     }
 
     /// Stores one choice (or forgets them all on `Reset`).
     pub async fn change_setting(&self, chat_id: i64, setting: Setting) -> StoreResult<()> {
         let (column, text, number) = match setting {
+            Setting::ModelMenu | Setting::Main => return Ok(()),
             Setting::Reset => {
                 sqlx::query("DELETE FROM chat_settings WHERE chat_id = $1")
                     .bind(chat_id)
@@ -42,9 +37,9 @@ impl Store {
                     .await?;
                 return Ok(());
             }
-            Setting::Model(model) => ("model", Some(model.as_str()), None),
-            Setting::Orientation(orientation) => ("orientation", Some(orientation.as_str()), None),
-            Setting::Size(size) => ("size", Some(size.as_str()), None),
+            Setting::Model(model) => ("model", Some(model.to_string()), None),
+            Setting::Shape(shape) => ("orientation", Some(shape.stored()), None),
+            Setting::Size(size) => ("size", Some(size.as_str().to_owned()), None),
             Setting::Duration(seconds) => ("duration", None, Some(i64::from(seconds))),
         };
         let now = now_ms();
@@ -68,28 +63,32 @@ impl Store {
 mod tests {
     use super::*;
     use crate::{
-        command::{Model, Orientation, Size},
+        models::{ModelName, Shape, Size},
         store::test_support,
     };
 
-    const DEFAULTS: VideoOptions =
-        VideoOptions { model: Model::Sora2, orientation: Orientation::Portrait, size: Size::Large, duration: 15 };
-
     async fn story(store: Store) {
-        assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), DEFAULTS);
-        store.change_setting(-1, Setting::Orientation(Orientation::Landscape)).await.unwrap();
+        assert_eq!(store.chat_choices(-1).await.unwrap(), ChatChoices::default());
+        store.change_setting(-1, Setting::Shape(Shape::LANDSCAPE)).await.unwrap();
         store.change_setting(-1, Setting::Duration(10)).await.unwrap();
-        let changed = VideoOptions { orientation: Orientation::Landscape, duration: 10, ..DEFAULTS };
-        assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), changed);
-        // Pro has no 10 s: the nearest it offers.
-        store.change_setting(-1, Setting::Model(Model::Sora2Pro)).await.unwrap();
+        let changed = ChatChoices { shape: Some(Shape::LANDSCAPE), duration: Some(10), ..ChatChoices::default() };
+        assert_eq!(store.chat_choices(-1).await.unwrap(), changed);
+        let veo = ModelName::new("veo3.1-fast").unwrap();
+        store.change_setting(-1, Setting::Model(veo)).await.unwrap();
+        store.change_setting(-1, Setting::Shape(Shape { width: 21, height: 9 })).await.unwrap();
+        store.change_setting(-1, Setting::Size(Size::Small)).await.unwrap();
         assert_eq!(
-            store.chat_defaults(-1, &DEFAULTS).await.unwrap(),
-            VideoOptions { model: Model::Sora2Pro, duration: 15, ..changed }
+            store.chat_choices(-1).await.unwrap(),
+            ChatChoices {
+                model: Some(veo),
+                shape: Some(Shape { width: 21, height: 9 }),
+                size: Some(Size::Small),
+                duration: Some(10)
+            }
         );
-        assert_eq!(store.chat_defaults(2, &DEFAULTS).await.unwrap(), DEFAULTS, "other chats keep the bot's defaults");
+        assert_eq!(store.chat_choices(2).await.unwrap(), ChatChoices::default(), "other chats keep the bot's defaults");
         store.change_setting(-1, Setting::Reset).await.unwrap();
-        assert_eq!(store.chat_defaults(-1, &DEFAULTS).await.unwrap(), DEFAULTS);
+        assert_eq!(store.chat_choices(-1).await.unwrap(), ChatChoices::default());
     }
 
     #[tokio::test]

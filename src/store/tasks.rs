@@ -3,7 +3,10 @@
 use sqlx::Connection as _;
 
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row, utc_day};
-use crate::task::{NewTask, Task, TaskState};
+use crate::{
+    models::Size,
+    task::{NewTask, Task, TaskState},
+};
 
 mod guards;
 
@@ -56,7 +59,8 @@ impl Store {
             .bind(i64::from(limits.max_active_total))
             .bind(unlimited(limits.daily_total))
             .bind(per_chat)
-            .bind(guards.unknown_active_since);
+            .bind(guards.unknown_active_since)
+            .bind(i64::from(guards.cost));
 
         if self.shared_writers {
             let mut conn = self.db.conn().await?;
@@ -202,9 +206,10 @@ pub(super) fn bind_request<'q>(query: AnyQuery<'q>, new: &'q NewTask) -> AnyQuer
         .bind(new.lang.code())
         .bind(&new.prompt)
         .bind(new.options.model.as_str())
-        .bind(new.options.orientation.as_str())
-        .bind(new.options.size.as_str())
-        .bind(i64::from(new.options.duration))
+        .bind(new.options.shape.stored())
+        .bind(new.options.size.map_or("", Size::as_str))
+        // A model without durations stores 0 (the column predates such models).
+        .bind(i64::from(new.options.duration.unwrap_or(0)))
         .bind(serde_json::to_string(&new.image_file_ids).expect("strings serialise"))
 }
 

@@ -169,14 +169,14 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::{
-        command::{Model, Orientation, Size, VideoOptions},
+        command::{Shape, Size, VideoOptions},
         config::Limits,
         store::{Guards, Lease, Reservation, Schedule, Store, now_ms, test_support},
         task::{NewTask, TaskState},
     };
 
     fn guards(lease: Lease<'_>) -> Guards<'_> {
-        Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease }
+        Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease, cost: 1 }
     }
 
     async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
@@ -187,10 +187,10 @@ mod tests {
             lang: crate::lang::Lang::Zh,
             prompt: "p".into(),
             options: VideoOptions {
-                model: Model::Sora2Pro,
-                orientation: Orientation::Portrait,
-                size: Size::Large,
-                duration: 25,
+                model: crate::models::ModelName::fixed("sora-2-pro"),
+                shape: Shape::PORTRAIT,
+                size: Some(Size::Large),
+                duration: Some(25),
             },
             image_file_ids: vec![],
         };

@@ -2,7 +2,8 @@
 
 use super::{Lang, cut};
 use crate::{
-    command::{Orientation, Size, VideoOptions},
+    command::VideoOptions,
+    models::{ModelName, Shape, ShapeClass, Size},
     task::Task,
 };
 
@@ -25,12 +26,29 @@ pub fn button_pro(lang: Lang) -> &'static str {
 }
 
 /// `↔ Landscape` / `↕ Portrait`: the orientation the button asks for.
-pub fn button_orientation(lang: Lang, orientation: Orientation) -> String {
-    let arrow = match orientation {
-        Orientation::Landscape => "↔",
-        Orientation::Portrait => "↕",
-    };
-    format!("{arrow} {}", orientation_name(lang, orientation))
+pub fn button_orientation(lang: Lang, class: ShapeClass) -> String {
+    match class {
+        ShapeClass::Wide => format!("↔ {}", lang.pick("Landscape", "横屏")),
+        ShapeClass::Tall => format!("↕ {}", lang.pick("Portrait", "竖屏")),
+        ShapeClass::Square => format!("⬜ {}", lang.pick("Square", "方形")),
+    }
+}
+
+/// `🎬 Model`: the other models, under a delivered video.
+pub fn button_models(lang: Lang) -> &'static str {
+    lang.pick("🎬 Model", "🎬 模型")
+}
+
+pub fn button_back(lang: Lang) -> &'static str {
+    lang.pick("↩ Back", "↩ 返回")
+}
+
+/// `/settings`: the button that opens the list of models.
+pub fn button_model_menu(lang: Lang, current: &str) -> String {
+    match lang {
+        Lang::En => format!("🎬 Model: {current} ›"),
+        Lang::Zh => format!("🎬 模型：{current} ›"),
+    }
 }
 
 pub fn button_seconds(lang: Lang, seconds: u32) -> String {
@@ -48,12 +66,29 @@ pub fn button_reset(lang: Lang) -> &'static str {
     lang.pick("↩ Bot defaults", "↩ 恢复默认")
 }
 
-/// An option value as users of this language call it.
-pub fn orientation_name(lang: Lang, orientation: Orientation) -> &'static str {
-    match orientation {
-        Orientation::Landscape => lang.pick("Landscape", "横屏"),
-        Orientation::Portrait => lang.pick("Portrait", "竖屏"),
+/// A shape as users of this language call it: a word for the classic
+/// ratios, the ratio itself for the rest (`4:3`).
+pub fn shape_name(lang: Lang, shape: Shape) -> String {
+    match shape {
+        Shape::PORTRAIT => lang.pick("Portrait", "竖屏").to_owned(),
+        Shape::LANDSCAPE => lang.pick("Landscape", "横屏").to_owned(),
+        Shape::SQUARE => lang.pick("Square", "方形").to_owned(),
+        other => other.to_string(),
     }
+}
+
+/// `sora-2 · Portrait · Large (1080p) · 15 s`, without what the model does not vary.
+pub fn options_line(lang: Lang, options: &VideoOptions) -> String {
+    let mut line = format!("{} · {}", options.model, shape_name(lang, options.shape));
+    if let Some(size) = options.size {
+        line.push_str(" · ");
+        line.push_str(size_name(lang, size));
+    }
+    if let Some(seconds) = options.duration {
+        line.push_str(" · ");
+        line.push_str(&button_seconds(lang, seconds));
+    }
+    line
 }
 
 pub fn size_name(lang: Lang, size: Size) -> &'static str {
@@ -121,16 +156,11 @@ pub fn ask_prompt_placeholder(lang: Lang) -> &'static str {
     lang.pick("a cat surfing at sunset", "日落时冲浪的猫")
 }
 
-/// `/settings`: what is in force here and who may change it.
-pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
-    let line = format!(
-        "{} · {} · {} · {}",
-        current.model,
-        orientation_name(lang, current.orientation),
-        size_name(lang, current.size),
-        button_seconds(lang, current.duration)
-    );
-    match (lang, in_group) {
+/// `/settings`: what is in force here and who may change it; `stale`: the
+/// chat's chosen model, no longer offered, replaced by the bot's default.
+pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool, stale: Option<ModelName>) -> String {
+    let line = options_line(lang, current);
+    let text = match (lang, in_group) {
         (Lang::En, false) => {
             format!("⚙️ Your defaults for /video:\n{line}\n\nOptions in a /video command still override them.")
         }
@@ -141,6 +171,13 @@ pub fn settings(lang: Lang, current: &VideoOptions, in_group: bool) -> String {
         (Lang::Zh, true) => {
             format!("⚙️ 本群的 /video 默认设置：\n{line}\n\n只有群管理员可以修改。/video 命令里的选项仍然优先。")
         }
+    };
+    match (stale, lang) {
+        (None, _) => text,
+        (Some(gone), Lang::En) => {
+            format!("ℹ️ {gone} is no longer offered: {} is used instead.\n\n{text}", current.model)
+        }
+        (Some(gone), Lang::Zh) => format!("ℹ️ {gone} 已不再提供，现在使用 {}。\n\n{text}", current.model),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Texts about tasks: their status, lists, failures and delivery.
 
-use super::{CAPTION_LIMIT, Lang, MESSAGE_LIMIT, cut, orientation_name, size_name};
+use super::{CAPTION_LIMIT, Lang, MESSAGE_LIMIT, cut, shape_name, size_name};
 use crate::{
     task::{Task, TaskState},
     video_api::ApiError,
@@ -43,16 +43,27 @@ fn options_line(lang: Lang, task: &Task) -> String {
         (Lang::En, n) => format!(" · {n} photos"),
         (Lang::Zh, n) => format!(" · {n} 张照片"),
     };
+    let mut line = o.model.to_string();
+    line.push_str(" · ");
     match lang {
-        Lang::En => format!("{} · {} · {} · {}s{photos}", o.model, o.orientation, o.size, o.duration),
-        Lang::Zh => format!(
-            "{} · {} · {} · {}秒{photos}",
-            o.model,
-            orientation_name(lang, o.orientation),
-            size_name(lang, o.size),
-            o.duration
-        ),
+        Lang::En => line.push_str(&o.shape.stored()),
+        Lang::Zh => line.push_str(&shape_name(lang, o.shape)),
     }
+    if let Some(size) = o.size {
+        line.push_str(" · ");
+        line.push_str(match lang {
+            Lang::En => size.as_str(),
+            Lang::Zh => size_name(lang, size),
+        });
+    }
+    if let Some(seconds) = o.duration {
+        line.push_str(&match lang {
+            Lang::En => format!(" · {seconds}s"),
+            Lang::Zh => format!(" · {seconds}秒"),
+        });
+    }
+    line.push_str(&photos);
+    line
 }
 
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.

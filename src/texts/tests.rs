@@ -1,6 +1,6 @@
 use super::*;
 use crate::{
-    command::{Model, Orientation, Size, VideoOptions},
+    command::{ModelName, Shape, VideoOptions},
     task::Task,
     video_api::ApiError,
 };
@@ -9,12 +9,7 @@ fn task() -> Task {
     Task {
         id: 7,
         prompt: "two huskies in a courtyard".into(),
-        options: VideoOptions {
-            model: Model::Sora2,
-            orientation: Orientation::Landscape,
-            size: Size::Large,
-            duration: 15,
-        },
+        options: VideoOptions { shape: Shape::LANDSCAPE, ..VideoOptions::STANDARD },
         image_file_ids: vec!["a".into(), "b".into()],
         upstream_id: Some("sora-2:task_01".into()),
         upstream_status: Some("processing".into()),
@@ -74,7 +69,7 @@ fn parse_errors_show_the_right_form() {
             ParseError::UnknownOption("foo".into()),
             ParseError::MissingValue("duration"),
             ParseError::BadValue { key: "size", value: "huge".into() },
-            ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 },
+            ParseError::BadDuration { model: ModelName::fixed("sora-2-pro"), duration: 10, offered: vec![15, 25] },
             ParseError::Repeated("model"),
         ] {
             let text = parse_error(lang, &error);
@@ -82,7 +77,11 @@ fn parse_errors_show_the_right_form() {
         }
     }
     assert!(
-        parse_error(Lang::En, &ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }).contains("15 or 25")
+        parse_error(
+            Lang::En,
+            &ParseError::BadDuration { model: ModelName::fixed("sora-2-pro"), duration: 10, offered: vec![15, 25] }
+        )
+        .contains("15 or 25")
     );
 }
 
@@ -147,7 +146,7 @@ fn quota_shows_every_limit_that_applies() {
     let (usage, limits) = (busy_day(), every_limit());
     let text = quota(Lang::En, &usage, &limits, false, true);
     for needle in [
-        "7 of 10 videos left",
+        "7 of 10 units left",
         "In progress: 2 of 2",
         "This group today: 1 of 5",
         "1 stopped with /cancel",

@@ -25,17 +25,10 @@ fn sample_images() -> Vec<String> {
 
 async fn create_with(api: &VideoApi) -> Result<Created, ApiError> {
     let images = sample_images();
-    api.create(&CreateRequest {
-        images: &images,
-        model: Model::Sora2,
-        orientation: Orientation::Portrait,
-        prompt: "a red fox in snow",
-        size: Size::Large,
-        duration: 15,
-    })
-    .await
+    api.create(&CreateRequest::new(&images, "a red fox in snow", &VideoOptions::STANDARD, Family::Sora)).await
 }
 
+mod bodies;
 mod client;
 mod errors;
 mod status;

@@ -133,7 +133,8 @@ impl Inner {
     }
 
     async fn deliver(&self, mut task: Task, video_url: &str) {
-        match delivery::deliver(&self.telegram, &self.http, &task, video_url).await {
+        let buttons = crate::keyboards::video(task.lang, &task, &self.config.catalog);
+        match delivery::deliver(&self.telegram, &self.http, &task, video_url, &buttons).await {
             Ok((how, file_id)) => {
                 metrics::delivered(how.as_str());
                 tracing::info!(task = task.id, how = how.as_str(), "video delivered");

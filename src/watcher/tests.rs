@@ -27,7 +27,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     };
     let lease = Lease { owner, until: now_ms() + 3_600_000 };
     let Reservation::Reserved(id) = store
-        .reserve(&new, &Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease })
+        .reserve(&new, &Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease, cost: 1 })
         .await
         .unwrap()
     else {
@@ -52,6 +52,7 @@ fn watcher(store: &Store, fake: &Fakes, owner: &str, task_timeout: Duration, exc
         task_timeout,
         queries_per_second: 100_000,
         exclusive,
+        catalog: crate::models::Catalog::builtin(),
     };
     Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config)
 }
@@ -200,6 +201,7 @@ async fn a_task_is_handled_by_one_round_at_a_time() {
         task_timeout: Duration::from_secs(60),
         queries_per_second: 20,
         exclusive: true,
+        catalog: crate::models::Catalog::builtin(),
     };
     let watcher = Watcher::new(store, fake.video_api(), fake.telegram(), fake.downloads(), config);
     let first = super::InFlight::enter(&watcher.inner, 7).expect("free");

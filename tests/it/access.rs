@@ -152,7 +152,7 @@ async fn admins_have_no_personal_limits_but_users_are_told_why_and_when() {
     assert!(reply.contains("used all 1 videos for today"), "says why: {reply}");
     assert!(reply.contains("Try again in about") && reply.contains("00:00 UTC"), "says when: {reply}");
     let reply = say(&env, &chat, &alice, "/quota").await;
-    assert!(reply.contains("Today: 0 of 1 videos left") && reply.contains("In progress: 1 of 1"), "{reply}");
+    assert!(reply.contains("Today: 0 of 1 units left") && reply.contains("In progress: 1 of 1"), "{reply}");
 
     quiet().await;
     let creates = env.video.creates();
@@ -182,13 +182,13 @@ async fn failed_creates_do_not_use_up_the_daily_quota() {
     let reply = say(&env, &chat, &alice, "/video a cat").await;
     assert!(reply.contains("not reachable") && reply.contains("No video was created"), "{reply}");
     let reply = say(&env, &chat, &alice, "/quota").await;
-    assert!(reply.contains("Today: 1 of 1 videos left") && reply.contains("In progress: 0 of 2"), "{reply}");
+    assert!(reply.contains("Today: 1 of 1 units left") && reply.contains("In progress: 0 of 2"), "{reply}");
 
     // The one video of the day is still there to make.
     let reply = say(&env, &chat, &alice, "/video a cat, again").await;
     assert!(reply.contains("queued") && reply.contains(&FakeVideoApi::task_id(2)), "{reply}");
     let reply = say(&env, &chat, &alice, "/quota").await;
-    assert!(reply.contains("Today: 0 of 1 videos left") && reply.contains("In progress: 1 of 2"), "{reply}");
+    assert!(reply.contains("Today: 0 of 1 units left") && reply.contains("In progress: 1 of 2"), "{reply}");
 
     let reply = say(&env, &chat, &alice, "/video one too many").await;
     assert!(reply.contains("used all 1 videos for today"), "{reply}");
@@ -205,9 +205,9 @@ async fn quota_speaks_the_users_language() {
     ])
     .await;
     let en = say(&env, &Chat::private(3001), &User::new(3001).lang("en"), "/quota").await;
-    assert!(en.contains("Today: 7 of 7 videos left") && en.contains("Resets at 00:00 UTC"), "{en}");
+    assert!(en.contains("Today: 7 of 7 units left") && en.contains("Resets at 00:00 UTC"), "{en}");
     let zh = say(&env, &Chat::private(3002), &User::new(3002).lang("zh"), "/quota").await;
-    assert!(zh.contains("今日剩余：7 / 7 个视频") && zh.contains("UTC 0 点重置"), "{zh}");
+    assert!(zh.contains("今日剩余：7 / 7 点") && zh.contains("UTC 0 点重置"), "{zh}");
     let zh_tw = say(&env, &Chat::private(3003), &User::new(3003).lang("zh-TW"), "/quota").await;
     assert!(zh_tw.contains("今日剩余"), "{zh_tw}");
     let admin_zh = say(&env, &Chat::private(ADMIN), &User::new(ADMIN).lang("zh-hans"), "/quota").await;

@@ -132,7 +132,7 @@ async fn video_buttons(vars: &[(&str, &str)]) {
     let command = send(&env, Msg::text(&group, &alice, "/video --landscape d=10 a fox in the snow"));
     reply(&env, group.id, command, 1).await;
     let video = finish_video(&env, 1).await;
-    assert_eq!(labels(&video), rows(&[&["🔁 Again", "↕ Portrait", "⭐ Pro"]]));
+    assert_eq!(labels(&video), rows(&[&["🔁 Again", "↕ Portrait", "⭐ Pro", "🎬 Model"]]));
     let video_id = message_id(&video);
 
     // Bob presses Pro; Telegram delivers that update twice: one request only.
@@ -214,7 +214,7 @@ async fn mistakes_offer_buttons_that_run_the_fixed_request() {
     assert!(status.text().unwrap().contains("sora-2-pro · 竖屏 · 大 (1080p) · 25秒"), "{:?}", status.text());
     assert_eq!(labels(&status), rows(&[&["🔄 刷新", "✖ 停止"]]));
     let video = finish_video(&env, 3).await;
-    assert_eq!(labels(&video), rows(&[&["🔁 再来一次", "↔ 横屏"]]), "no Pro button under a pro video");
+    assert_eq!(labels(&video), rows(&[&["🔁 再来一次", "↔ 横屏", "🎬 模型"]]), "no Pro button under a pro video");
 }
 
 #[tokio::test]
@@ -262,7 +262,7 @@ async fn settings_per_user_and_per_group_for_group_admins_only() {
     assert_eq!(
         labels(&settings),
         rows(&[
-            &["✓ sora-2", "sora-2-pro"],
+            &["🎬 Model: Sora 2 ›"],
             &["✓ Portrait", "Landscape"],
             &["✓ Large (1080p)", "Small (720p)"],
             &["10 s", "✓ 15 s"],
@@ -284,10 +284,19 @@ async fn settings_per_user_and_per_group_for_group_admins_only() {
     let shown = send(&env, Msg::text(&group, &member, "/settings"));
     let settings = reply(&env, group.id, shown, 1).await;
     assert!(settings.text().unwrap().contains("group admins"), "{:?}", settings.text());
-    let refused = env.tg.press(&member, &settings, "sora-2-pro");
+    // The models are a submenu: opening it changes nothing, so anyone may.
+    let opened = env.tg.press(&member, &settings, "🎬 Model: Sora 2 ›");
+    assert_eq!(notice(&env, &opened).await, None);
+    let menu = wait_keyboard_edit(&env, group.id, message_id(&settings), 1).await;
+    assert_eq!(labels(&menu)[0], ["✓ Sora 2", "Sora 2 Pro"]);
+    assert_eq!(labels(&menu).last().unwrap(), &["↩ Back"]);
+    let refused = env.tg.press(&member, &menu, "Sora 2 Pro");
     assert!(notice(&env, &refused).await.unwrap().starts_with("Only this group's admins"));
-    let chosen = env.tg.press(&admin, &settings, "sora-2-pro");
+    let chosen = env.tg.press(&admin, &menu, "Sora 2 Pro");
     assert_eq!(notice(&env, &chosen).await.as_deref(), Some("Saved."));
+    let edited = wait_edit(&env, group.id, message_id(&settings), "pro chosen", |_| true).await;
+    assert_eq!(labels(&edited)[0], ["🎬 Model: Sora 2 Pro ›"]);
+    assert_eq!(labels(&edited)[3], ["✓ 15 s", "25 s"], "pro's own durations");
     send(&env, Msg::text(&group, &member, "/video a parade"));
     let create = &env.video.wait_creates(3, WAIT).await[2];
     assert_eq!((create.body["model"].clone(), create.body["duration"].clone()), (json!("sora-2-pro"), json!(15)));

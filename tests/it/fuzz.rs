@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
-use sora_bot::command::{Model, Orientation, ParseError, Size, VideoOptions, parse_video_args};
+use sora_bot::command::{ParseError, Shape, Size, VideoOptions, parse_video_args};
+use sora_bot::models::Catalog;
 use testkit::*;
 
 use crate::bot_bin;
@@ -19,17 +20,24 @@ const WAIT: Duration = Duration::from_secs(30);
 // parse_video_args
 // ---------------------------------------------------------------------------
 
-/// Defaults a valid configuration can produce (the duration fits the model).
+fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(Catalog::builtin);
+    &CATALOG
+}
+
+/// Defaults a valid configuration can produce: any built-in model, with
+/// wishes fitted to it as the bot fits them.
 fn defaults() -> impl Strategy<Value = VideoOptions> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(pro, landscape, small, longer)| {
-        let model = if pro { Model::Sora2Pro } else { Model::Sora2 };
-        let durations = model.durations();
-        VideoOptions {
-            model,
-            orientation: if landscape { Orientation::Landscape } else { Orientation::Portrait },
-            size: if small { Size::Small } else { Size::Large },
-            duration: durations[usize::from(longer) % durations.len()],
-        }
+    (0..8usize, 0..4usize, any::<bool>(), 0..30u32).prop_map(|(model, shape, small, seconds)| {
+        let spec = &catalog().offered()[model];
+        let shapes = [Shape::PORTRAIT, Shape::LANDSCAPE, Shape::SQUARE, Shape { width: 4, height: 3 }];
+        let wishes = VideoOptions {
+            model: spec.name,
+            shape: shapes[shape],
+            size: Some(if small { Size::Small } else { Size::Large }),
+            duration: Some(seconds),
+        };
+        wishes.moved_to(spec)
     })
 }
 
@@ -260,18 +268,18 @@ fn args() -> impl Strategy<Value = String> {
 
 /// What every successful parse must satisfy.
 fn check(args: &str, defaults: &VideoOptions) -> Result<(), TestCaseError> {
-    let first = parse_video_args(args, defaults);
-    prop_assert_eq!(&first, &parse_video_args(args, defaults), "parsing is deterministic");
+    let first = parse_video_args(args, defaults, catalog());
+    prop_assert_eq!(&first, &parse_video_args(args, defaults, catalog()), "parsing is deterministic");
     if let Ok(request) = first {
         prop_assert!(!request.prompt.is_empty(), "empty prompt accepted for {:?}", args);
         prop_assert_eq!(request.prompt.trim(), request.prompt.as_str(), "untrimmed prompt for {:?}", args);
-        prop_assert!(
-            request.options.model.durations().contains(&request.options.duration),
-            "{:?} gave {}s for {}",
-            args,
-            request.options.duration,
-            request.options.model
-        );
+        let options = request.options;
+        let spec = catalog().get(options.model).expect("an offered model");
+        prop_assert!(spec.shapes.contains(&options.shape), "{:?} gave {:?}", args, options);
+        prop_assert_eq!(options.size.is_none(), spec.sizes.is_empty(), "{:?} gave {:?}", args, options);
+        prop_assert!(options.size.is_none_or(|s| spec.sizes.contains(&s)), "{:?} gave {:?}", args, options);
+        prop_assert_eq!(options.duration.is_none(), spec.durations.is_empty(), "{:?} gave {:?}", args, options);
+        prop_assert!(options.duration.is_none_or(|d| spec.durations.contains(&d)), "{:?} gave {:?}", args, options);
         prop_assert!(args.contains(&request.prompt), "the prompt is a piece of the input");
     }
     Ok(())
@@ -297,7 +305,7 @@ proptest! {
         defaults in defaults(),
     ) {
         let input = format!("{dash} {rest}");
-        let parsed = parse_video_args(&input, &defaults);
+        let parsed = parse_video_args(&input, &defaults, catalog());
         if rest.trim().is_empty() {
             prop_assert_eq!(parsed, Err(ParseError::EmptyPrompt));
         } else {
@@ -314,7 +322,7 @@ proptest! {
         defaults in defaults(),
     ) {
         let prompt = words.join(" ");
-        let request = parse_video_args(&format!("  {prompt} \n"), &defaults)
+        let request = parse_video_args(&format!("  {prompt} \n"), &defaults, catalog())
             .map_err(|e| TestCaseError::fail(format!("{prompt:?}: {e:?}")))?;
         prop_assert_eq!(request.prompt, prompt);
         prop_assert_eq!(request.options, defaults);
@@ -334,7 +342,7 @@ fn the_generated_inputs_cover_valid_requests_and_every_error() {
     let mut errors = std::collections::BTreeMap::new();
     for _ in 0..4000 {
         let (input, defaults) = strategy.new_tree(&mut runner).expect("a value").current();
-        match parse_video_args(&input, &defaults) {
+        match parse_video_args(&input, &defaults, catalog()) {
             Ok(request) => {
                 ok += 1;
                 with_options += usize::from(request.options != defaults);

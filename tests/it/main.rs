@@ -50,6 +50,22 @@ pub fn send(env: &TestEnv, message: Msg) -> i64 {
 }
 
 /// Successful edits of message `message_id` in `chat_id` so far, in order.
+/// The bot's `editMessageReplyMarkup` calls of one message: a menu opened or closed under it.
+pub async fn wait_keyboard_edit(env: &TestEnv, chat_id: i64, message_id: impl Into<i64>, n: usize) -> Call {
+    let message_id = message_id.into();
+    let found = testkit::poll_until(Duration::from_secs(30), || {
+        let edits: Vec<Call> = env
+            .tg
+            .calls_of("editMessageReplyMarkup")
+            .into_iter()
+            .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
+            .collect();
+        edits.into_iter().nth(n - 1)
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("keyboard edit {n} of {message_id}\n{}", env.tg.dump()))
+}
+
 pub fn edits(env: &TestEnv, chat_id: i64, message_id: impl Into<i64>) -> Vec<Call> {
     let message_id = message_id.into();
     env.tg

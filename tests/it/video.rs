@@ -77,7 +77,7 @@ async fn the_command_menu_is_registered_in_english_and_chinese() {
             .map(|c| c["command"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota", "/settings"];
+    let all = ["/start", "/help", "/video", "/status", "/tasks", "/cancel", "/again", "/quota", "/settings", "/models"];
     assert_eq!(commands(0), all);
     assert_eq!(commands(1), all);
     assert_eq!(menus[1].body["language_code"], "zh");
@@ -298,7 +298,7 @@ async fn telegram_mode_is_opt_in_and_warns_at_start() {
 #[tokio::test]
 async fn bad_configuration_stops_the_bot_with_one_line_naming_the_variable() {
     let mut env = TestEnv::start(bot_bin()).await;
-    env.set_env("DEFAULT_DURATION", "7");
+    env.set_env("DEFAULT_DURATION", "seven");
     let bot = env.start_bot();
     let status = bot.wait_exit(WAIT).await.expect("exits");
     assert!(!status.success());

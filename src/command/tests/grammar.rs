@@ -36,7 +36,7 @@ fn spec_example_double_dash_keeps_equals_sign_in_prompt() {
 fn all_three_forms_set_an_option() {
     for args in ["size=small a cat", "--size=small a cat", "--size small a cat"] {
         let r = ok(args);
-        assert_eq!(r.options.size, Size::Small, "{args:?}");
+        assert_eq!(r.options.size, Some(Size::Small), "{args:?}");
         assert_eq!(r.prompt, "a cat", "{args:?}");
     }
 }
@@ -58,22 +58,22 @@ fn keys_and_flags_are_case_insensitive() {
     let r = ok("MODEL=PRO --Orientation Landscape S=HD --D 25S x");
     assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Large, 25));
     assert_eq!(ok("--PRO x").options.model, Model::Sora2Pro);
-    assert_eq!(ok("--Landscape x").options.orientation, Orientation::Landscape);
+    assert_eq!(ok("--Landscape x").options.shape, Shape::LANDSCAPE);
 }
 
 #[test]
 fn chinese_orientation_values_work_in_every_form() {
-    assert_eq!(ok("o=横屏 一只猫").options.orientation, Orientation::Landscape);
-    assert_eq!(ok("--orientation 竖屏 一只猫").options.orientation, Orientation::Portrait);
-    assert_eq!(ok("--o=16:9 cat").options.orientation, Orientation::Landscape);
-    assert_eq!(ok("o=9:16 cat").options.orientation, Orientation::Portrait);
+    assert_eq!(ok("o=横屏 一只猫").options.shape, Shape::LANDSCAPE);
+    assert_eq!(ok("--orientation 竖屏 一只猫").options.shape, Shape::PORTRAIT);
+    assert_eq!(ok("--o=16:9 cat").options.shape, Shape::LANDSCAPE);
+    assert_eq!(ok("o=9:16 cat").options.shape, Shape::PORTRAIT);
 }
 
 #[test]
 fn shorthand_flags_set_their_option() {
     assert_eq!(ok("--pro x").options.model, Model::Sora2Pro);
-    assert_eq!(ok("--portrait x").options.orientation, Orientation::Portrait);
-    assert_eq!(ok("--landscape x").options.orientation, Orientation::Landscape);
+    assert_eq!(ok("--portrait x").options.shape, Shape::PORTRAIT);
+    assert_eq!(ok("--landscape x").options.shape, Shape::LANDSCAPE);
     let r = ok("--pro --landscape s=small a fox");
     assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 15));
     assert_eq!(r.prompt, "a fox");
@@ -98,25 +98,25 @@ fn flag_with_a_value_is_an_unknown_option() {
 #[test]
 fn em_dash_counts_as_double_dash() {
     let r = ok("—landscape a beach");
-    assert_eq!(r.options.orientation, Orientation::Landscape);
+    assert_eq!(r.options.shape, Shape::LANDSCAPE);
     assert_eq!(r.prompt, "a beach");
     assert_eq!(ok("—pro x").options.model, Model::Sora2Pro);
-    assert_eq!(ok("—size=small x").options.size, Size::Small);
+    assert_eq!(ok("—size=small x").options.size, Some(Size::Small));
 }
 
 #[test]
 fn en_dash_with_separate_value_counts_as_double_dash() {
     let r = ok("–d 10 a beach");
-    assert_eq!(r.options.duration, 10);
+    assert_eq!(r.options.duration, Some(10));
     assert_eq!(r.prompt, "a beach");
 }
 
 #[test]
 fn dash_mixed_with_phone_dash_counts_as_double_dash() {
-    assert_eq!(ok("—-d 10 x").options.duration, 10);
-    assert_eq!(ok("-—d 10 x").options.duration, 10);
+    assert_eq!(ok("—-d 10 x").options.duration, Some(10));
+    assert_eq!(ok("-—d 10 x").options.duration, Some(10));
     assert_eq!(ok("–-pro x").options.model, Model::Sora2Pro);
-    assert_eq!(ok("-–landscape x").options.orientation, Orientation::Landscape);
+    assert_eq!(ok("-–landscape x").options.shape, Shape::LANDSCAPE);
 }
 
 #[test]
@@ -152,14 +152,14 @@ fn em_dash_inside_the_prompt_is_kept() {
 fn double_dash_alone_ends_options_and_protects_option_shapes() {
     let r = ok("--pro -- --landscape d=10 is literal");
     assert_eq!(r.options.model, Model::Sora2Pro);
-    assert_eq!(r.options.orientation, Orientation::Portrait);
+    assert_eq!(r.options.shape, Shape::PORTRAIT);
     assert_eq!(r.prompt, "--landscape d=10 is literal");
 }
 
 #[test]
 fn newline_after_options_starts_the_prompt() {
     let r = ok("o=l\nx=y is a sign");
-    assert_eq!(r.options.orientation, Orientation::Landscape);
+    assert_eq!(r.options.shape, Shape::LANDSCAPE);
     assert_eq!(r.prompt, "x=y is a sign");
 }
 
@@ -167,7 +167,7 @@ fn newline_after_options_starts_the_prompt() {
 fn only_the_first_line_holds_options() {
     let r = ok("--pro\n--landscape\na cat");
     assert_eq!(r.options.model, Model::Sora2Pro);
-    assert_eq!(r.options.orientation, Orientation::Portrait);
+    assert_eq!(r.options.shape, Shape::PORTRAIT);
     assert_eq!(r.prompt, "--landscape\na cat");
 }
 
@@ -188,7 +188,7 @@ fn leading_blank_lines_are_skipped_before_the_options() {
 #[test]
 fn crlf_and_unicode_line_separator_end_the_options_line() {
     let r = ok("o=l\r\nx=y");
-    assert_eq!(r.options.orientation, Orientation::Landscape);
+    assert_eq!(r.options.shape, Shape::LANDSCAPE);
     assert_eq!(r.prompt, "x=y");
     let r = ok("o=l\u{2028}x=y");
     assert_eq!(r.prompt, "x=y");
@@ -243,7 +243,7 @@ fn unicode_and_emoji_prompts_are_fine() {
 #[test]
 fn ideographic_space_separates_tokens() {
     let r = ok("o=横屏\u{3000}一只猫");
-    assert_eq!(r.options.orientation, Orientation::Landscape);
+    assert_eq!(r.options.shape, Shape::LANDSCAPE);
     assert_eq!(r.prompt, "一只猫");
 }
 

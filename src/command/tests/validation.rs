@@ -24,8 +24,17 @@ fn unknown_long_flag_lookalike_is_an_error() {
 
 #[test]
 fn bad_values_name_the_canonical_key_and_the_value() {
-    assert_eq!(err("model=sora-3 cat"), ParseError::BadValue { key: "model", value: "sora-3".into() });
-    assert_eq!(err("--o square cat"), ParseError::BadValue { key: "orientation", value: "square".into() });
+    assert!(matches!(err("model=sora-3 cat"), ParseError::UnknownModel { value, .. } if value == "sora-3"));
+    assert_eq!(err("--o diagonal cat"), ParseError::BadValue { key: "orientation", value: "diagonal".into() });
+    // A shape, but not one sora-2 makes.
+    assert_eq!(
+        err("--o square cat"),
+        ParseError::BadShape {
+            model: Model::Sora2,
+            value: "square".into(),
+            offered: vec![crate::models::Shape::PORTRAIT, crate::models::Shape::LANDSCAPE]
+        }
+    );
     assert_eq!(err("s=4K cat"), ParseError::BadValue { key: "size", value: "4K".into() });
     assert_eq!(err("d=long cat"), ParseError::BadValue { key: "duration", value: "long".into() });
 }
@@ -43,10 +52,10 @@ fn duration_that_is_not_a_plain_number_is_a_bad_value() {
 
 #[test]
 fn duration_accepts_seconds_suffix_in_any_case() {
-    assert_eq!(ok("d=10s x").options.duration, 10);
-    assert_eq!(ok("d=10S x").options.duration, 10);
-    assert_eq!(ok("--duration 15 x").options.duration, 15);
-    assert_eq!(ok("d=010 x").options.duration, 10);
+    assert_eq!(ok("d=10s x").options.duration, Some(10));
+    assert_eq!(ok("d=10S x").options.duration, Some(10));
+    assert_eq!(ok("--duration 15 x").options.duration, Some(15));
+    assert_eq!(ok("d=010 x").options.duration, Some(10));
 }
 
 #[test]
@@ -94,66 +103,63 @@ fn first_error_in_reading_order_wins() {
     assert_eq!(err("s=4k --foo"), ParseError::BadValue { key: "size", value: "4k".into() });
     // Option errors come before an empty prompt.
     assert_eq!(err("--d"), ParseError::MissingValue("duration"));
-    assert_eq!(err("d=25"), ParseError::BadDuration { model: Model::Sora2, duration: 25 });
+    assert_eq!(err("d=25"), bad_duration(Model::Sora2, 25));
 }
 
 // ---- durations ---------------------------------------------------
 
 #[test]
 fn sora2_accepts_10_and_15_only() {
-    assert_eq!(ok("d=10 x").options.duration, 10);
-    assert_eq!(ok("d=15 x").options.duration, 15);
+    assert_eq!(ok("d=10 x").options.duration, Some(10));
+    assert_eq!(ok("d=15 x").options.duration, Some(15));
     for d in [0, 5, 12, 20, 25] {
-        assert_eq!(err(&format!("d={d} x")), ParseError::BadDuration { model: Model::Sora2, duration: d });
+        assert_eq!(err(&format!("d={d} x")), bad_duration(Model::Sora2, d));
     }
 }
 
 #[test]
 fn sora2_pro_accepts_15_and_25_only() {
-    assert_eq!(ok("--pro d=15 x").options.duration, 15);
-    assert_eq!(ok("--pro d=25 x").options.duration, 25);
-    assert_eq!(err("--pro d=10 x"), ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 });
+    assert_eq!(ok("--pro d=15 x").options.duration, Some(15));
+    assert_eq!(ok("--pro d=25 x").options.duration, Some(25));
+    assert_eq!(err("--pro d=10 x"), bad_duration(Model::Sora2Pro, 10));
 }
 
 #[test]
 fn duration_is_checked_against_a_model_given_later() {
     assert_eq!(ok("d=25 --pro x").options, opts(Model::Sora2Pro, Orientation::Portrait, Size::Large, 25));
-    assert_eq!(err("d=10 m=pro x"), ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 });
+    assert_eq!(err("d=10 m=pro x"), bad_duration(Model::Sora2Pro, 10));
 }
 
 #[test]
 fn duration_is_checked_against_the_default_model() {
     let mut d = defaults();
     d.model = Model::Sora2Pro;
-    assert_eq!(parse_video_args("d=25 x", &d).unwrap().options.duration, 25);
-    assert_eq!(parse_video_args("d=10 x", &d), Err(ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 }));
+    assert_eq!(parse_video_args("d=25 x", &d, catalog()).unwrap().options.duration, Some(25));
+    assert_eq!(parse_video_args("d=10 x", &d, catalog()), Err(bad_duration(Model::Sora2Pro, 10)));
 }
 
 #[test]
 fn default_duration_falls_back_to_nearest_for_the_chosen_model() {
     let mut d = defaults();
-    d.duration = 10;
-    assert_eq!(parse_video_args("--pro x", &d).unwrap().options.duration, 15);
-    assert_eq!(parse_video_args("x", &d).unwrap().options.duration, 10);
-    d.duration = 25;
-    assert_eq!(parse_video_args("x", &d).unwrap().options.duration, 15);
-    assert_eq!(parse_video_args("--pro x", &d).unwrap().options.duration, 25);
+    d.duration = Some(10);
+    assert_eq!(parse_video_args("--pro x", &d, catalog()).unwrap().options.duration, Some(15));
+    assert_eq!(parse_video_args("x", &d, catalog()).unwrap().options.duration, Some(10));
+    d.duration = Some(25);
+    assert_eq!(parse_video_args("x", &d, catalog()).unwrap().options.duration, Some(15));
+    assert_eq!(parse_video_args("--pro x", &d, catalog()).unwrap().options.duration, Some(25));
 }
 
 #[test]
 fn explicit_invalid_duration_is_an_error_even_with_fallback_available() {
     let mut d = defaults();
-    d.duration = 10;
-    assert_eq!(
-        parse_video_args("--pro d=10 x", &d),
-        Err(ParseError::BadDuration { model: Model::Sora2Pro, duration: 10 })
-    );
+    d.duration = Some(10);
+    assert_eq!(parse_video_args("--pro d=10 x", &d, catalog()), Err(bad_duration(Model::Sora2Pro, 10)));
 }
 
 #[test]
 fn defaults_fill_what_the_user_did_not_give() {
     let d = opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 25);
-    let r = parse_video_args("o=p a cat", &d).unwrap();
+    let r = parse_video_args("o=p a cat", &d, catalog()).unwrap();
     assert_eq!(r.options, opts(Model::Sora2Pro, Orientation::Portrait, Size::Small, 25));
 }
 
@@ -241,10 +247,12 @@ fn never_panics_on_weird_input() {
     }
     for input in &inputs {
         for d in [defaults(), opts(Model::Sora2Pro, Orientation::Landscape, Size::Small, 0)] {
-            if let Ok(r) = parse_video_args(input, &d) {
+            if let Ok(r) = parse_video_args(input, &d, catalog()) {
                 assert!(!r.prompt.is_empty());
                 assert_eq!(r.prompt, r.prompt.trim());
-                assert!(r.options.model.durations().contains(&r.options.duration));
+                assert!(
+                    r.options.duration.is_some_and(|d| catalog().get(r.options.model).unwrap().durations.contains(&d))
+                );
             }
         }
     }
@@ -256,8 +264,10 @@ fn parsed_requests_always_have_a_valid_duration_for_their_model() {
         for model in [Model::Sora2, Model::Sora2Pro] {
             let d = opts(model, Orientation::Portrait, Size::Large, default_duration);
             for args in ["x", "--pro x", "m=sora-2 x"] {
-                let r = parse_video_args(args, &d).unwrap();
-                assert!(r.options.model.durations().contains(&r.options.duration));
+                let r = parse_video_args(args, &d, catalog()).unwrap();
+                assert!(
+                    r.options.duration.is_some_and(|d| catalog().get(r.options.model).unwrap().durations.contains(&d))
+                );
             }
         }
     }

@@ -44,8 +44,12 @@ pub struct Guards<'a> {
     pub unknown_active_since: i64,
     /// The new row is leased to this process, which follows it.
     pub lease: Lease<'a>,
+    /// What this video counts against the daily limits: its model's cost.
+    pub cost: u32,
 }
 
+/// Daily figures are units (each video counts its model's cost); active
+/// figures are videos.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub used_today: u32,
@@ -90,26 +94,32 @@ fn active_total_sql(cutoff: &str) -> String {
 /// Counts for the daily quotas: everything but creates that were refused.
 static PAID_SQL: LazyLock<String> = LazyLock::new(|| format!("state <> '{}'", TaskState::Rejected.as_str()));
 
+/// The units a set of rows has used today: each video counts its model's cost.
+/// (PostgreSQL sums BIGINT to NUMERIC: cast back, so both backends read an integer.)
+const UNITS: &str = "CAST(COALESCE(SUM(cost), 0) AS BIGINT)";
+
 /// The conditional insert of `reserve`: $16-$20 are the limits, $21 the
-/// unknown cut-off. A count whose limit is `i64::MAX` (no limit) is skipped:
-/// SQLite stops at the first true operand of an OR, and the day's totals read
-/// every row of the day.
+/// unknown cut-off, $22 the new video's cost, which must fit in what is left
+/// of each daily limit. A count whose limit is `i64::MAX` (no limit) is
+/// skipped: SQLite stops at the first true operand of an OR, and the day's
+/// totals read every row of the day.
 pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
-         image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) \
-         SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15 \
-         WHERE ($16 = {max} OR (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) < $16) \
+         image_file_ids, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until, cost) \
+         SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15, $22 \
+         WHERE ($16 = {max} OR (SELECT {units} FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) + $22 <= $16) \
            AND ($17 = {max} OR (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND {active}) < $17) \
            AND {active_total} < $18 \
-           AND ($19 = {max} OR (SELECT COUNT(*) FROM tasks WHERE day = $13 AND {paid}) < $19) \
-           AND ($20 = {max} OR (SELECT COUNT(*) FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) < $20) \
+           AND ($19 = {max} OR (SELECT {units} FROM tasks WHERE day = $13 AND {paid}) + $22 <= $19) \
+           AND ($20 = {max} OR (SELECT {units} FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) + $22 <= $20) \
          ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
          RETURNING id",
         paid = *PAID_SQL,
         active = active_sql("$21"),
         active_total = active_total_sql("$21"),
         max = i64::MAX,
+        units = UNITS,
     )
 });
 
@@ -146,22 +156,23 @@ async fn why_not_reserved(
     }
     let usage = usage_in(conn, new.user_id, new.chat_id, day, guards.unknown_active_since).await?;
     // Nothing reached now: the last slot went to a request that ended meanwhile.
-    let refusal = limit_reached(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id))
+    let refusal = limit_reached(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id), guards.cost)
         .unwrap_or(Refusal::TotalActive { limit: guards.limits.max_active_total });
     Ok(Reservation::Refused(refusal))
 }
 
-/// The limit this usage has reached, most specific first; `None` if none.
-pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool) -> Option<Refusal> {
-    if !exempt && usage.used_today >= limits.daily_per_user {
+/// The limit a video costing `cost` units would pass, most specific first; `None` if none.
+pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool, cost: u32) -> Option<Refusal> {
+    let exceeds = |used: u32, limit: u32| used.saturating_add(cost) > limit;
+    if !exempt && exceeds(usage.used_today, limits.daily_per_user) {
         Some(Refusal::DailyLimit { limit: limits.daily_per_user })
     } else if !exempt && usage.active_user >= limits.max_active_per_user {
         Some(Refusal::UserActive { limit: limits.max_active_per_user })
     } else if let Some(limit) =
-        limits.daily_per_chat.filter(|&limit| !exempt && in_group && usage.used_chat_today >= limit)
+        limits.daily_per_chat.filter(|&limit| !exempt && in_group && exceeds(usage.used_chat_today, limit))
     {
         Some(Refusal::ChatDaily { limit })
-    } else if let Some(limit) = limits.daily_total.filter(|&limit| usage.used_total_today >= limit) {
+    } else if let Some(limit) = limits.daily_total.filter(|&limit| exceeds(usage.used_total_today, limit)) {
         Some(Refusal::TotalDaily { limit })
     } else if usage.active_total >= limits.max_active_total {
         Some(Refusal::TotalActive { limit: limits.max_active_total })
@@ -179,12 +190,13 @@ pub(super) async fn usage_in(
 ) -> StoreResult<Usage> {
     let row = sqlx::query(&format!(
         "SELECT \
-           (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND day = $3 AND {paid}) AS used_today, \
+           (SELECT {units} FROM tasks WHERE user_id = $1 AND day = $3 AND {paid}) AS used_today, \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND {active}) AS active_user, \
            {active_total} AS active_total, \
            (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND cancelled_at IS NOT NULL AND state IN ({open})) AS cancelled_running, \
-           (SELECT COUNT(*) FROM tasks WHERE day = $3 AND {paid}) AS used_total_today, \
-           (SELECT COUNT(*) FROM tasks WHERE chat_id = $2 AND day = $3 AND {paid}) AS used_chat_today",
+           (SELECT {units} FROM tasks WHERE day = $3 AND {paid}) AS used_total_today, \
+           (SELECT {units} FROM tasks WHERE chat_id = $2 AND day = $3 AND {paid}) AS used_chat_today",
+        units = UNITS,
         paid = *PAID_SQL,
         active = active_sql("$4"),
         active_total = active_total_sql("$4"),

@@ -1,6 +1,6 @@
 use super::*;
 use crate::{
-    command::{Model, Orientation, Size, VideoOptions},
+    command::{Shape, Size, VideoOptions},
     config::Limits,
     store::test_support,
 };
@@ -10,7 +10,7 @@ const LIMITS: Limits =
 const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
 
 fn guards(limits: &Limits, exempt: bool) -> Guards<'_> {
-    Guards { limits, exempt, unknown_active_since: now_ms() - 60_000, lease: ME }
+    Guards { limits, exempt, unknown_active_since: now_ms() - 60_000, lease: ME, cost: 1 }
 }
 
 fn request(user_id: i64, command_msg_id: i32) -> NewTask {
@@ -21,10 +21,10 @@ fn request(user_id: i64, command_msg_id: i32) -> NewTask {
         lang: crate::lang::Lang::En,
         prompt: "a cat surfing".into(),
         options: VideoOptions {
-            model: Model::Sora2,
-            orientation: Orientation::Landscape,
-            size: Size::Small,
-            duration: 10,
+            model: crate::models::SORA_2,
+            shape: Shape::LANDSCAPE,
+            size: Some(Size::Small),
+            duration: Some(10),
         },
         image_file_ids: vec!["photo-1".into()],
     }
@@ -38,7 +38,7 @@ async fn story(store: Store) {
     let task = store.task(1).await.unwrap().unwrap();
     assert_eq!(task.state, TaskState::Submitting);
     assert_eq!(task.image_file_ids, vec!["photo-1".to_string()]);
-    assert_eq!(task.options.orientation, Orientation::Landscape);
+    assert_eq!(task.options.shape, Shape::LANDSCAPE);
 
     store.mark_created(1, "sora-2:task_1", "pending", 0).await.unwrap();
     assert_eq!(store.reserve(&request(1, 11), &guards(&LIMITS, false)).await.unwrap(), Reservation::Reserved(2));

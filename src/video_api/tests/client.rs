@@ -6,14 +6,7 @@ use super::*;
 fn create_request_serialisation_and_debug() {
     let images =
         vec!["data:image/jpeg;base64,AAAAverylongsecret".to_owned(), "https://x/file/bot1:AA/p.jpg".to_owned()];
-    let req = CreateRequest {
-        images: &images,
-        model: Model::Sora2,
-        orientation: Orientation::Portrait,
-        prompt: "a cat",
-        size: Size::Large,
-        duration: 15,
-    };
+    let req = CreateRequest::new(&images, "a cat", &VideoOptions::STANDARD, Family::Sora);
     let s = serde_json::to_string(&req).unwrap();
     assert_eq!(
         s,
@@ -80,14 +73,17 @@ async fn create_without_id_is_bad_response() {
 async fn create_empty_images_is_an_empty_list() {
     let (base, log) = fake(200, r#"{"id":"t"}"#).await;
     api(&base)
-        .create(&CreateRequest {
-            images: &[],
-            model: Model::Sora2,
-            orientation: Orientation::Landscape,
-            prompt: "p",
-            size: Size::Small,
-            duration: 10,
-        })
+        .create(&CreateRequest::new(
+            &[],
+            "p",
+            &VideoOptions {
+                shape: crate::models::Shape::LANDSCAPE,
+                size: Some(crate::models::Size::Small),
+                duration: Some(10),
+                ..VideoOptions::STANDARD
+            },
+            Family::Sora,
+        ))
         .await
         .unwrap();
     let body = log.creates()[0].body.clone();

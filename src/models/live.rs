@@ -1,0 +1,163 @@
+//! The catalog as the video API serves it right now: which offered models
+//! it lists, which one a request gets by default, and the defaults of a chat.
+
+use std::sync::{Arc, Mutex};
+
+use super::{Catalog, ModelName, ModelSpec};
+use crate::{
+    command::VideoOptions,
+    discovery::{Availability, Listing},
+};
+
+/// Why the default model is the one it is (said once in the log when it changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultReason {
+    /// `DEFAULT_MODEL`, and the video API does not say it is gone.
+    Configured,
+    /// `DEFAULT_MODEL` is not listed; the first listed offered model instead.
+    ConfiguredUnlisted(ModelName),
+    /// No `DEFAULT_MODEL`: the first offered model the video API lists.
+    FirstListed,
+    /// Nothing is known yet (no listing): the first offered model.
+    NotListedYet,
+    /// Not one offered model is listed: requests will be refused by the video
+    /// API, which then says which model is gone.
+    NoneListed,
+}
+
+impl std::fmt::Display for DefaultReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultReason::Configured => f.write_str("DEFAULT_MODEL"),
+            DefaultReason::ConfiguredUnlisted(configured) => {
+                write!(f, "DEFAULT_MODEL {configured} is not listed by the video API; first listed of VIDEO_MODELS")
+            }
+            DefaultReason::FirstListed => f.write_str("first model of VIDEO_MODELS the video API lists"),
+            DefaultReason::NotListedYet => {
+                f.write_str("first model of VIDEO_MODELS (the video API has not listed its models)")
+            }
+            DefaultReason::NoneListed => f.write_str("the video API lists none of VIDEO_MODELS; keeping the first"),
+        }
+    }
+}
+
+/// Pure: the default model, given what the video API says of each.
+pub fn choose_default(
+    catalog: &Catalog,
+    configured: Option<ModelName>,
+    availability: impl Fn(ModelName) -> Availability,
+) -> (ModelName, DefaultReason) {
+    let offered = catalog.offered();
+    let first_listed = offered.iter().find(|m| availability(m.name) == Availability::Listed).map(|m| m.name);
+    let first_possible = offered.iter().find(|m| availability(m.name) != Availability::Unlisted).map(|m| m.name);
+    match configured {
+        Some(name) if availability(name) != Availability::Unlisted => (name, DefaultReason::Configured),
+        Some(name) => match first_listed.or(first_possible) {
+            Some(other) => (other, DefaultReason::ConfiguredUnlisted(name)),
+            None => (name, DefaultReason::NoneListed),
+        },
+        None => match (first_listed, first_possible) {
+            (Some(listed), _) => (listed, DefaultReason::FirstListed),
+            (None, Some(possible)) => (possible, DefaultReason::NotListedYet),
+            (None, None) => (offered[0].name, DefaultReason::NoneListed),
+        },
+    }
+}
+
+/// A chat's own `/settings` choices; `None`: the bot's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChatChoices {
+    pub model: Option<ModelName>,
+    pub shape: Option<super::Shape>,
+    pub size: Option<super::Size>,
+    pub duration: Option<u32>,
+}
+
+/// The defaults a chat's requests get, fitted to their model, and the chat's
+/// chosen model when it is no longer offered (so the chat can be told).
+pub fn chat_defaults(
+    catalog: &Catalog,
+    default_model: ModelName,
+    base: &VideoOptions,
+    chat: &ChatChoices,
+) -> (VideoOptions, Option<ModelName>) {
+    let stale = chat.model.filter(|m| !catalog.is_offered(*m));
+    let model = chat.model.filter(|_| stale.is_none()).unwrap_or(default_model);
+    let wishes = VideoOptions {
+        model,
+        shape: chat.shape.unwrap_or(base.shape),
+        size: chat.size.or(base.size),
+        duration: chat.duration.or(base.duration),
+    };
+    let options = match catalog.get(model).or_else(|| catalog.offered().first()) {
+        Some(spec) => wishes.moved_to(spec),
+        None => wishes,
+    };
+    (options, stale)
+}
+
+/// The catalog with the video API's listing: shared by every handler.
+pub struct Models {
+    catalog: Catalog,
+    configured_default: Option<ModelName>,
+    listing: Arc<Listing>,
+    /// The default last logged, so a change is logged once.
+    logged_default: Mutex<Option<ModelName>>,
+}
+
+impl Models {
+    pub fn new(catalog: Catalog, configured_default: Option<ModelName>, listing: Arc<Listing>) -> Models {
+        Models { catalog, configured_default, listing, logged_default: Mutex::new(None) }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn listing(&self) -> &Arc<Listing> {
+        &self.listing
+    }
+
+    pub fn availability(&self, name: ModelName) -> Availability {
+        self.listing.availability(name.as_str())
+    }
+
+    pub fn default_model(&self) -> ModelName {
+        self.choose().0
+    }
+
+    fn choose(&self) -> (ModelName, DefaultReason) {
+        choose_default(&self.catalog, self.configured_default, |m| self.availability(m))
+    }
+
+    /// Logs the default in one line when it differs from the last one logged
+    /// (at start, after a listing, after a model was found retired).
+    pub fn log_default(&self) {
+        let (model, reason) = self.choose();
+        let mut logged = self.logged_default.lock().unwrap_or_else(|e| e.into_inner());
+        if *logged != Some(model) {
+            *logged = Some(model);
+            tracing::info!(model = %model, "default model: {model} ({reason})");
+        }
+    }
+
+    /// A create was refused because the video API no longer serves `name`:
+    /// unavailable until a listing names it again, and no longer the default.
+    pub fn mark_retired(&self, name: ModelName) {
+        self.listing.mark_retired(name.as_str());
+        self.log_default();
+    }
+
+    /// Up to `count` offered models other than `name` that the video API
+    /// lists (or, before any listing, does not rule out), in menu order.
+    pub fn alternatives(&self, name: ModelName, count: usize) -> Vec<&ModelSpec> {
+        let usable = |m: &&ModelSpec| m.name != name && self.availability(m.name) != Availability::Unlisted;
+        let listed = |m: &&ModelSpec| self.availability(m.name) == Availability::Listed;
+        let offered = self.catalog.offered().iter();
+        let mut found: Vec<&ModelSpec> = offered.clone().filter(usable).filter(listed).take(count).collect();
+        if found.is_empty() {
+            found = offered.filter(usable).take(count).collect();
+        }
+        found
+    }
+}
