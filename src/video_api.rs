@@ -246,8 +246,15 @@ impl VideoApi {
             };
             let fields = body.as_ref().map(error_fields);
             let quota = fields.as_ref().is_some_and(|f| f.mentions_quota());
+            // Checked before the gateway rule: whatever the status (relays
+            // send 503 for a retired model), a gateway that lost the API's
+            // answer does not make up a JSON error naming the model, so this
+            // is the API's own definite refusal.
+            let model_unavailable =
+                (400..=599).contains(&code) && fields.as_ref().is_some_and(|f| f.says_model_unavailable());
             let message = fields.and_then(|f| f.message);
             let error = match code {
+                _ if model_unavailable => ApiError::ModelUnavailable { message },
                 _ if !refused_by_api => ApiError::Gateway { status: code },
                 401 | 403 if quota => ApiError::QuotaExhausted { message },
                 401 | 403 => ApiError::Unauthorized { message },
