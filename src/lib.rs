@@ -4,6 +4,7 @@ pub mod bot;
 pub mod command;
 pub mod config;
 pub mod delivery;
+pub mod discovery;
 pub mod dispatch;
 #[cfg(test)]
 mod fakes;
