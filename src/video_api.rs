@@ -6,6 +6,7 @@
 //!   ([`ApiError::Timeout`] with `request_sent: true`).
 //! * `query` fetches the state of one task; the caller decides whether and when
 //!   to ask again ([`ApiError::is_transient`]).
+//! * `list_models` asks which models the key may use (free of charge).
 //!
 //! Secrets: the API key is only ever put into the `Authorization` header
 //! (marked sensitive). Every answer body is scrubbed (the key, `Bearer …`,
@@ -13,6 +14,7 @@
 //! before anything from it is parsed, stored in an error or logged, and
 //! reqwest errors are formatted only after `without_url()`.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -36,11 +38,17 @@ pub use status::{TaskPhase, TaskReport, interpret_query};
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default timeout of a query request.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default timeout of a model listing: it runs in the background and the
+/// next one comes minutes later, so a slow relay is better given up on.
+pub const DEFAULT_MODELS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of establishing the TCP/TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest successful answer body read; anything longer is a bad response.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest model listing read. A relay may list hundreds of models, each
+/// with permission records, and a listing cut short would fail on every try.
+const MAX_LISTING_BYTES: usize = 4 * 1024 * 1024;
 /// Largest error answer body read; anything longer yields no message.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Longest upstream message kept in an [`ApiError`] / shown to a user.
@@ -175,6 +183,7 @@ pub struct VideoApi {
     api_key: SecretString,
     create_timeout: Duration,
     query_timeout: Duration,
+    models_timeout: Duration,
 }
 
 impl fmt::Debug for VideoApi {
@@ -184,6 +193,7 @@ impl fmt::Debug for VideoApi {
             .field("api_key", &REDACTED)
             .field("create_timeout", &self.create_timeout)
             .field("query_timeout", &self.query_timeout)
+            .field("models_timeout", &self.models_timeout)
             .finish()
     }
 }
@@ -201,18 +211,19 @@ impl From<ApiError> for Failure {
     }
 }
 
-/// Named in logs as `create` / `query`.
+/// Named in logs as `create` / `query` / `models`.
 #[derive(Clone, Copy, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
 enum Op {
     Create,
     Query,
+    Models,
 }
 
 impl VideoApi {
     /// `base_url` like `"https://yunwu.ai"` or `"http://127.0.0.1:1234"`
     /// (trailing slashes tolerated). Timeouts: create 60 s, query 20 s,
-    /// connect 10 s.
+    /// model listing 10 s, connect 10 s.
     pub fn new(base_url: &str, api_key: SecretString) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -228,6 +239,7 @@ impl VideoApi {
             api_key,
             create_timeout: DEFAULT_CREATE_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            models_timeout: DEFAULT_MODELS_TIMEOUT,
         }
     }
 
@@ -238,13 +250,19 @@ impl VideoApi {
         self
     }
 
+    /// Replaces the whole-request timeout of `list_models`.
+    pub fn with_models_timeout(mut self, timeout: Duration) -> Self {
+        self.models_timeout = timeout;
+        self
+    }
+
     /// `POST {base}/v1/video/create`. Not retried: on
     /// `Timeout { request_sent: true }` the task may exist upstream.
     pub async fn create(&self, req: &CreateRequest<'_>) -> Result<Created, ApiError> {
         let result = async {
             let builder =
                 self.http.post(format!("{}/v1/video/create", self.base_url)).timeout(self.create_timeout).json(req);
-            let body = self.send(builder).await?;
+            let body = self.send(builder, MAX_BODY_BYTES).await?;
             parse_created(&body).map_err(Failure::from)
         }
         .await;
@@ -259,7 +277,7 @@ impl VideoApi {
                 .get(format!("{}/v1/video/query", self.base_url))
                 .query(&[("id", id)])
                 .timeout(self.query_timeout);
-            let body = self.send(builder).await?;
+            let body = self.send(builder, MAX_BODY_BYTES).await?;
             let value = parse_json(&body).map_err(Failure::from)?;
             interpret_query(&value).map_err(Failure::from)
         }
@@ -267,25 +285,42 @@ impl VideoApi {
         self.log_failure(Op::Query, Some(id), result)
     }
 
-    /// Logs one line for a failed call and drops the HTTP status.
+    /// `GET {base}/v1/models`: the model ids the key may use, in the order
+    /// given, without duplicates. OneAPI-style relays answer
+    /// `{"data": [{"id": "veo3.1-fast", …}, …]}`; entries without a string
+    /// id are skipped, an answer without a `data` list is a bad response.
+    pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
+        let result = async {
+            let builder = self.http.get(format!("{}/v1/models", self.base_url)).timeout(self.models_timeout);
+            let body = self.send(builder, MAX_LISTING_BYTES).await?;
+            parse_models(&body).map_err(Failure::from)
+        }
+        .await;
+        self.log_failure(Op::Models, None, result)
+    }
+
+    /// Logs one line for a failed call and drops the HTTP status. A failed
+    /// listing is only a debug line: it is retried every few minutes, and
+    /// its caller warns once per run of failures.
     fn log_failure<T>(&self, op: Op, task_id: Option<&str>, result: Result<T, Failure>) -> Result<T, ApiError> {
         result.map_err(|failure| {
             let err = failure.error;
-            tracing::warn!(
-                op = <&str>::from(op),
-                task_id = task_id.unwrap_or("-"),
-                http_status = failure.http_status,
-                kind = err.kind(),
-                error = %err,
-                "video API call failed"
-            );
+            let listing = matches!(op, Op::Models);
+            let (op, task_id, http_status, kind) =
+                (<&str>::from(op), task_id.unwrap_or("-"), failure.http_status, err.kind());
+            if listing {
+                tracing::debug!(op, task_id, http_status, kind, error = %err, "video API call failed");
+            } else {
+                tracing::warn!(op, task_id, http_status, kind, error = %err, "video API call failed");
+            }
             err
         })
     }
 
     /// Sends with auth and `Accept`, reads a capped body and classifies
-    /// non-2xx answers. Returns the scrubbed body text of a 2xx answer.
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<String, Failure> {
+    /// non-2xx answers. Returns the scrubbed body text of a 2xx answer of at
+    /// most `cap` bytes.
+    async fn send(&self, builder: reqwest::RequestBuilder, cap: usize) -> Result<String, Failure> {
         let response = builder
             .bearer_auth(self.api_key.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json")
@@ -313,8 +348,15 @@ impl VideoApi {
             };
             let fields = body.as_ref().map(error_fields);
             let quota = fields.as_ref().is_some_and(|f| f.mentions_quota());
+            // Checked before the gateway rule: whatever the status (relays
+            // send 503 for a retired model), a gateway that lost the API's
+            // answer does not make up a JSON error naming the model, so this
+            // is the API's own definite refusal.
+            let model_unavailable =
+                (400..=599).contains(&code) && fields.as_ref().is_some_and(|f| f.says_model_unavailable());
             let message = fields.and_then(|f| f.message);
             let error = match code {
+                _ if model_unavailable => ApiError::ModelUnavailable { message },
                 _ if !refused_by_api => ApiError::Gateway { status: code },
                 401 | 403 if quota => ApiError::QuotaExhausted { message },
                 401 | 403 => ApiError::Unauthorized { message },
@@ -325,11 +367,11 @@ impl VideoApi {
             return Err(Failure { http_status: Some(code), error });
         }
 
-        match read_capped(response, MAX_BODY_BYTES).await {
+        match read_capped(response, cap).await {
             Ok(Some(bytes)) => Ok(self.scrub(&String::from_utf8_lossy(&bytes))),
             Ok(None) => Err(Failure {
                 http_status: Some(code),
-                error: ApiError::BadResponse { detail: format!("answer body larger than {MAX_BODY_BYTES} bytes") },
+                error: ApiError::BadResponse { detail: format!("answer body larger than {cap} bytes") },
             }),
             Err(e) => Err(Failure { http_status: Some(code), error: map_reqwest_error(e) }),
         }
@@ -376,6 +418,15 @@ fn parse_created(body: &str) -> Result<Created, ApiError> {
     };
     let status = non_empty_str(value.get("status")).unwrap_or_else(|| "pending".to_owned());
     Ok(Created { id, status })
+}
+
+fn parse_models(body: &str) -> Result<Vec<String>, ApiError> {
+    let value = parse_json(body)?;
+    let Some(Value::Array(entries)) = value.get("data") else {
+        return Err(ApiError::BadResponse { detail: format!("model listing has no data list: {}", excerpt(body)) });
+    };
+    let mut seen = HashSet::new();
+    Ok(entries.iter().filter_map(|entry| non_empty_str(entry.get("id"))).filter(|id| seen.insert(id.clone())).collect())
 }
 
 /// A non-blank string, trimmed.

@@ -21,6 +21,12 @@ pub enum ApiError {
     /// Any other 4xx, or a 5xx carrying the API's own JSON error body.
     #[error("the video API answered HTTP {status}{}", suffix(.message))]
     Upstream { status: u16, message: Option<String> },
+    /// An error answer (any 4xx or 5xx) whose JSON says the model asked for
+    /// is not served: code `model_not_found`, or a message that the model has
+    /// no channel or does not exist. Relays answer a retired model this way,
+    /// often with 503, while other models go on working.
+    #[error("the video API does not serve this model{}", suffix(.message))]
+    ModelUnavailable { message: Option<String> },
     /// A 3xx, or a 5xx that is not the API's own JSON error: a gateway or
     /// proxy page (502, 504, 52x, HTML, an empty or unreadable body). The
     /// request may have reached the API behind it.
@@ -61,7 +67,8 @@ impl ApiError {
             ApiError::Unauthorized { message }
             | ApiError::QuotaExhausted { message }
             | ApiError::RateLimited { message }
-            | ApiError::Upstream { message, .. } => message.as_deref()?,
+            | ApiError::Upstream { message, .. }
+            | ApiError::ModelUnavailable { message } => message.as_deref()?,
             ApiError::Gateway { .. }
             | ApiError::BadResponse { .. }
             | ApiError::Timeout { .. }
@@ -92,14 +99,19 @@ impl ApiError {
             | ApiError::Network { .. }
             | ApiError::Gateway { .. } => true,
             ApiError::Upstream { status, .. } => *status >= 500,
-            ApiError::Unauthorized { .. } | ApiError::QuotaExhausted { .. } | ApiError::BadResponse { .. } => false,
+            // Asking again does not bring a retired model back; the next
+            // model listing may.
+            ApiError::Unauthorized { .. }
+            | ApiError::QuotaExhausted { .. }
+            | ApiError::ModelUnavailable { .. }
+            | ApiError::BadResponse { .. } => false,
         }
     }
 
     /// For a failed create: whether the job may exist upstream anyway. Only an
     /// answer that proves the API did not take it says no: no connection was
-    /// made, a 4xx, or a 5xx with the API's own JSON error that is not a
-    /// gateway's. Everything after the request may have
+    /// made, a 4xx, a 5xx with the API's own JSON error that is not a
+    /// gateway's, or any error answer saying the model is not served. Everything after the request may have
     /// arrived (time-out, broken connection, gateway page, unreadable 2xx) is
     /// maybe: never retried and counted as if it had been made.
     pub fn create_may_have_succeeded(&self) -> bool {
@@ -108,6 +120,7 @@ impl ApiError {
             | ApiError::QuotaExhausted { .. }
             | ApiError::RateLimited { .. }
             | ApiError::Upstream { .. }
+            | ApiError::ModelUnavailable { .. }
             | ApiError::Unreachable { .. } => false,
             ApiError::Gateway { .. }
             | ApiError::BadResponse { .. }
@@ -123,6 +136,7 @@ impl ApiError {
             ApiError::QuotaExhausted { .. } => "quota_exhausted",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Upstream { .. } => "upstream",
+            ApiError::ModelUnavailable { .. } => "model_unavailable",
             ApiError::Gateway { .. } => "gateway",
             ApiError::Unreachable { .. } => "unreachable",
             ApiError::BadResponse { .. } => "bad_response",
@@ -177,6 +191,25 @@ impl ErrorFields {
                 || lower.contains("额度")
                 || lower.contains("余额")
         })
+    }
+
+    /// Whether the answer says the requested model is not served (retired,
+    /// no channel, unknown). "not found" and "does not exist" count only
+    /// next to the word "model": relays say the same of tokens, tasks and
+    /// routes ("token not found", "task not found"), which are other errors.
+    pub(super) fn says_model_unavailable(&self) -> bool {
+        let code_says = self.codes.iter().any(|code| code.trim().eq_ignore_ascii_case("model_not_found"));
+        code_says
+            || self.message.as_deref().is_some_and(|message| {
+                let lower = message.to_lowercase();
+                let about_model = lower.contains("model") || lower.contains("模型");
+                // OneAPI/new-api's routing error: "当前分组 default 下对于模型 sora-2 无可用渠道".
+                lower.contains("无可用渠道")
+                    || (about_model
+                        && ["not found", "does not exist", "no available channel", "不存在"]
+                            .iter()
+                            .any(|phrase| lower.contains(phrase)))
+            })
     }
 }
 

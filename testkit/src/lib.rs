@@ -19,4 +19,4 @@ pub use telegram::{BOT_ID, BOT_USERNAME, Call, Failure, FakeTelegram, TOKEN, Upl
 pub use updates::{
     Chat, DOCUMENT_LEN, Msg, User, button_data, button_labels, callback_query, fake_jpeg, inline_query, photo_size_id,
 };
-pub use video_api::{CreateCall, FakeVideoApi, QueryCall, Reply};
+pub use video_api::{CreateCall, FakeVideoApi, LISTED_MODELS, ModelsCall, QueryCall, Reply};

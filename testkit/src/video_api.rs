@@ -1,7 +1,7 @@
-//! A fake yunwu.ai video API: records create and query calls, answers from
-//! scripts, and serves finished videos.
+//! A fake yunwu.ai video API: records create, query and model listing calls,
+//! answers from scripts, refuses retired models, and serves finished videos.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,6 +49,20 @@ impl Reply {
         Reply::json(200, json!({"id": id, "status": "failed", "error": {"message": reason}}))
     }
 
+    /// What a new-api relay answers a create naming a model it has no
+    /// channel for (OpenAI retired sora-2 this way).
+    pub fn model_retired(model: &str) -> Reply {
+        let message = format!("当前分组 default 下对于模型 {model} 无可用渠道");
+        Reply::json(503, json!({"error": {"code": "model_not_found", "message": message, "type": "new_api_error"}}))
+    }
+
+    /// 200 with a OneAPI model listing of `ids`.
+    pub fn models(ids: &[&str]) -> Reply {
+        let data: Vec<Value> =
+            ids.iter().map(|id| json!({"id": id, "object": "model", "owned_by": "custom"})).collect();
+        Reply::json(200, json!({"object": "list", "data": data}))
+    }
+
     /// A request that is never answered (for client timeouts).
     pub fn never() -> Reply {
         Reply::status(504, "never").after(Duration::from_secs(3600))
@@ -88,6 +102,14 @@ pub struct CreateCall {
     pub answered_at: Option<Instant>,
 }
 
+/// One `GET /v1/models`.
+#[derive(Clone, Debug)]
+pub struct ModelsCall {
+    /// Lowercased header names.
+    pub headers: HashMap<String, String>,
+    pub at: Instant,
+}
+
 #[derive(Clone, Debug)]
 pub struct QueryCall {
     pub id: String,
@@ -104,10 +126,33 @@ pub struct FakeVideoApi {
     server: Arc<Server>,
 }
 
-#[derive(Default)]
+/// The models the fake lists unless told otherwise: every model of the bot's
+/// built-in catalog, so a bot that asks finds them all on offer.
+pub const LISTED_MODELS: &[&str] = &[
+    "sora-2",
+    "sora-2-pro",
+    "veo3.1-fast",
+    "veo3.1",
+    "veo3.1-pro",
+    "veo3.1-components",
+    "jimeng-video-3.0",
+    "grok-video-3",
+];
+
 struct Record {
     creates: Vec<CreateCall>,
+    /// Creates answered with a task (not refused as retired): numbers the
+    /// default task ids.
+    tasks_made: usize,
     create_script: VecDeque<Reply>,
+    /// Models whose creates are refused as a relay refuses a retired model.
+    retired: HashSet<String>,
+    /// What `/v1/models` lists by default.
+    models: Vec<String>,
+    models_script: VecDeque<Reply>,
+    /// Set by `answer_models`: the answer to every unscripted listing.
+    models_answer: Option<Reply>,
+    model_listings: Vec<ModelsCall>,
     queries: Vec<QueryCall>,
     task_scripts: HashMap<String, VecDeque<Reply>>,
     /// Set by `answer_all`: the answer to every create and every unscripted query.
@@ -115,6 +160,26 @@ struct Record {
     files: HashMap<String, Served>,
     /// Requests of `/files/...`, served or not.
     file_requests: usize,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            creates: Vec::new(),
+            tasks_made: 0,
+            create_script: VecDeque::new(),
+            retired: HashSet::new(),
+            models: LISTED_MODELS.iter().map(|&id| id.to_owned()).collect(),
+            models_script: VecDeque::new(),
+            models_answer: None,
+            model_listings: Vec::new(),
+            queries: Vec::new(),
+            task_scripts: HashMap::new(),
+            every_answer: None,
+            files: HashMap::new(),
+            file_requests: 0,
+        }
+    }
 }
 
 /// What `/files/{name}` answers.
@@ -140,6 +205,7 @@ impl FakeVideoApi {
         let router = Router::new()
             .route("/v1/video/create", post(create))
             .route("/v1/video/query", get(query))
+            .route("/v1/models", get(models))
             .route("/files/{name}", get(file))
             .with_state(state.clone());
         FakeVideoApi { state, server: Arc::new(Server::start(router).await) }
@@ -150,7 +216,8 @@ impl FakeVideoApi {
         self.server.url()
     }
 
-    /// The id of the default answer to the `n`th create call (from 1).
+    /// The id of the default answer to the `n`th create call (from 1), not
+    /// counting creates refused because their model is retired.
     pub fn task_id(n: usize) -> String {
         format!("sora-2:task_{n}")
     }
@@ -169,8 +236,49 @@ impl FakeVideoApi {
     }
 
     /// Every create call and every query of an unscripted id gets `reply`.
+    /// Model listings are left alone (`answer_models`).
     pub fn answer_all(&self, reply: Reply) {
         lock(&self.state).every_answer = Some(reply);
+    }
+
+    /// From now on every create naming `model` is refused as a relay refuses
+    /// a retired model ([`Reply::model_retired`]), before any script. Such a
+    /// create is recorded but makes no task, so it does not move the
+    /// numbering of [`FakeVideoApi::task_id`]. The listing is left as it is
+    /// (`set_models`): a relay may go on listing a model it cannot serve.
+    pub fn retire(&self, model: &str) {
+        lock(&self.state).retired.insert(model.into());
+    }
+
+    /// `/v1/models` lists `ids` (by default [`LISTED_MODELS`]); also ends
+    /// an `answer_models`.
+    pub fn set_models(&self, ids: &[&str]) {
+        let mut record = lock(&self.state);
+        record.models = ids.iter().map(|&id| id.to_owned()).collect();
+        record.models_answer = None;
+    }
+
+    /// Answers the next model listing not yet scripted with `reply`.
+    pub fn push_models(&self, reply: Reply) {
+        lock(&self.state).models_script.push_back(reply);
+    }
+
+    /// Every model listing after the scripted ones gets `reply` (until
+    /// `set_models`).
+    pub fn answer_models(&self, reply: Reply) {
+        lock(&self.state).models_answer = Some(reply);
+    }
+
+    pub fn model_listings(&self) -> Vec<ModelsCall> {
+        lock(&self.state).model_listings.clone()
+    }
+
+    /// Waits until at least `n` model listings arrived; panics on timeout.
+    pub async fn wait_model_listings(&self, n: usize, timeout: Duration) -> Vec<ModelsCall> {
+        let found = poll_until(timeout, || Some(self.model_listings()).filter(|calls| calls.len() >= n)).await;
+        found.unwrap_or_else(|| {
+            panic!("FakeVideoApi: expected {n} model listing(s) within {timeout:?}\n{}", self.dump())
+        })
     }
 
     /// Serves `bytes` at `file_url(name)`; returns that URL.
@@ -242,19 +350,28 @@ impl FakeVideoApi {
         for query in &record.queries {
             out += &format!("  {}\n", query.id);
         }
+        out += &format!("{} model listings; retired: {:?}\n", record.model_listings.len(), record.retired);
         out
     }
 }
 
 async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = serde_json::from_slice(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
+    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
+    let model = body.get("model").and_then(Value::as_str).map(str::to_owned);
     let call = CreateCall { headers: header_map(&headers), body, at: Instant::now(), answered_at: None };
     let (index, reply) = {
         let mut record = lock(&state);
         record.creates.push(call);
         let index = record.creates.len() - 1;
-        let scripted = record.create_script.pop_front().or_else(|| record.every_answer.clone());
-        (index, scripted.unwrap_or_else(|| default_create_reply(index + 1)))
+        match model.filter(|model| record.retired.contains(model)) {
+            // Refused before any script: a script is meant for a create that gets through.
+            Some(model) => (index, Reply::model_retired(&model)),
+            None => {
+                record.tasks_made += 1;
+                let scripted = record.create_script.pop_front().or_else(|| record.every_answer.clone());
+                (index, scripted.unwrap_or_else(|| default_create_reply(record.tasks_made)))
+            }
+        }
     };
     tokio::time::sleep(reply.delay).await;
     lock(&state).creates[index].answered_at = Some(Instant::now());
@@ -264,6 +381,20 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 fn default_create_reply(n: usize) -> Reply {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64;
     Reply::json(200, json!({"id": FakeVideoApi::task_id(n), "status": "pending", "status_update_time": now_ms}))
+}
+
+async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let reply = {
+        let mut record = lock(&state);
+        record.model_listings.push(ModelsCall { headers: header_map(&headers), at: Instant::now() });
+        let scripted = record.models_script.pop_front().or_else(|| record.models_answer.clone());
+        scripted.unwrap_or_else(|| {
+            let ids: Vec<&str> = record.models.iter().map(String::as_str).collect();
+            Reply::models(&ids)
+        })
+    };
+    tokio::time::sleep(reply.delay).await;
+    reply.response()
 }
 
 async fn query(

@@ -282,6 +282,74 @@ async fn video_api_delayed_answer_is_timestamped() {
 }
 
 #[tokio::test]
+async fn video_api_lists_models_as_scripted() {
+    let api = FakeVideoApi::start().await;
+    let client = reqwest::Client::new();
+    let list = || client.get(format!("{}/v1/models", api.url())).bearer_auth("sk-1").send();
+
+    // By default: every model of the built-in catalog, as OneAPI lists them.
+    let listing: serde_json::Value = list().await.unwrap().json().await.unwrap();
+    assert_eq!(listing["object"], json!("list"));
+    let ids: Vec<&str> = listing["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, testkit::LISTED_MODELS);
+    assert_eq!(listing["data"][0]["object"], json!("model"));
+
+    api.set_models(&["veo3.1-fast"]);
+    api.push_models(Reply::status(404, "404 page not found"));
+    api.push_models(Reply::models(&["x"]).after(Duration::from_millis(200)));
+    let not_found = list().await.unwrap();
+    assert_eq!((not_found.status().as_u16(), not_found.text().await.unwrap()), (404, "404 page not found".to_owned()));
+    let delayed: serde_json::Value = list().await.unwrap().json().await.unwrap();
+    assert_eq!(delayed["data"][0]["id"], json!("x"));
+    let listed: serde_json::Value = list().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"], json!([{"id": "veo3.1-fast", "object": "model", "owned_by": "custom"}]));
+
+    api.answer_models(Reply::status(401, r#"{"error":{"message":"bad key"}}"#));
+    assert_eq!(list().await.unwrap().status(), 401);
+    assert_eq!(list().await.unwrap().status(), 401);
+    api.set_models(&[]);
+    let empty: serde_json::Value = list().await.unwrap().json().await.unwrap();
+    assert_eq!(empty["data"], json!([]));
+
+    let calls = api.wait_model_listings(7, WAIT).await;
+    assert_eq!(calls[0].headers["authorization"], "Bearer sk-1");
+    assert!(calls[3].at - calls[2].at >= Duration::from_millis(200), "the delayed answer held the next call back");
+    assert!(api.creates().is_empty() && api.queries().is_empty());
+}
+
+#[tokio::test]
+async fn video_api_refuses_a_retired_model_without_making_a_task() {
+    let api = FakeVideoApi::start().await;
+    api.retire("sora-2");
+    // A script is for the next create that gets through.
+    api.push_create(Reply::task("scripted", "queued"));
+    let client = reqwest::Client::new();
+    let create = |model: &str| {
+        client.post(format!("{}/v1/video/create", api.url())).json(&json!({"model": model, "prompt": "p"})).send()
+    };
+
+    let refused = create("sora-2").await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"code": "model_not_found", "message": "当前分组 default 下对于模型 sora-2 无可用渠道", "type": "new_api_error"}})
+    );
+    let scripted: serde_json::Value = create("veo3.1-fast").await.unwrap().json().await.unwrap();
+    assert_eq!(scripted["id"], json!("scripted"));
+    assert_eq!(create("sora-2").await.unwrap().status(), 503);
+    let made: serde_json::Value = create("sora-2-pro").await.unwrap().json().await.unwrap();
+    assert_eq!(made["id"], json!(FakeVideoApi::task_id(2)), "refused creates do not count as tasks");
+
+    let models: Vec<serde_json::Value> = api.creates().iter().map(|call| call.body["model"].clone()).collect();
+    assert_eq!(
+        models,
+        [json!("sora-2"), json!("veo3.1-fast"), json!("sora-2"), json!("sora-2-pro")],
+        "every call is recorded"
+    );
+}
+
+#[tokio::test]
 async fn fresh_postgres_db_is_an_empty_usable_database() {
     use sqlx::Connection;
     let url = testkit::fresh_postgres_db().await;

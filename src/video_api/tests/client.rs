@@ -125,3 +125,81 @@ async fn query_without_status_is_bad_response() {
     let err = api(&base).query("t").await.unwrap_err();
     assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
 }
+
+// ---- list_models ------------------------------------------------------
+
+/// A video API whose `/v1/models` answers `status` and `body`.
+async fn listing(status: u16, body: &str) -> (VideoApi, FakeVideoApi) {
+    let fake = FakeVideoApi::start().await;
+    fake.answer_models(Reply::status(status, body));
+    (api(&fake.url()), fake)
+}
+
+#[tokio::test]
+async fn list_models_sends_auth_and_reads_ids_in_order() {
+    let fake = FakeVideoApi::start().await;
+    fake.set_models(&["veo3.1-fast", "sora-2", "grok-video-3"]);
+    let models = api(&format!("{}/", fake.url())).list_models().await.unwrap();
+    assert_eq!(models, ["veo3.1-fast", "sora-2", "grok-video-3"]);
+
+    let calls = fake.model_listings();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].headers["authorization"], format!("Bearer {KEY}"));
+    assert_eq!(calls[0].headers["accept"], "application/json");
+    assert!((fake.creates().len(), fake.queries().len()) == (0, 0));
+}
+
+#[tokio::test]
+async fn list_models_is_tolerant() {
+    let body = json!({
+        "object": "list",
+        "success": true,
+        "data": [
+            {"id": " veo3.1 ", "object": "model", "owned_by": "vertex", "permission": [{"allow_view": true}]},
+            {"id": 42},
+            {"id": null},
+            {"id": ""},
+            {"object": "model"},
+            "sora-2",
+            {"id": "veo3.1"},
+            {"id": "sora-2-pro", "extra": {"nested": [1, 2]}},
+        ],
+    });
+    let (api, _fake) = listing(200, &body.to_string()).await;
+    assert_eq!(api.list_models().await.unwrap(), ["veo3.1", "sora-2-pro"]);
+
+    let (api, _fake) = listing(200, r#"{"data":[]}"#).await;
+    assert_eq!(api.list_models().await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn list_models_without_a_data_list_is_bad_response() {
+    for body in [r#"{"object":"list"}"#, r#"{"data":null}"#, r#"{"data":{"id":"sora-2"}}"#, "[]", "<html>hi</html>", ""]
+    {
+        let (api, _fake) = listing(200, body).await;
+        let err = api.list_models().await.unwrap_err();
+        assert!(matches!(err, ApiError::BadResponse { .. }), "{body}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn list_models_errors_are_classified_as_for_other_calls() {
+    let (api, _fake) = listing(404, "404 page not found").await;
+    assert_eq!(api.list_models().await.unwrap_err(), ApiError::Upstream { status: 404, message: None });
+    let (api, _fake) = listing(401, r#"{"error":{"message":"无效的令牌","code":"invalid_token"}}"#).await;
+    assert_eq!(api.list_models().await.unwrap_err(), ApiError::Unauthorized { message: Some("无效的令牌".into()) });
+    let (api, _fake) = listing(502, "<html>Bad Gateway</html>").await;
+    assert_eq!(api.list_models().await.unwrap_err(), ApiError::Gateway { status: 502 });
+}
+
+#[tokio::test]
+async fn list_models_gives_up_at_its_timeout() {
+    let (api, _fake) = listing(200, r#"{"data":[]}"#).await;
+    _fake.answer_models(Reply::never());
+    let api = api.with_models_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let err = api.list_models().await.unwrap_err();
+    assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(format!("{:?}", VideoApi::new("http://x", SecretString::from(KEY))).contains("models_timeout: 10s"));
+}

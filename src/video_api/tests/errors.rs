@@ -229,3 +229,112 @@ async fn echoed_key_is_hidden() {
     let r = api(&base).query("t").await.unwrap();
     assert!(!format!("{r:?}").contains("9f8e7d6c5b4a"), "{r:?}");
 }
+
+// ---- a model the API does not serve ----------------------------------
+
+/// What new-api answers a create for a model it has no channel for.
+const RETIRED_503: &str = r#"{"error":{"code":"model_not_found","message":"当前分组 default 下对于模型 sora-2 无可用渠道","type":"new_api_error"}}"#;
+
+#[tokio::test]
+async fn retired_model_is_a_definite_refusal() {
+    let (base, fake) = fake(503, RETIRED_503).await;
+    let err = create_with(&api(&base)).await.unwrap_err();
+    let message = "当前分组 default 下对于模型 sora-2 无可用渠道";
+    assert_eq!(err, ApiError::ModelUnavailable { message: Some(message.into()) });
+    assert!(!err.create_may_have_succeeded() && !err.is_transient());
+    assert_eq!(err.kind(), "model_unavailable");
+    assert_eq!(err.user_message(), Some(message));
+    assert_eq!(fake.creates().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn model_unavailable_triggers() {
+    let cases = [
+        // The code alone, wherever relays put it, in any letter case.
+        (503, r#"{"error":{"code":"model_not_found"}}"#, None),
+        (400, r#"{"error":{"type":"MODEL_NOT_FOUND","message":"no"}}"#, Some("no")),
+        (404, r#"{"code":"model_not_found","message":"x"}"#, Some("x")),
+        // Gateway statuses too: a gateway does not make up this JSON.
+        (502, RETIRED_503, Some("当前分组 default 下对于模型 sora-2 无可用渠道")),
+        (
+            504,
+            r#"{"error":{"message":"当前分组 vip 下对于模型 veo3 无可用渠道（distributor）"}}"#,
+            Some("当前分组 vip 下对于模型 veo3 无可用渠道（distributor）"),
+        ),
+        // OpenAI's wording, passed on by relays.
+        (
+            404,
+            r#"{"error":{"message":"The model `sora-2` does not exist or you do not have access to it.","type":"invalid_request_error","code":null}}"#,
+            Some("The model `sora-2` does not exist or you do not have access to it."),
+        ),
+        (400, r#"{"error":"Model Not Found: sora-2"}"#, Some("Model Not Found: sora-2")),
+        (
+            500,
+            r#"{"message":"No available channel for model sora-2 under group default"}"#,
+            Some("No available channel for model sora-2 under group default"),
+        ),
+        (400, r#"{"msg":"模型 sora-2 不存在"}"#, Some("模型 sora-2 不存在")),
+    ];
+    for (status, body, message) in cases {
+        let (base, _fake) = fake(status, body).await;
+        let err = create_with(&api(&base)).await.unwrap_err();
+        assert_eq!(err, ApiError::ModelUnavailable { message: message.map(Into::into) }, "{status} {body}");
+        assert!(!err.create_may_have_succeeded(), "{status} {body}");
+    }
+}
+
+#[tokio::test]
+async fn model_unavailable_look_alikes() {
+    let cases = [
+        // "not found" in a page that is not the API's JSON: as before.
+        (404, "<html><h1>404 Not Found</h1>model not found</html>", ApiError::Upstream { status: 404, message: None }),
+        (503, "model_not_found", ApiError::Gateway { status: 503 }),
+        (502, "<html>model not found</html>", ApiError::Gateway { status: 502 }),
+        // "not found" about something other than a model.
+        (
+            404,
+            r#"{"error":"task not found"}"#,
+            ApiError::Upstream { status: 404, message: Some("task not found".into()) },
+        ),
+        (
+            401,
+            r#"{"error":{"message":"token not found","code":"invalid_api_key"}}"#,
+            ApiError::Unauthorized { message: Some("token not found".into()) },
+        ),
+        (
+            404,
+            r#"{"error":{"message":"route does not exist"}}"#,
+            ApiError::Upstream { status: 404, message: Some("route does not exist".into()) },
+        ),
+        // A channel trouble not about a model, and a model that exists.
+        (
+            503,
+            r#"{"error":{"message":"no channel available"}}"#,
+            ApiError::Upstream { status: 503, message: Some("no channel available".into()) },
+        ),
+        (
+            403,
+            r#"{"message":"model not allowed for this token"}"#,
+            ApiError::Unauthorized { message: Some("model not allowed for this token".into()) },
+        ),
+        // A code that only contains the words.
+        (
+            400,
+            r#"{"error":{"code":"model_not_found_in_cache_refresh","message":"retry"}}"#,
+            ApiError::Upstream { status: 400, message: Some("retry".into()) },
+        ),
+    ];
+    for (status, body, expected) in cases {
+        let (base, _fake) = fake(status, body).await;
+        let err = create_with(&api(&base)).await.unwrap_err();
+        assert_eq!(err, expected, "{status} {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_is_never_a_model_refusal() {
+    // A successful status is read as an answer, whatever it says.
+    let (base, _fake) = fake(200, RETIRED_503).await;
+    let err = create_with(&api(&base)).await.unwrap_err();
+    assert!(matches!(err, ApiError::BadResponse { .. }), "{err:?}");
+}
