@@ -66,6 +66,9 @@ impl Change {
 #[derive(Debug, Default)]
 pub struct Listing {
     state: RwLock<State>,
+    /// Told when a listing has been answered, well or not: the start waits
+    /// for the first one (briefly), so the first requests get the right default.
+    answered: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -105,6 +108,17 @@ impl Listing {
         Listing::default()
     }
 
+    /// Returns once a listing has been answered (at once if one was).
+    pub async fn first_answer(&self) {
+        let answered = {
+            let state = self.read();
+            state.listed.is_some() || state.failing
+        };
+        if !answered {
+            self.answered.notified().await;
+        }
+    }
+
     /// What is known of `model` (exact name).
     pub fn availability(&self, model: &str) -> Availability {
         self.read().availability(model)
@@ -134,6 +148,8 @@ impl Listing {
     /// Takes the outcome of a listing asked for at `asked_at`. A failure
     /// keeps what is known: the last good listing (or none) and the marks.
     pub fn apply(&self, asked_at: Instant, result: Result<Vec<String>, ApiError>) -> Change {
+        // A stored permit: a waiter that comes later still wakes.
+        self.answered.notify_one();
         let mut state = self.write();
         let Ok(models) = result else {
             let started_failing = !state.failing;

@@ -12,7 +12,7 @@ use sora_bot::{
     images::ImageUrls,
     leader::{self, PollerElection, PollingErrors},
     media_proxy::MediaProxy,
-    metrics,
+    discovery, metrics,
     models::live::Models,
     net_guard::GuardedClient,
     store::Store,
@@ -24,6 +24,9 @@ use sora_bot::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// How long the start waits for the video API's first model listing.
+const FIRST_LISTING_WAIT: Duration = Duration::from_secs(5);
 
 /// How long a stopping bot waits for queued answers (one a second per chat).
 const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
@@ -82,9 +85,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
     let lease_ttl = Watcher::lease_ttl(config.poll_interval);
     let tracker = TaskTracker::new();
-    let listing = Arc::new(sora_bot::discovery::Listing::default());
+    let listing = Arc::new(sora_bot::discovery::Listing::new());
     let models = Arc::new(Models::new(config.models.clone(), config.default_model, listing.clone()));
-    models.log_default();
     let state = Arc::new(AppState {
         config: config.clone(),
         models: models.clone(),
@@ -112,7 +114,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let watcher = Watcher::new(
         store.clone(),
-        api,
+        api.clone(),
         telegram.clone(),
         // The video API may run on a private network; its own video URLs may point there too.
         GuardedClient::new(Some(&config.video_api_base_url)),
@@ -126,6 +128,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         },
     );
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
+    tokio::spawn(discovery::run(api, listing.clone(), discovery::LISTING_EVERY, shutdown.clone(), {
+        let models = models.clone();
+        move |_, _| models.log_default()
+    }));
+    // The first requests should get a default the video API serves; a relay
+    // that does not answer its listing only delays the start this long.
+    if tokio::time::timeout(FIRST_LISTING_WAIT, listing.first_answer()).await.is_err() {
+        tracing::info!("the video API has not listed its models yet; starting with the configured ones");
+    }
+    models.log_default();
 
     // The gate needs the bot's username to tell our commands from other bots'.
     let me = telegram.me().await.context("getMe")?;

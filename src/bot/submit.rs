@@ -10,7 +10,7 @@ use crate::{
     store::{Guards, Lease, Reservation, now_ms},
     task::{NewTask, Task, TaskState},
     texts,
-    video_api::CreateRequest,
+    video_api::{ApiError, CreateRequest},
 };
 
 use super::AppState;
@@ -89,6 +89,15 @@ pub async fn submit(state: &AppState, new: NewTask) {
             metrics::create_outcome(error.kind());
             return reply(texts::create_unknown(lang, id)).await;
         }
+        Err(ApiError::ModelUnavailable { message }) => {
+            // Definite: nothing was made. The model is taken off the default
+            // and the menus until a listing names it again.
+            tracing::warn!(task = id, model = %new.options.model, message = message.as_deref().unwrap_or("-"), "create refused: the video API does not serve this model");
+            record_end(state, id, TaskState::Rejected, "model_unavailable").await;
+            metrics::create_outcome("model_unavailable");
+            state.models.mark_retired(new.options.model);
+            return offer_other_models(state, &new, id).await;
+        }
         Err(error) => {
             tracing::warn!(task = id, kind = error.kind(), "create refused");
             record_end(state, id, TaskState::Rejected, error.kind()).await;
@@ -126,6 +135,32 @@ pub async fn submit(state: &AppState, new: NewTask) {
             }
         }
         Err(error) => tracing::warn!(task = id, %error, "could not send the status message"),
+    }
+}
+
+/// Most models offered instead of one the video API no longer serves.
+const ALTERNATIVES: usize = 3;
+
+/// Says the request's model is gone, with a button for each of a few others
+/// that the video API serves and that take this many photos: a press sends
+/// the same request with that model, as the presser's own.
+async fn offer_other_models(state: &AppState, new: &NewTask, id: i64) {
+    let photos = new.image_file_ids.len();
+    let models = state.models.alternatives(new.options.model, usize::MAX);
+    let fitting: Vec<_> = models
+        .into_iter()
+        .filter(|m| m.max_images(state.config.max_images) >= photos)
+        .take(ALTERNATIVES)
+        .collect();
+    let text = texts::model_retired(new.lang, new.options.model, !fitting.is_empty());
+    let sent = if fitting.is_empty() {
+        state.telegram.reply(new.chat_id, new.command_msg_id, &text).await
+    } else {
+        let markup = crate::keyboards::alternatives(id, &fitting);
+        state.telegram.reply_with_keyboard(new.chat_id, new.command_msg_id, &text, markup).await
+    };
+    if let Err(error) = sent {
+        tracing::warn!(task = id, chat_id = new.chat_id, %error, "could not answer a /video command");
     }
 }
 
