@@ -46,7 +46,9 @@ pub fn decide<'a>(task: &Task, report: Result<&'a TaskReport, &ApiError>, now_ms
         Ok(TaskReport { status, phase: TaskPhase::Completed { video_url }, .. }) => Step::Deliver { status, video_url },
         Ok(TaskReport { phase: TaskPhase::Failed { reason }, .. }) => Step::Fail { reason: reason.as_deref() },
         _ if timed_out => Step::TimeOut,
-        Ok(report @ TaskReport { phase: TaskPhase::Running, .. }) => {
+        // Done without a video is asked again like a running task: the URL may
+        // come with the next answer.
+        Ok(report @ TaskReport { phase: TaskPhase::Running | TaskPhase::DoneWithoutVideo, .. }) => {
             // An answer without progress keeps the last known one, so the shown
             // percentage does not flicker away and back.
             let progress_pct = report.progress_pct.or(task.progress_pct);
