@@ -3,22 +3,41 @@
 use super::{CAPTION_LIMIT, Lang, MESSAGE_LIMIT, cut, orientation_name, size_name};
 use crate::{
     task::{Task, TaskState},
-    video_api::ApiError,
+    video_api::{ApiError, Stage},
 };
+
+/// What a running task's upstream status means, in words a user understands;
+/// `None` for a word we do not know. Each model family has its own words.
+fn upstream_label(lang: Lang, upstream: &str) -> Option<&'static str> {
+    let label = match Stage::of(upstream) {
+        _ if upstream.trim().is_empty() => lang.pick("⏳ queued", "⏳ 排队中"),
+        Stage::Queued => lang.pick("⏳ queued", "⏳ 排队中"),
+        Stage::DownloadingImages => lang.pick("📥 downloading your photos", "📥 正在下载你的照片"),
+        Stage::Generating => lang.pick("🎬 making the video", "🎬 正在生成视频"),
+        Stage::Generated => lang.pick("🎞 video made, finishing it", "🎞 视频已生成，正在收尾"),
+        Stage::Upscaling => lang.pick("✨ upscaling", "✨ 正在提升画质"),
+        // Only while the video API has said "done" without sending the video yet.
+        Stage::Done => lang.pick("📦 almost done, waiting for the video", "📦 即将完成，正在等待视频"),
+        // A failure ends the task at once: a running task shows one only if an
+        // older version stored it, and then as it is, like an unknown word.
+        Stage::Failed | Stage::Unknown => return None,
+    };
+    Some(label)
+}
 
 /// A human label for the task's state (upstream status for running tasks).
 fn state_label(lang: Lang, task: &Task) -> String {
-    let upstream = task.upstream_status.as_deref().unwrap_or("").to_ascii_lowercase();
+    let upstream = task.upstream_status.as_deref().unwrap_or("");
     let label = match task.state {
         _ if task.state.is_open() && task.is_silenced() => lang.pick(
             "🛑 no longer followed (the video API may still be making it)",
             "🛑 已停止跟踪（视频接口可能仍在生成）",
         ),
         TaskState::Submitting => lang.pick("⏳ submitting", "⏳ 提交中"),
-        TaskState::Running => match upstream.as_str() {
-            "" | "pending" | "queued" => lang.pick("⏳ queued", "⏳ 排队中"),
-            "processing" | "in_progress" => lang.pick("🎬 generating", "🎬 生成中"),
-            other => return format!("⏳ {}", cut(other, 40)),
+        TaskState::Running => match upstream_label(lang, upstream) {
+            Some(label) => label,
+            // Shown as the video API gave it, so a user can still look it up.
+            None => return format!("⏳ {}", cut(upstream.trim(), 40)),
         },
         TaskState::Delivering => lang.pick("📤 sending the video", "📤 正在发送视频"),
         TaskState::Done => lang.pick("✅ done", "✅ 已完成"),
