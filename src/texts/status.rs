@@ -6,6 +6,17 @@ use crate::{
     video_api::{ApiError, Stage},
 };
 
+/// Why a task failed when the video API said it was done again and again but
+/// sent no video. Stored with the task as it is (so it reads the same in logs
+/// and in the database) and shown in the reader's language.
+pub const NO_VIDEO_REASON: &str = "the video API sent no video";
+
+/// A failure reason in `lang`: the bot's own reasons are translated, the
+/// video API's are shown as it gave them.
+fn reason_text(lang: Lang, reason: &str) -> &str {
+    if reason == NO_VIDEO_REASON { lang.pick(NO_VIDEO_REASON, "视频接口没有发送视频") } else { reason }
+}
+
 /// What a running task's upstream status means, in words a user understands;
 /// `None` for a word we do not know. Each model family has its own words.
 fn upstream_label(lang: Lang, upstream: &str) -> Option<&'static str> {
@@ -77,7 +88,7 @@ fn options_line(lang: Lang, task: &Task) -> String {
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.
 pub fn task_status(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_id.as_deref().map(|id| format!("\n🆔 {id}")).unwrap_or_default();
-    let error = task.error.as_deref().map(|e| format!("\n{}", cut(e, 300))).unwrap_or_default();
+    let error = task.error.as_deref().map(|e| format!("\n{}", cut(reason_text(lang, e), 300))).unwrap_or_default();
     format!(
         "{} #{}: {}{upstream}\n{}\n📝 {}{error}",
         lang.pick("Video", "视频"),
@@ -269,7 +280,9 @@ pub fn video_link(lang: Lang, task: &Task, url: &str) -> String {
 }
 
 pub fn task_failed(lang: Lang, task: &Task, reason: Option<&str>) -> String {
-    let reason = reason.map(|r| cut(r, 500)).unwrap_or_else(|| lang.pick("no reason given", "未提供原因").to_owned());
+    let reason = reason
+        .map(|r| cut(reason_text(lang, r), 500))
+        .unwrap_or_else(|| lang.pick("no reason given", "未提供原因").to_owned());
     match lang {
         Lang::En => format!("❌ Video #{} failed: {reason}", task.id),
         Lang::Zh => format!("❌ 视频 #{} 生成失败：{reason}", task.id),

@@ -90,6 +90,29 @@ fn status_words_of_every_family_are_shown_in_words_users_understand() {
 }
 
 #[test]
+fn the_no_video_reason_is_shown_in_the_readers_language() {
+    let failed = Task {
+        state: crate::task::TaskState::Failed,
+        error: Some(NO_VIDEO_REASON.into()),
+        progress_pct: None,
+        ..task()
+    };
+    assert_eq!(
+        task_failed(Lang::En, &failed, Some(NO_VIDEO_REASON)),
+        "❌ Video #7 failed: the video API sent no video"
+    );
+    assert_eq!(task_failed(Lang::Zh, &failed, Some(NO_VIDEO_REASON)), "❌ 视频 #7 生成失败：视频接口没有发送视频");
+    assert!(
+        task_status(Lang::En, &failed).ends_with("\nthe video API sent no video"),
+        "{}",
+        task_status(Lang::En, &failed)
+    );
+    assert!(task_status(Lang::Zh, &failed).ends_with("\n视频接口没有发送视频"), "{}", task_status(Lang::Zh, &failed));
+    // The video API's own reasons are shown as it gave them.
+    assert!(task_failed(Lang::Zh, &failed, Some("content policy")).ends_with("content policy"));
+}
+
+#[test]
 fn caption_fits_telegrams_limit_with_a_huge_prompt() {
     let mut t = task();
     t.prompt = "🐺".repeat(5000);
