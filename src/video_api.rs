@@ -32,7 +32,7 @@ mod status;
 
 pub use error::ApiError;
 use error::{error_fields, map_reqwest_error, scrub_secrets};
-pub use status::{TaskPhase, TaskReport, interpret_query};
+pub use status::{Stage, TaskPhase, TaskReport, interpret_query};
 
 /// Default timeout of a create request (connect + send + whole answer).
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -19,7 +19,7 @@ use std::{
 use tokio_util::task::TaskTracker;
 
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
-use decide::{lease_ttl, millis};
+use decide::{NoVideoCounts, lease_ttl, millis};
 use rounds::Rounds;
 
 use crate::{
@@ -66,12 +66,16 @@ struct Inner {
     /// Tasks being handled now. A delivery can outlast the poll interval, and a
     /// second one started meanwhile would send the video twice.
     in_flight: Mutex<HashSet<i64>>,
+    /// "Done without a video" answers in a row per task; see `NoVideoCounts`
+    /// for why memory (not the database) is enough.
+    no_video: Mutex<NoVideoCounts>,
 }
 
 impl Watcher {
     pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let started_at = now_ms();
         let rounds = Rounds::new(&config);
+        let no_video = Mutex::new(NoVideoCounts::new(config.task_timeout));
         Watcher {
             inner: Arc::new(Inner {
                 store,
@@ -82,6 +86,7 @@ impl Watcher {
                 started_at,
                 cut_off_reported: AtomicBool::new(false),
                 in_flight: Mutex::new(HashSet::new()),
+                no_video,
             }),
             rounds,
         }

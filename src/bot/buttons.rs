@@ -30,6 +30,7 @@ use crate::{
     store::{Refusal, now_ms},
     task::{Task, TaskState},
     texts::{self, Lang},
+    video_api::TaskPhase,
 };
 
 /// `🔄 Refresh` on a status message shown less than this long ago only says "Up to date".
@@ -153,8 +154,9 @@ async fn show_now(
 ) -> HandlerResult {
     if let (TaskState::Running, Some(upstream_id)) = (task.state, task.upstream_id.as_deref()) {
         match state.api.query(upstream_id).await {
-            // Only progress: finishing and delivering stay with the watcher.
-            Ok(report) if matches!(report.phase, crate::video_api::TaskPhase::Running) => {
+            // Only progress (a "done" without a video is progress too): finishing,
+            // delivering and counting empty answers stay with the watcher.
+            Ok(report) if matches!(report.phase, TaskPhase::Running | TaskPhase::DoneWithoutVideo) => {
                 let progress = report.progress_pct.or(task.progress_pct);
                 state.store.record_progress(task.id, &report.status, progress).await?;
             }

@@ -3,22 +3,52 @@
 use super::{CAPTION_LIMIT, Lang, MESSAGE_LIMIT, cut, shape_name, size_name};
 use crate::{
     task::{Task, TaskState},
-    video_api::ApiError,
+    video_api::{ApiError, Stage},
 };
+
+/// Why a task failed when the video API said it was done again and again but
+/// sent no video. Stored with the task as it is (so it reads the same in logs
+/// and in the database) and shown in the reader's language.
+pub const NO_VIDEO_REASON: &str = "the video API sent no video";
+
+/// A failure reason in `lang`: the bot's own reasons are translated, the
+/// video API's are shown as it gave them.
+fn reason_text(lang: Lang, reason: &str) -> &str {
+    if reason == NO_VIDEO_REASON { lang.pick(NO_VIDEO_REASON, "视频接口没有发送视频") } else { reason }
+}
+
+/// What a running task's upstream status means, in words a user understands;
+/// `None` for a word we do not know. Each model family has its own words.
+fn upstream_label(lang: Lang, upstream: &str) -> Option<&'static str> {
+    let label = match Stage::of(upstream) {
+        _ if upstream.trim().is_empty() => lang.pick("⏳ queued", "⏳ 排队中"),
+        Stage::Queued => lang.pick("⏳ queued", "⏳ 排队中"),
+        Stage::DownloadingImages => lang.pick("📥 downloading your photos", "📥 正在下载你的照片"),
+        Stage::Generating => lang.pick("🎬 making the video", "🎬 正在生成视频"),
+        Stage::Generated => lang.pick("🎞 video made, finishing it", "🎞 视频已生成，正在收尾"),
+        Stage::Upscaling => lang.pick("✨ upscaling", "✨ 正在提升画质"),
+        // Only while the video API has said "done" without sending the video yet.
+        Stage::Done => lang.pick("📦 almost done, waiting for the video", "📦 即将完成，正在等待视频"),
+        // A failure ends the task at once: a running task shows one only if an
+        // older version stored it, and then as it is, like an unknown word.
+        Stage::Failed | Stage::Unknown => return None,
+    };
+    Some(label)
+}
 
 /// A human label for the task's state (upstream status for running tasks).
 fn state_label(lang: Lang, task: &Task) -> String {
-    let upstream = task.upstream_status.as_deref().unwrap_or("").to_ascii_lowercase();
+    let upstream = task.upstream_status.as_deref().unwrap_or("");
     let label = match task.state {
         _ if task.state.is_open() && task.is_silenced() => lang.pick(
             "🛑 no longer followed (the video API may still be making it)",
             "🛑 已停止跟踪（视频接口可能仍在生成）",
         ),
         TaskState::Submitting => lang.pick("⏳ submitting", "⏳ 提交中"),
-        TaskState::Running => match upstream.as_str() {
-            "" | "pending" | "queued" => lang.pick("⏳ queued", "⏳ 排队中"),
-            "processing" | "in_progress" => lang.pick("🎬 generating", "🎬 生成中"),
-            other => return format!("⏳ {}", cut(other, 40)),
+        TaskState::Running => match upstream_label(lang, upstream) {
+            Some(label) => label,
+            // Shown as the video API gave it, so a user can still look it up.
+            None => return format!("⏳ {}", cut(upstream.trim(), 40)),
         },
         TaskState::Delivering => lang.pick("📤 sending the video", "📤 正在发送视频"),
         TaskState::Done => lang.pick("✅ done", "✅ 已完成"),
@@ -69,7 +99,7 @@ fn options_line(lang: Lang, task: &Task) -> String {
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.
 pub fn task_status(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_id.as_deref().map(|id| format!("\n🆔 {id}")).unwrap_or_default();
-    let error = task.error.as_deref().map(|e| format!("\n{}", cut(e, 300))).unwrap_or_default();
+    let error = task.error.as_deref().map(|e| format!("\n{}", cut(reason_text(lang, e), 300))).unwrap_or_default();
     format!(
         "{} #{}: {}{upstream}\n{}\n📝 {}{error}",
         lang.pick("Video", "视频"),
@@ -261,7 +291,9 @@ pub fn video_link(lang: Lang, task: &Task, url: &str) -> String {
 }
 
 pub fn task_failed(lang: Lang, task: &Task, reason: Option<&str>) -> String {
-    let reason = reason.map(|r| cut(r, 500)).unwrap_or_else(|| lang.pick("no reason given", "未提供原因").to_owned());
+    let reason = reason
+        .map(|r| cut(reason_text(lang, r), 500))
+        .unwrap_or_else(|| lang.pick("no reason given", "未提供原因").to_owned());
     match lang {
         Lang::En => format!("❌ Video #{} failed: {reason}", task.id),
         Lang::Zh => format!("❌ 视频 #{} 生成失败：{reason}", task.id),

@@ -32,17 +32,79 @@ fn status_message_shows_everything_a_phone_needs() {
     let text = task_status(Lang::En, &task());
     assert_eq!(
         text,
-        "Video #7: 🎬 generating 42%\n🆔 sora-2:task_01\nsora-2 · landscape · large · 15s · 2 photos\n📝 two huskies in a courtyard"
+        "Video #7: 🎬 making the video 42%\n🆔 sora-2:task_01\nsora-2 · landscape · large · 15s · 2 photos\n📝 two huskies in a courtyard"
     );
-    assert!(task_status(Lang::Zh, &task()).contains("生成中 42%"));
+    assert!(task_status(Lang::Zh, &task()).contains("🎬 正在生成视频 42%"));
 }
 
 #[test]
 fn unknown_upstream_status_is_shown_as_is() {
     let mut t = task();
-    t.upstream_status = Some("warming_up".into());
+    t.upstream_status = Some("Warming_Up".into());
     t.progress_pct = None;
-    assert!(task_status(Lang::En, &t).contains("⏳ warming_up"));
+    assert!(task_status(Lang::En, &t).starts_with("Video #7: ⏳ Warming_Up\n"), "{}", task_status(Lang::En, &t));
+    assert!(task_status(Lang::Zh, &t).starts_with("视频 #7: ⏳ Warming_Up\n"), "{}", task_status(Lang::Zh, &t));
+}
+
+/// The status line of a running task with this upstream status, without progress.
+fn status_line(lang: Lang, upstream: Option<&str>) -> String {
+    let t = Task { upstream_status: upstream.map(str::to_owned), progress_pct: None, ..task() };
+    let text = task_status(lang, &t);
+    let line = text.lines().next().unwrap();
+    line.split_once(": ").unwrap().1.to_owned()
+}
+
+#[test]
+fn status_words_of_every_family_are_shown_in_words_users_understand() {
+    let expected = [
+        (&["pending", "QUEUED", "Not_Start", "submitted"][..], "⏳ queued", "⏳ 排队中"),
+        (&["image_downloading", "Image_Downloading"], "📥 downloading your photos", "📥 正在下载你的照片"),
+        (&["processing", "In_Progress", "VIDEO_GENERATING"], "🎬 making the video", "🎬 正在生成视频"),
+        (
+            &["video_generation_completed", "VIDEO_GENERATION_COMPLETED"],
+            "🎞 video made, finishing it",
+            "🎞 视频已生成，正在收尾",
+        ),
+        (&["video_upsampling", "Video_Upsampling"], "✨ upscaling", "✨ 正在提升画质"),
+        (
+            &["SUCCESS", "completed", "Succeeded", "video_upsampling_completed"],
+            "📦 almost done, waiting for the video",
+            "📦 即将完成，正在等待视频",
+        ),
+    ];
+    for (words, en, zh) in expected {
+        for word in words {
+            assert_eq!(status_line(Lang::En, Some(word)), en, "{word}");
+            let chinese = status_line(Lang::Zh, Some(word));
+            assert_eq!(chinese, zh, "{word}");
+            assert!(!chinese.chars().any(|c| c.is_ascii_alphabetic()), "no English in {chinese:?}");
+        }
+    }
+    assert_eq!(status_line(Lang::En, None), "⏳ queued");
+    assert_eq!(status_line(Lang::Zh, Some(" ")), "⏳ 排队中");
+}
+
+#[test]
+fn the_no_video_reason_is_shown_in_the_readers_language() {
+    let failed = Task {
+        state: crate::task::TaskState::Failed,
+        error: Some(NO_VIDEO_REASON.into()),
+        progress_pct: None,
+        ..task()
+    };
+    assert_eq!(
+        task_failed(Lang::En, &failed, Some(NO_VIDEO_REASON)),
+        "❌ Video #7 failed: the video API sent no video"
+    );
+    assert_eq!(task_failed(Lang::Zh, &failed, Some(NO_VIDEO_REASON)), "❌ 视频 #7 生成失败：视频接口没有发送视频");
+    assert!(
+        task_status(Lang::En, &failed).ends_with("\nthe video API sent no video"),
+        "{}",
+        task_status(Lang::En, &failed)
+    );
+    assert!(task_status(Lang::Zh, &failed).ends_with("\n视频接口没有发送视频"), "{}", task_status(Lang::Zh, &failed));
+    // The video API's own reasons are shown as it gave them.
+    assert!(task_failed(Lang::Zh, &failed, Some("content policy")).ends_with("content policy"));
 }
 
 #[test]

@@ -7,16 +7,61 @@ use super::{ApiError, excerpt, non_empty_str};
 /// Where a task stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskPhase {
-    /// Still being worked on (also: unknown statuses, and "completed" without
-    /// a video URL yet).
+    /// Still being worked on (also: unknown statuses).
     Running,
     Completed {
         video_url: String,
     },
+    /// A status saying the task is done, but no usable video URL. The URL may
+    /// come with a later answer; a relay that keeps answering so never sends
+    /// one, so the watcher counts these instead of waiting for the time-out.
+    DoneWithoutVideo,
     /// `reason` is the upstream reason when one was given.
     Failed {
         reason: Option<String>,
     },
+}
+
+/// What an upstream status word says, whatever the model family that uses
+/// it (sora, veo, jimeng and grok tasks each have their own words). Both the
+/// watcher's decision and the words users see come from this one mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `pending`, `queued`, `not_start`, `submitted`.
+    Queued,
+    /// `image_downloading`: the API is fetching the photos.
+    DownloadingImages,
+    /// `processing`, `in_progress`, `video_generating`.
+    Generating,
+    /// `video_generation_completed`: made, not handed out yet (an upscale may follow).
+    Generated,
+    /// `video_upsampling`.
+    Upscaling,
+    /// `completed`, `success`, `succeeded`, `video_upsampling_completed`.
+    Done,
+    /// `failed`, `failure`, `error`, `cancelled`, `canceled`, `…_failed`.
+    Failed,
+    /// A word we do not know: treated as still running.
+    Unknown,
+}
+
+impl Stage {
+    /// Any letter case, surrounding spaces ignored.
+    pub fn of(status: &str) -> Stage {
+        let status = status.trim().to_ascii_lowercase();
+        match status.as_str() {
+            "pending" | "queued" | "not_start" | "submitted" => Stage::Queued,
+            "image_downloading" => Stage::DownloadingImages,
+            "processing" | "in_progress" | "video_generating" => Stage::Generating,
+            "video_generation_completed" => Stage::Generated,
+            "video_upsampling" => Stage::Upscaling,
+            "completed" | "success" | "succeeded" | "video_upsampling_completed" => Stage::Done,
+            "failed" | "failure" | "error" | "cancelled" | "canceled" => Stage::Failed,
+            // Veo and others name the step that failed (`upload_failed`).
+            s if s.ends_with("_failed") => Stage::Failed,
+            _ => Stage::Unknown,
+        }
+    }
 }
 
 /// One query answer, interpreted.
@@ -39,17 +84,18 @@ pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
             detail: format!("query answer has no string `status`: {}", excerpt(&body.to_string())),
         });
     };
-    let normalized = status.trim().to_lowercase();
-    let phase = match normalized.as_str() {
-        "completed" | "success" | "succeeded" => match non_empty_str(body.get("video_url")) {
+    let phase = match Stage::of(status) {
+        Stage::Done => match non_empty_str(body.get("video_url")) {
             Some(video_url) => TaskPhase::Completed { video_url },
-            // The URL may be filled in by a later answer.
-            None => TaskPhase::Running,
+            None => TaskPhase::DoneWithoutVideo,
         },
-        "failed" | "error" => TaskPhase::Failed { reason: failure_reason(body) },
-        s if s.ends_with("_failed") => TaskPhase::Failed { reason: failure_reason(body) },
-        // pending, queued, processing, in_progress and anything unknown.
-        _ => TaskPhase::Running,
+        Stage::Failed => TaskPhase::Failed { reason: failure_reason(body) },
+        Stage::Queued
+        | Stage::DownloadingImages
+        | Stage::Generating
+        | Stage::Generated
+        | Stage::Upscaling
+        | Stage::Unknown => TaskPhase::Running,
     };
     Ok(TaskReport {
         status: status.to_owned(),
@@ -60,14 +106,45 @@ pub fn interpret_query(body: &Value) -> Result<TaskReport, ApiError> {
     })
 }
 
-/// `detail.pending_info.progress_pct` (0–1), else top-level `progress`
-/// (0–100); clamped to 0..=100, NaN/negative ignored.
+/// `detail.pending_info.progress_pct`, else top-level `progress`; clamped to
+/// 0..=100, NaN/negative ignored. Families disagree on the scale (sora sends
+/// 0.42 where others send 42 or "42%"), so the value decides: see [`to_pct`].
 fn progress_pct(body: &Value) -> Option<u8> {
-    let fraction = loose_number(body.pointer("/detail/pending_info/progress_pct")).and_then(|p| to_pct(p * 100.0));
-    fraction.or_else(|| loose_number(body.get("progress")).and_then(to_pct))
+    loose_progress(body.pointer("/detail/pending_info/progress_pct"), Scale::OneIsWhole)
+        .or_else(|| loose_progress(body.get("progress"), Scale::OneIsOnePercent))
 }
 
-fn to_pct(x: f64) -> Option<u8> {
+/// What the value 1 means, the one value both scales share.
+#[derive(Clone, Copy, PartialEq)]
+enum Scale {
+    /// Sora's `progress_pct` is a fraction that ends at 1.0 with the video:
+    /// read as 1 %, a finished task would seem to start over.
+    OneIsWhole,
+    OneIsOnePercent,
+}
+
+/// A progress as a percentage. A string with `%` is one whatever its value.
+fn loose_progress(v: Option<&Value>, scale: Scale) -> Option<u8> {
+    match v? {
+        Value::Number(n) => to_pct(n.as_f64()?, scale),
+        Value::String(s) => {
+            let s = s.trim();
+            match s.strip_suffix('%') {
+                Some(pct) => percent(pct.trim().parse().ok()?),
+                None => to_pct(s.parse().ok()?, scale),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A value below 1 is a fraction (0.45), from 1 up a percentage (45).
+fn to_pct(x: f64, scale: Scale) -> Option<u8> {
+    let fraction = x < 1.0 || (x == 1.0 && scale == Scale::OneIsWhole);
+    if fraction { percent(x * 100.0) } else { percent(x) }
+}
+
+fn percent(x: f64) -> Option<u8> {
     if !x.is_finite() || x < 0.0 {
         return None;
     }
@@ -76,17 +153,9 @@ fn to_pct(x: f64) -> Option<u8> {
     Some((x + 1e-9).floor().min(100.0) as u8)
 }
 
-/// A number, or a string holding one (optionally with a trailing `%`).
-fn loose_number(v: Option<&Value>) -> Option<f64> {
-    match v? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
-        _ => None,
-    }
-}
-
-/// `error` (string or `{message}`), `detail.pending_info.failure_reason`,
-/// `detail.failure_reason`.
+/// The first of `error` (string or `{message}`), `fail_reason`,
+/// `failure_reason`, `detail.pending_info.failure_reason`,
+/// `detail.failure_reason` that holds some text.
 fn failure_reason(body: &Value) -> Option<String> {
     let from_error = match body.get("error") {
         Some(Value::String(_)) => non_empty_str(body.get("error")),
@@ -94,6 +163,8 @@ fn failure_reason(body: &Value) -> Option<String> {
         _ => None,
     };
     from_error
+        .or_else(|| non_empty_str(body.get("fail_reason")))
+        .or_else(|| non_empty_str(body.get("failure_reason")))
         .or_else(|| non_empty_str(body.pointer("/detail/pending_info/failure_reason")))
         .or_else(|| non_empty_str(body.pointer("/detail/failure_reason")))
 }

@@ -1,11 +1,15 @@
 //! The watcher's decisions as pure functions of the stored task, the latest
 //! query answer and the clock, so they can be tested without a network.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use crate::{
     store::Schedule,
     task::Task,
+    texts::NO_VIDEO_REASON,
     video_api::{ApiError, TaskPhase, TaskReport},
 };
 
@@ -17,6 +21,11 @@ pub const MIN_EDIT_GAP: Duration = Duration::from_secs(5);
 /// round failing, even the link) is given up, so the task does not stay open
 /// and hold the user's active slot forever.
 pub const DELIVERY_GIVE_UP: Duration = Duration::from_secs(30 * 60);
+
+/// "Done" answers without a video in a row after which a task fails: a relay
+/// that has lost the video says so on every query, and waiting for the
+/// time-out would keep the user (and their slot) an hour for nothing.
+pub const NO_VIDEO_LIMIT: u32 = 3;
 
 /// What to do with a running task after querying it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +49,26 @@ pub enum Step<'a> {
     Retry,
 }
 
-pub fn decide<'a>(task: &Task, report: Result<&'a TaskReport, &ApiError>, now_ms: i64, timeout: Duration) -> Step<'a> {
+/// `no_video_in_a_row`: the "done without a video" answers in a row up to and
+/// including this one ([`NoVideoCounts::observe`]).
+pub fn decide<'a>(
+    task: &Task,
+    report: Result<&'a TaskReport, &ApiError>,
+    no_video_in_a_row: u32,
+    now_ms: i64,
+    timeout: Duration,
+) -> Step<'a> {
     let timed_out = now_ms.saturating_sub(task.created_at) >= millis(timeout);
     match report {
         Ok(TaskReport { status, phase: TaskPhase::Completed { video_url }, .. }) => Step::Deliver { status, video_url },
         Ok(TaskReport { phase: TaskPhase::Failed { reason }, .. }) => Step::Fail { reason: reason.as_deref() },
+        Ok(TaskReport { phase: TaskPhase::DoneWithoutVideo, .. }) if no_video_in_a_row >= NO_VIDEO_LIMIT => {
+            Step::Fail { reason: Some(NO_VIDEO_REASON) }
+        }
         _ if timed_out => Step::TimeOut,
-        Ok(report @ TaskReport { phase: TaskPhase::Running, .. }) => {
+        // Done without a video (below the limit) is asked again like a running task:
+        // the URL may come with the next answer.
+        Ok(report @ TaskReport { phase: TaskPhase::Running | TaskPhase::DoneWithoutVideo, .. }) => {
             // An answer without progress keeps the last known one, so the shown
             // percentage does not flicker away and back.
             let progress_pct = report.progress_pct.or(task.progress_pct);
@@ -55,6 +77,58 @@ pub fn decide<'a>(task: &Task, report: Result<&'a TaskReport, &ApiError>, now_ms
             Step::Running { status: &report.status, progress_pct, changed }
         }
         Err(_) => Step::Retry,
+    }
+}
+
+/// The watcher's memory of "done without a video" answers in a row, per task.
+///
+/// Kept in this process only: a restart, or the task's lease moving to another
+/// replica, starts the count again, which costs at most a few more queries
+/// before the task fails (or times out).
+#[derive(Debug)]
+pub struct NoVideoCounts {
+    /// Task id → (answers in a row, unix ms of the last one).
+    by_task: HashMap<i64, (u32, i64)>,
+    /// A count older than this belongs to a task that has ended by now (it
+    /// timed out at the latest), or moved to another replica.
+    stale_after: i64,
+}
+
+impl NoVideoCounts {
+    pub fn new(task_timeout: Duration) -> Self {
+        NoVideoCounts { by_task: HashMap::new(), stale_after: millis(task_timeout) }
+    }
+
+    /// Records the answer to a query of task `id` and returns the "done
+    /// without a video" answers in a row including it. Any other answer
+    /// resets the count; a failed query is no answer about the task and
+    /// leaves it as it is.
+    pub fn observe(&mut self, id: i64, report: Result<&TaskReport, &ApiError>, now_ms: i64) -> u32 {
+        match report {
+            Ok(TaskReport { phase: TaskPhase::DoneWithoutVideo, .. }) => {
+                if !self.by_task.contains_key(&id) {
+                    // The count of a task that failed by it, timed out or moved to
+                    // another replica is not removed then: counts are dropped once
+                    // old, when a new one starts.
+                    let stale_after = self.stale_after;
+                    self.by_task.retain(|_, (_, at)| now_ms.saturating_sub(*at) < stale_after);
+                }
+                let (count, at) = self.by_task.entry(id).or_insert((0, now_ms));
+                *count = count.saturating_add(1);
+                *at = now_ms;
+                *count
+            }
+            Ok(_) => {
+                self.by_task.remove(&id);
+                0
+            }
+            Err(_) => self.by_task.get(&id).map_or(0, |(count, _)| *count),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_task.len()
     }
 }
 
@@ -212,19 +286,19 @@ mod tests {
     fn running_reports_record_only_real_changes() {
         let same = report("queued", TaskPhase::Running, None);
         assert_eq!(
-            decide(&task(), Ok(&same), 60_000, HOUR),
+            decide(&task(), Ok(&same), 0, 60_000, HOUR),
             Step::Running { status: "queued", progress_pct: None, changed: false }
         );
         let moved = report("processing", TaskPhase::Running, Some(42));
         assert_eq!(
-            decide(&task(), Ok(&moved), 60_000, HOUR),
+            decide(&task(), Ok(&moved), 0, 60_000, HOUR),
             Step::Running { status: "processing", progress_pct: Some(42), changed: true }
         );
         // A later answer without progress keeps 42 %.
         let known = Task { upstream_status: Some("processing".into()), progress_pct: Some(42), ..task() };
         let bare = report("processing", TaskPhase::Running, None);
         assert_eq!(
-            decide(&known, Ok(&bare), 60_000, HOUR),
+            decide(&known, Ok(&bare), 0, 60_000, HOUR),
             Step::Running { status: "processing", progress_pct: Some(42), changed: false }
         );
     }
@@ -234,14 +308,87 @@ mod tests {
         let done = report("completed", TaskPhase::Completed { video_url: "https://v/1.mp4".into() }, Some(100));
         for now in [60_000, 2 * 3_600_000] {
             assert_eq!(
-                decide(&task(), Ok(&done), now, HOUR),
+                decide(&task(), Ok(&done), 0, now, HOUR),
                 Step::Deliver { status: "completed", video_url: "https://v/1.mp4" }
             );
         }
         let failed = report("failed", TaskPhase::Failed { reason: Some("content policy".into()) }, None);
-        assert_eq!(decide(&task(), Ok(&failed), 2 * 3_600_000, HOUR), Step::Fail { reason: Some("content policy") });
+        assert_eq!(decide(&task(), Ok(&failed), 0, 2 * 3_600_000, HOUR), Step::Fail { reason: Some("content policy") });
         let bare = report("error", TaskPhase::Failed { reason: None }, None);
-        assert_eq!(decide(&task(), Ok(&bare), 0, HOUR), Step::Fail { reason: None });
+        assert_eq!(decide(&task(), Ok(&bare), 0, 0, HOUR), Step::Fail { reason: None });
+    }
+
+    #[test]
+    fn a_third_done_without_video_in_a_row_fails_the_task() {
+        let empty = report("SUCCESS", TaskPhase::DoneWithoutVideo, None);
+        for in_a_row in [1, 2] {
+            assert_eq!(
+                decide(&task(), Ok(&empty), in_a_row, 60_000, HOUR),
+                Step::Running { status: "SUCCESS", progress_pct: None, changed: true },
+                "answer {in_a_row} is asked again"
+            );
+        }
+        for in_a_row in [3, 4] {
+            assert_eq!(
+                decide(&task(), Ok(&empty), in_a_row, 60_000, HOUR),
+                Step::Fail { reason: Some(NO_VIDEO_REASON) }
+            );
+        }
+        assert_eq!(NO_VIDEO_REASON, "the video API sent no video");
+        // Past the time-out the third one still gives the clearer reason; a first one times out.
+        assert_eq!(decide(&task(), Ok(&empty), 3, 2 * 3_600_000, HOUR), Step::Fail { reason: Some(NO_VIDEO_REASON) });
+        assert_eq!(decide(&task(), Ok(&empty), 1, 2 * 3_600_000, HOUR), Step::TimeOut);
+    }
+
+    #[test]
+    fn done_without_video_answers_are_counted_in_a_row() {
+        let empty = report("success", TaskPhase::DoneWithoutVideo, None);
+        let running = report("video_upsampling", TaskPhase::Running, None);
+        let done = report("completed", TaskPhase::Completed { video_url: "https://v/1.mp4".into() }, None);
+        let failed_query = ApiError::Timeout { request_sent: true };
+        let mut counts = NoVideoCounts::new(HOUR);
+        assert_eq!(counts.observe(1, Ok(&empty), 0), 1);
+        assert_eq!(counts.observe(1, Ok(&empty), 1), 2);
+        assert_eq!(counts.observe(1, Ok(&running), 2), 0, "a running answer in between resets the count");
+        assert_eq!(counts.observe(1, Ok(&empty), 3), 1);
+        assert_eq!(counts.observe(1, Ok(&empty), 4), 2);
+        assert_eq!(counts.observe(1, Err(&failed_query), 5), 2, "a failed query says nothing about the task");
+        assert_eq!(counts.observe(1, Ok(&empty), 6), 3);
+        // Each task has its own count.
+        assert_eq!(counts.observe(2, Ok(&empty), 7), 1);
+        assert_eq!(counts.observe(2, Ok(&done), 8), 0);
+        assert_eq!(counts.observe(2, Err(&failed_query), 9), 0);
+        assert_eq!(counts.observe(2, Ok(&empty), 10), 1);
+    }
+
+    #[test]
+    fn two_then_a_running_answer_then_one_more_does_not_fail() {
+        let empty = report("SUCCESS", TaskPhase::DoneWithoutVideo, None);
+        let running = report("VIDEO_GENERATING", TaskPhase::Running, None);
+        let mut counts = NoVideoCounts::new(HOUR);
+        let steps: Vec<Step> = [&empty, &empty, &running, &empty]
+            .into_iter()
+            .enumerate()
+            .map(|(i, answer)| {
+                let now = 60_000 + i as i64;
+                decide(&task(), Ok(answer), counts.observe(1, Ok(answer), now), now, HOUR)
+            })
+            .collect();
+        assert!(steps.iter().all(|step| matches!(step, Step::Running { .. })), "{steps:?}");
+    }
+
+    #[test]
+    fn counts_of_tasks_gone_elsewhere_are_dropped_once_old() {
+        let empty = report("success", TaskPhase::DoneWithoutVideo, None);
+        let mut counts = NoVideoCounts::new(Duration::from_secs(60));
+        counts.observe(1, Ok(&empty), 0);
+        counts.observe(2, Ok(&empty), 30_000);
+        assert_eq!(counts.len(), 2);
+        // Task 3's first count drops task 1's, a minute old; task 2's is kept.
+        counts.observe(3, Ok(&empty), 60_000);
+        assert_eq!(counts.len(), 2);
+        assert_eq!(counts.observe(2, Ok(&empty), 60_001), 2);
+        assert_eq!(counts.observe(1, Ok(&empty), 60_002), 1, "started again");
     }
 
     #[test]
@@ -249,11 +396,11 @@ mod tests {
         let transient = ApiError::Timeout { request_sent: true };
         let permanent = ApiError::Unauthorized { message: None };
         for error in [&transient, &permanent] {
-            assert_eq!(decide(&task(), Err(error), 3_599_999, HOUR), Step::Retry);
-            assert_eq!(decide(&task(), Err(error), 3_600_000, HOUR), Step::TimeOut);
+            assert_eq!(decide(&task(), Err(error), 0, 3_599_999, HOUR), Step::Retry);
+            assert_eq!(decide(&task(), Err(error), 0, 3_600_000, HOUR), Step::TimeOut);
         }
         let running = report("processing", TaskPhase::Running, Some(99));
-        assert_eq!(decide(&task(), Ok(&running), 3_600_000, HOUR), Step::TimeOut);
+        assert_eq!(decide(&task(), Ok(&running), 0, 3_600_000, HOUR), Step::TimeOut);
     }
 
     #[test]

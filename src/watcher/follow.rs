@@ -53,7 +53,9 @@ impl Inner {
             }
         }
         let now = now_ms();
-        let step = decide(&task, report.as_ref(), now, self.config.task_timeout);
+        let no_video_in_a_row =
+            self.no_video.lock().unwrap_or_else(|e| e.into_inner()).observe(task.id, report.as_ref(), now);
+        let step = decide(&task, report.as_ref(), no_video_in_a_row, now, self.config.task_timeout);
         if task.is_silenced() {
             return Box::pin(self.follow_silenced(task, step)).await;
         }

@@ -127,6 +127,44 @@ async fn reports_an_upstream_failure_once() {
 }
 
 #[tokio::test]
+async fn a_third_done_answer_without_a_video_in_a_row_fails_the_task() {
+    let (store, _dir) = test_support::sqlite().await;
+    let fake = Fakes::start().await;
+    let id = created(&store, "me", 8).await;
+    // Two empty "done"s, a running answer (the count starts again), then empty ones.
+    answer_queries(
+        &fake,
+        id,
+        [
+            json!({"status": "SUCCESS"}),
+            json!({"status": "success", "video_url": null}),
+            json!({"status": "video_upsampling"}),
+            json!({"status": "Succeeded", "video_url": ""}),
+            json!({"status": "completed"}),
+            json!({"status": "SUCCESS"}),
+        ],
+    );
+    let mut watcher = watcher(&store, &fake, "me", Duration::from_secs(3600), false);
+
+    rounds(&mut watcher, 5).await;
+    assert_eq!(fake.api.queries().len(), 5);
+    let task = store.task(id).await.unwrap().unwrap();
+    assert_eq!((task.state, task.upstream_status.as_deref()), (TaskState::Running, Some("completed")));
+    assert!(fake.tg.calls_of("sendMessage").is_empty());
+
+    rounds(&mut watcher, 1).await;
+    let task = store.task(id).await.unwrap().unwrap();
+    assert_eq!((task.state, task.error.as_deref()), (TaskState::Failed, Some(crate::texts::NO_VIDEO_REASON)));
+    rounds(&mut watcher, 2).await;
+    watcher.stop().await;
+    assert_eq!(fake.api.queries().len(), 6, "no polling after the end");
+    let replies = fake.tg.calls_of("sendMessage");
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].body["text"], "❌ Video #1 failed: the video API sent no video");
+    assert!(fake.tg.calls_of("sendVideo").is_empty());
+}
+
+#[tokio::test]
 async fn gives_up_after_the_timeout() {
     let (store, _dir) = test_support::sqlite().await;
     let fake = Fakes::start().await;

@@ -6,6 +6,7 @@
 //! the bot's database, so every assertion is on the exact text the user sees.
 
 mod commands;
+mod status_words;
 
 use std::time::{Duration, Instant};
 

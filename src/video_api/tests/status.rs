@@ -6,52 +6,112 @@ fn report(v: Value) -> TaskReport {
     interpret_query(&v).expect("interpretable")
 }
 
+/// `word` in lower case, upper case and a mixed case with spaces around.
+fn in_every_case(word: &str) -> [String; 3] {
+    let mixed: String =
+        word.chars().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c }).collect();
+    [word.to_owned(), word.to_ascii_uppercase(), format!(" {mixed} ")]
+}
+
+const RUNNING: [&str; 10] = [
+    "pending",
+    "queued",
+    "processing",
+    "in_progress",
+    "not_start",
+    "submitted",
+    "image_downloading",
+    "video_generating",
+    "video_generation_completed",
+    "video_upsampling",
+];
+const DONE: [&str; 4] = ["completed", "success", "succeeded", "video_upsampling_completed"];
+const FAILED: [&str; 5] = ["failed", "failure", "error", "cancelled", "canceled"];
+
 #[test]
-fn running_statuses() {
-    for status in ["pending", "queued", "processing", "in_progress", "PENDING", " In_Progress "] {
-        let r = report(json!({"id": "x", "status": status}));
-        assert_eq!(r.phase, TaskPhase::Running, "{status}");
-        assert_eq!(r.status, status, "raw status kept");
+fn running_statuses_of_every_family_in_any_case() {
+    for word in RUNNING {
+        for status in in_every_case(word) {
+            let r = report(json!({"id": "x", "status": status, "video_url": "https://cdn.example/v.mp4"}));
+            assert_eq!(r.phase, TaskPhase::Running, "{status:?}");
+            assert_eq!(r.status, status, "raw status kept");
+        }
     }
 }
 
 #[test]
-fn completed_statuses_with_url() {
-    for status in ["completed", "success", "succeeded", "Completed", "SUCCESS"] {
-        let r = report(json!({
-            "status": status,
-            "video_url": "https://cdn.example/v.mp4",
-            "thumbnail_url": "https://cdn.example/t.jpg",
-            "enhanced_prompt": "a cat, cinematic",
-        }));
-        assert_eq!(r.phase, TaskPhase::Completed { video_url: "https://cdn.example/v.mp4".into() }, "{status}");
-        assert_eq!(r.thumbnail_url.as_deref(), Some("https://cdn.example/t.jpg"));
-        assert_eq!(r.enhanced_prompt.as_deref(), Some("a cat, cinematic"));
+fn done_statuses_with_url_in_any_case() {
+    for word in DONE {
+        for status in in_every_case(word) {
+            let r = report(json!({
+                "status": status,
+                "video_url": "https://cdn.example/v.mp4",
+                "thumbnail_url": "https://cdn.example/t.jpg",
+                "enhanced_prompt": "a cat, cinematic",
+            }));
+            assert_eq!(r.phase, TaskPhase::Completed { video_url: "https://cdn.example/v.mp4".into() }, "{status:?}");
+            assert_eq!(r.thumbnail_url.as_deref(), Some("https://cdn.example/t.jpg"));
+            assert_eq!(r.enhanced_prompt.as_deref(), Some("a cat, cinematic"));
+        }
     }
 }
 
 #[test]
-fn completed_without_url_is_running() {
-    for body in [
-        json!({"status": "completed"}),
-        json!({"status": "completed", "video_url": null}),
-        json!({"status": "succeeded", "video_url": ""}),
-        json!({"status": "success", "video_url": "   "}),
-        json!({"status": "completed", "video_url": 42}),
-    ] {
-        assert_eq!(report(body.clone()).phase, TaskPhase::Running, "{body}");
+fn done_statuses_without_url_are_their_own_phase() {
+    for word in DONE {
+        for status in in_every_case(word) {
+            for body in [
+                json!({"status": status}),
+                json!({"status": status, "video_url": null}),
+                json!({"status": status, "video_url": ""}),
+                json!({"status": status, "video_url": "   "}),
+                json!({"status": status, "video_url": 42}),
+            ] {
+                assert_eq!(report(body.clone()).phase, TaskPhase::DoneWithoutVideo, "{body}");
+            }
+        }
     }
 }
 
 #[test]
-fn failed_statuses() {
-    for status in ["failed", "error", "FAILED", "content_policy_failed", "upload_failed", "Moderation_Failed"] {
-        let r = report(json!({"status": status}));
-        assert_eq!(r.phase, TaskPhase::Failed { reason: None }, "{status}");
-        assert_eq!(r.status, status);
+fn failed_statuses_in_any_case() {
+    let suffixed = ["content_policy_failed", "upload_failed", "Moderation_Failed", "VIDEO_GENERATION_FAILED"];
+    for word in FAILED.into_iter().chain(suffixed) {
+        for status in in_every_case(word) {
+            // A video URL beside a failure status does not make it a success.
+            let r = report(json!({"status": status, "video_url": "https://cdn.example/v.mp4"}));
+            assert_eq!(r.phase, TaskPhase::Failed { reason: None }, "{status:?}");
+            assert_eq!(r.status, status);
+        }
     }
     // "failed" somewhere else than at the end is not a failure status.
     assert_eq!(report(json!({"status": "failed_over"})).phase, TaskPhase::Running);
+    assert_eq!(report(json!({"status": "_failed_"})).phase, TaskPhase::Running);
+}
+
+#[test]
+fn stages_name_what_each_word_means() {
+    let expected = [
+        ("pending", Stage::Queued),
+        ("QUEUED", Stage::Queued),
+        ("Not_Start", Stage::Queued),
+        ("submitted", Stage::Queued),
+        ("IMAGE_DOWNLOADING", Stage::DownloadingImages),
+        ("processing", Stage::Generating),
+        ("in_progress", Stage::Generating),
+        ("Video_Generating", Stage::Generating),
+        ("video_generation_completed", Stage::Generated),
+        ("VIDEO_UPSAMPLING", Stage::Upscaling),
+        ("video_upsampling_completed", Stage::Done),
+        ("Succeeded", Stage::Done),
+        ("canceled", Stage::Failed),
+        ("video_upsampling_failed", Stage::Failed),
+        ("warming_up", Stage::Unknown),
+        ("", Stage::Unknown),
+    ];
+    for (status, stage) in expected {
+        assert_eq!(Stage::of(status), stage, "{status:?}");
+    }
 }
 
 #[test]
@@ -63,36 +123,66 @@ fn unknown_status_is_running_and_kept() {
     assert_eq!(r.phase, TaskPhase::Running);
 }
 
-#[test]
-fn progress_fraction_form() {
-    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.42}}}));
-    assert_eq!(r.progress_pct, Some(42));
-    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0.29}}}));
-    assert_eq!(r.progress_pct, Some(29));
-    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 0}}}));
-    assert_eq!(r.progress_pct, Some(0));
-    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": "0.5"}}}));
-    assert_eq!(r.progress_pct, Some(50));
+fn progress_of(body: Value) -> Option<u8> {
+    report(body).progress_pct
 }
 
 #[test]
-fn progress_percent_form() {
-    let r = report(json!({"status": "processing", "progress": 37}));
-    assert_eq!(r.progress_pct, Some(37));
-    let r = report(json!({"status": "processing", "progress": 37.9}));
-    assert_eq!(r.progress_pct, Some(37));
-    let r = report(json!({"status": "processing", "progress": "64%"}));
-    assert_eq!(r.progress_pct, Some(64));
-    let r = report(json!({"status": "processing", "progress": " 12 "}));
-    assert_eq!(r.progress_pct, Some(12));
+fn progress_below_one_is_a_fraction_from_one_up_a_percentage_top_level_or_nested() {
+    // The same 45 % in every form a family sends it.
+    for value in [json!(0.45), json!(45), json!("45"), json!("45%"), json!(" 45 % "), json!("0.45"), json!(45.9)] {
+        assert_eq!(progress_of(json!({"status": "processing", "progress": value.clone()})), Some(45), "top {value}");
+        assert_eq!(
+            progress_of(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": value.clone()}}})),
+            Some(45),
+            "nested {value}"
+        );
+    }
+    let cases = [
+        (json!(0), 0),
+        (json!(0.29), 29),
+        (json!(0.999), 99),
+        (json!(1.7), 1),
+        (json!(99.6), 99),
+        (json!(100), 100),
+        (json!("0.5%"), 0),
+        (json!("64%"), 64),
+    ];
+    for (value, pct) in cases {
+        assert_eq!(progress_of(json!({"status": "processing", "progress": value.clone()})), Some(pct), "top {value}");
+        assert_eq!(
+            progress_of(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": value.clone()}}})),
+            Some(pct),
+            "nested {value}"
+        );
+    }
 }
 
 #[test]
-fn progress_fraction_wins_over_percent() {
+fn progress_of_one_is_the_whole_only_in_soras_fraction_field() {
+    for one in [json!(1), json!(1.0), json!("1")] {
+        assert_eq!(progress_of(json!({"status": "processing", "progress": one.clone()})), Some(1), "top {one}");
+        assert_eq!(
+            progress_of(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": one.clone()}}})),
+            Some(100),
+            "nested {one}"
+        );
+    }
+    // With a percent sign it is 1 % wherever it is.
+    assert_eq!(
+        progress_of(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": "1%"}}})),
+        Some(1)
+    );
+}
+
+#[test]
+fn progress_nested_wins_over_top_level() {
     let r = report(json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": 0.8}}}));
     assert_eq!(r.progress_pct, Some(80));
-    // An unusable fraction falls back to the percent form.
+    // An unusable nested value falls back to the top-level one.
     let r = report(json!({"status": "processing", "progress": 10, "detail": {"pending_info": {"progress_pct": null}}}));
+    assert_eq!(r.progress_pct, Some(10));
+    let r = report(json!({"status": "processing", "progress": 0.1, "detail": {"pending_info": {"progress_pct": "x"}}}));
     assert_eq!(r.progress_pct, Some(10));
 }
 
@@ -100,17 +190,19 @@ fn progress_fraction_wins_over_percent() {
 fn progress_clamped_and_garbage_ignored() {
     let r = report(json!({"status": "processing", "progress": 150}));
     assert_eq!(r.progress_pct, Some(100));
-    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": 1.7}}}));
+    let r = report(json!({"status": "processing", "detail": {"pending_info": {"progress_pct": "250%"}}}));
     assert_eq!(r.progress_pct, Some(100));
     let r = report(json!({"status": "processing", "progress": 1e300}));
     assert_eq!(r.progress_pct, Some(100));
     for bad in [
         json!(-5),
         json!(-0.1),
+        json!("-3%"),
         json!("NaN"),
         json!("nan"),
         json!("inf"),
         json!("abc"),
+        json!("%"),
         json!(true),
         json!([1]),
         json!({}),
@@ -124,7 +216,13 @@ fn progress_clamped_and_garbage_ignored() {
 
 #[test]
 fn failure_reason_from_error_string() {
-    let r = report(json!({"status": "failed", "error": "prompt rejected", "detail": {"failure_reason": "other"}}));
+    let r = report(json!({
+        "status": "failed",
+        "error": "prompt rejected",
+        "fail_reason": "other",
+        "failure_reason": "other",
+        "detail": {"failure_reason": "other"},
+    }));
     assert_eq!(r.phase, TaskPhase::Failed { reason: Some("prompt rejected".into()) });
 }
 
@@ -132,6 +230,30 @@ fn failure_reason_from_error_string() {
 fn failure_reason_from_error_object() {
     let r = report(json!({"status": "error", "error": {"message": " content policy ", "code": "x"}}));
     assert_eq!(r.phase, TaskPhase::Failed { reason: Some("content policy".into()) });
+}
+
+#[test]
+fn failure_reason_from_fail_reason() {
+    let r = report(json!({
+        "status": "FAILURE",
+        "error": null,
+        "fail_reason": " no faces allowed ",
+        "failure_reason": "other",
+        "detail": {"failure_reason": "other"},
+    }));
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("no faces allowed".into()) });
+}
+
+#[test]
+fn failure_reason_from_failure_reason() {
+    let r = report(json!({
+        "status": "video_generation_failed",
+        "error": {"message": ""},
+        "fail_reason": "",
+        "failure_reason": "image could not be downloaded",
+        "detail": {"pending_info": {"failure_reason": "other"}},
+    }));
+    assert_eq!(r.phase, TaskPhase::Failed { reason: Some("image could not be downloaded".into()) });
 }
 
 #[test]
