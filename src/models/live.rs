@@ -161,3 +161,66 @@ impl Models {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{SORA_2, Shape};
+
+    fn name(text: &str) -> ModelName {
+        ModelName::new(text).unwrap()
+    }
+
+    /// Availability from a listing of `listed` (or no listing at all).
+    fn listing(listed: Option<&'static [&'static str]>) -> impl Fn(ModelName) -> Availability {
+        move |m| match listed {
+            None => Availability::Unknown,
+            Some(list) if list.contains(&m.as_str()) => Availability::Listed,
+            Some(_) => Availability::Unlisted,
+        }
+    }
+
+    #[test]
+    fn the_default_is_never_an_unlisted_model() {
+        let catalog = Catalog::builtin();
+        let listed: &[&str] = &["jimeng-video-3.0", "veo3.1"];
+        assert_eq!(choose_default(&catalog, None, listing(None)), (SORA_2, DefaultReason::NotListedYet));
+        assert_eq!(choose_default(&catalog, None, listing(Some(listed))), (name("veo3.1"), DefaultReason::FirstListed));
+        assert_eq!(
+            choose_default(&catalog, Some(name("jimeng-video-3.0")), listing(Some(listed))).1,
+            DefaultReason::Configured
+        );
+        assert_eq!(
+            choose_default(&catalog, Some(SORA_2), listing(Some(listed))),
+            (name("veo3.1"), DefaultReason::ConfiguredUnlisted(SORA_2))
+        );
+        assert_eq!(choose_default(&catalog, None, listing(Some(&[]))), (SORA_2, DefaultReason::NoneListed));
+        assert_eq!(choose_default(&catalog, Some(name("grok-video-3")), listing(None)).1, DefaultReason::Configured);
+    }
+
+    #[test]
+    fn a_chats_model_no_longer_offered_falls_back_with_a_notice() {
+        let known = Catalog::builtin().offered().to_vec();
+        let catalog = Catalog::offering(known, &[name("veo3.1-fast"), name("grok-video-3")]);
+        let base = VideoOptions::STANDARD;
+        let chat = ChatChoices { model: Some(SORA_2), duration: Some(10), ..ChatChoices::default() };
+        let (options, stale) = chat_defaults(&catalog, name("veo3.1-fast"), &base, &chat);
+        assert_eq!(stale, Some(SORA_2));
+        assert_eq!(
+            options,
+            VideoOptions {
+                model: name("veo3.1-fast"),
+                shape: Shape::PORTRAIT,
+                size: Some(crate::models::Size::Large),
+                duration: None
+            }
+        );
+        let chat =
+            ChatChoices { model: Some(name("grok-video-3")), shape: Some(Shape::LANDSCAPE), ..ChatChoices::default() };
+        let (options, stale) = chat_defaults(&catalog, name("veo3.1-fast"), &base, &chat);
+        assert_eq!(
+            (options.model, options.shape, options.size, stale),
+            (name("grok-video-3"), Shape { width: 3, height: 2 }, None, None)
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod flood;
 mod fuzz;
 mod hostile_http;
 mod lifecycle;
+mod models;
 mod money;
 mod ops;
 mod replicas;
@@ -73,6 +74,11 @@ pub fn edits(env: &TestEnv, chat_id: i64, message_id: impl Into<i64>) -> Vec<Cal
         .into_iter()
         .filter(|c| c.chat_id() == Some(chat_id) && c.body["message_id"] == json!(message_id))
         .collect()
+}
+
+/// The labels of the buttons under a sent message, row by row.
+pub fn buttons_labels(call: &Call) -> Vec<Vec<String>> {
+    testkit::button_labels(&call.body["reply_markup"])
 }
 
 pub fn msg_id(message: &Value) -> i64 {
