@@ -6,7 +6,8 @@
 //! serving Veo, Jimeng and Grok). So a model is data: the built-in entries
 //! below, changed or extended by the operator's TOML file
 //! (`VIDEO_MODELS_FILE`, see [`file`]), and offered in the order of
-//! `VIDEO_MODELS`. Pure: no I/O here but reading that file's text.
+//! `VIDEO_MODELS`. Pure: the configuration reads the file and hands its text
+//! here; what the video API lists now is kept in [`live`].
 
 use std::{fmt, str::FromStr};
 

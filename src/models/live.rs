@@ -114,10 +114,6 @@ impl Models {
         &self.catalog
     }
 
-    pub fn listing(&self) -> &Arc<Listing> {
-        &self.listing
-    }
-
     pub fn availability(&self, name: ModelName) -> Availability {
         self.listing.availability(name.as_str())
     }
