@@ -188,7 +188,10 @@ pub fn too_many_images(lang: Lang, given: usize, max: usize, model: ModelName) -
 /// A refused request: why, and when to try again. `now_ms` to tell the hours until UTC midnight.
 pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
     match refusal {
-        Refusal::DailyLimit { limit } => {
+        Refusal::DailyLimit { limit, left } if left > 0 => too_costly(lang, Whose::Yours, left, limit, now_ms),
+        Refusal::ChatDaily { limit, left } if left > 0 => too_costly(lang, Whose::Group, left, limit, now_ms),
+        Refusal::TotalDaily { limit, left } if left > 0 => too_costly(lang, Whose::Bot, left, limit, now_ms),
+        Refusal::DailyLimit { limit, .. } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
                 Lang::En => {
@@ -207,7 +210,7 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
                 "⏳ 机器人正忙于生成其他视频。请几分钟后再试。",
             )
             .to_owned(),
-        Refusal::TotalDaily { limit } => {
+        Refusal::TotalDaily { limit, .. } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
                 Lang::En => format!(
@@ -216,7 +219,7 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
                 Lang::Zh => format!("⏳ 机器人今天的 {limit} 个视频总额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
-        Refusal::ChatDaily { limit } => {
+        Refusal::ChatDaily { limit, .. } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {
                 Lang::En => format!(
@@ -225,6 +228,34 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
                 Lang::Zh => format!("⏳ 本群今天的 {limit} 个视频额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
+    }
+}
+
+/// Whose daily limit a refusal is about.
+enum Whose {
+    Yours,
+    Group,
+    Bot,
+}
+
+/// Some of the day is left, but less than the chosen model costs.
+fn too_costly(lang: Lang, whose: Whose, left: u32, limit: u32, now_ms: i64) -> String {
+    let hours = hours_until_utc_midnight(now_ms);
+    let whose = match (lang, whose) {
+        (Lang::En, Whose::Yours) => "your",
+        (Lang::En, Whose::Group) => "this group's",
+        (Lang::En, Whose::Bot) => "the bot's",
+        (Lang::Zh, Whose::Yours) => "你",
+        (Lang::Zh, Whose::Group) => "本群",
+        (Lang::Zh, Whose::Bot) => "机器人",
+    };
+    match lang {
+        Lang::En => format!(
+            "⏳ This model costs more than the {left} left of {whose} {limit} for today. Pick a cheaper one (/models) or try again in about {hours} h (00:00 UTC)."
+        ),
+        Lang::Zh => format!(
+            "⏳ 这个模型的点数超过了{whose}今天剩余的 {left} 点（共 {limit} 点）。换一个便宜的模型（/models），或约 {hours} 小时后（UTC 0 点）再试。"
+        ),
     }
 }
 

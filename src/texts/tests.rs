@@ -150,7 +150,7 @@ fn parse_errors_show_the_right_form() {
 #[test]
 fn daily_refusal_says_when_to_come_back() {
     let one_hour_before_midnight = 86_400_000 * 100 - 3_600_000;
-    let text = refusal(Lang::En, Refusal::DailyLimit { limit: 10 }, one_hour_before_midnight);
+    let text = refusal(Lang::En, Refusal::DailyLimit { limit: 10, left: 0 }, one_hour_before_midnight);
     assert!(text.contains("about 1 h"), "{text}");
 }
 
@@ -235,4 +235,16 @@ fn an_answer_that_may_have_come_after_the_job_was_taken_claims_nothing() {
     }
     let refused = api_error(Lang::En, 7, &ApiError::Upstream { status: 500, message: Some("overloaded".into()) });
     assert!(refused.contains("No video was created") && refused.contains("overloaded"), "{refused}");
+}
+
+#[test]
+fn a_model_costing_more_than_is_left_says_so_and_points_to_cheaper_ones() {
+    let noon = 12 * 3_600_000;
+    let text = refusal(Lang::En, Refusal::DailyLimit { limit: 10, left: 1 }, noon);
+    assert_eq!(
+        text,
+        "⏳ This model costs more than the 1 left of your 10 for today. Pick a cheaper one (/models) or try again in about 12 h (00:00 UTC)."
+    );
+    let zh = refusal(Lang::Zh, Refusal::ChatDaily { limit: 5, left: 2 }, noon);
+    assert!(zh.contains("本群今天剩余的 2 点（共 5 点）") && zh.contains("/models"), "{zh}");
 }

@@ -166,7 +166,7 @@ async fn cost_story(database: Option<&str>) {
     send(&env, Msg::text(&group, &a, "/video m=veo one"));
     env.video.wait_creates(1, WAIT).await;
     let refused = say(&env, &group, &a, "/video m=veo two").await;
-    assert!(refused.contains("used all 3 videos"), "per user: {refused}");
+    assert!(refused.contains("This model costs more than the 1 left of your 3 for today"), "per user: {refused}");
     send(&env, Msg::text(&group, &a, "/video m=sora-2 three"));
     env.video.wait_creates(2, WAIT).await;
     // The group has used 3 of 5: b's veo fits (5), c's then does not.

@@ -12,10 +12,13 @@ use crate::{
     task::{NewTask, TaskState},
 };
 
+/// Why a request was refused. The daily limits also say how many units
+/// were `left`: more than 0 when the model costs more than that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     DailyLimit {
         limit: u32,
+        left: u32,
     },
     UserActive {
         limit: u32,
@@ -26,10 +29,12 @@ pub enum Refusal {
     /// `DAILY_LIMIT_TOTAL`: everyone together, admins included.
     TotalDaily {
         limit: u32,
+        left: u32,
     },
     /// `DAILY_LIMIT_PER_CHAT`: this group chat's videos today.
     ChatDaily {
         limit: u32,
+        left: u32,
     },
 }
 
@@ -164,16 +169,17 @@ async fn why_not_reserved(
 /// The limit a video costing `cost` units would pass, most specific first; `None` if none.
 pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool, cost: u32) -> Option<Refusal> {
     let exceeds = |used: u32, limit: u32| used.saturating_add(cost) > limit;
+    let left = |used: u32, limit: u32| limit.saturating_sub(used);
     if !exempt && exceeds(usage.used_today, limits.daily_per_user) {
-        Some(Refusal::DailyLimit { limit: limits.daily_per_user })
+        Some(Refusal::DailyLimit { limit: limits.daily_per_user, left: left(usage.used_today, limits.daily_per_user) })
     } else if !exempt && usage.active_user >= limits.max_active_per_user {
         Some(Refusal::UserActive { limit: limits.max_active_per_user })
     } else if let Some(limit) =
         limits.daily_per_chat.filter(|&limit| !exempt && in_group && exceeds(usage.used_chat_today, limit))
     {
-        Some(Refusal::ChatDaily { limit })
+        Some(Refusal::ChatDaily { limit, left: left(usage.used_chat_today, limit) })
     } else if let Some(limit) = limits.daily_total.filter(|&limit| exceeds(usage.used_total_today, limit)) {
-        Some(Refusal::TotalDaily { limit })
+        Some(Refusal::TotalDaily { limit, left: left(usage.used_total_today, limit) })
     } else if usage.active_total >= limits.max_active_total {
         Some(Refusal::TotalActive { limit: limits.max_active_total })
     } else {

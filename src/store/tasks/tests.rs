@@ -66,7 +66,7 @@ async fn story(store: Store) {
     store.end_task(4, TaskState::Failed, None).await.unwrap();
     assert_eq!(
         store.reserve(&request(1, 15), &guards(&LIMITS, false)).await.unwrap(),
-        Reservation::Refused(Refusal::DailyLimit { limit: 3 })
+        Reservation::Refused(Refusal::DailyLimit { limit: 3, left: 0 })
     );
     // Admins skip the per-user limits but not the total.
     assert!(matches!(store.reserve(&request(1, 16), &guards(&LIMITS, true)).await.unwrap(), Reservation::Reserved(_)));
@@ -127,11 +127,11 @@ async fn money_story(store: Store) {
     assert!(matches!(store.reserve(&group(2, 10), &later).await.unwrap(), Reservation::Reserved(_)));
     assert!(matches!(store.reserve(&group(3, 11), &later).await.unwrap(), Reservation::Reserved(_)));
     let refused = store.reserve(&group(4, 12), &later).await.unwrap();
-    assert_eq!(refused, Reservation::Refused(Refusal::ChatDaily { limit: 2 }));
+    assert_eq!(refused, Reservation::Refused(Refusal::ChatDaily { limit: 2, left: 0 }));
     let admin = Guards { exempt: true, ..later };
     // Four videos today (the unknown one counts): the total stops even an admin.
     let refused = store.reserve(&group(9, 13), &admin).await.unwrap();
-    assert_eq!(refused, Reservation::Refused(Refusal::TotalDaily { limit: 4 }));
+    assert_eq!(refused, Reservation::Refused(Refusal::TotalDaily { limit: 4, left: 0 }));
     let usage = store.usage(4, -100, now_ms()).await.unwrap();
     assert_eq!((usage.used_total_today, usage.used_chat_today, usage.used_today), (4, 2, 0));
 }
