@@ -58,15 +58,20 @@ fn choices_line(lang: Lang, spec: &ModelSpec, max_images: usize) -> String {
 }
 
 fn shape_list(lang: Lang, shapes: &[Shape]) -> String {
-    shapes.iter().map(|&s| shape_name(lang, s)).collect::<Vec<_>>().join(", ")
+    listed(lang, shapes.iter().map(|&s| shape_name(lang, s)))
 }
 
 fn size_list(lang: Lang, sizes: &[Size]) -> String {
-    sizes.iter().map(|&s| size_name(lang, s)).collect::<Vec<_>>().join(", ")
+    listed(lang, sizes.iter().map(|&s| size_name(lang, s).to_owned()))
 }
 
 fn duration_list(lang: Lang, durations: &[u32]) -> String {
-    durations.iter().map(|&d| button_seconds(lang, d)).collect::<Vec<_>>().join(", ")
+    listed(lang, durations.iter().map(|&d| button_seconds(lang, d)))
+}
+
+/// `a, b, c`; Chinese lists take `、`.
+fn listed(lang: Lang, items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(lang.pick(", ", "、"))
 }
 
 /// What a model offers, for an error about something it does not.

@@ -139,7 +139,7 @@ async fn models_lists_what_each_model_can_vary_in_both_languages() {
     assert!(zh.starts_with("🎬 可用模型（/video 中写 m=<名称>）："), "{zh}");
     assert!(
         zh.contains(
-            "✓ Veo 3.1 Fast — veo3.1-fast, veo\n竖屏, 横屏 · 大 (1080p), 小 (720p) · 最多 1 张照片 · 每个视频计 1 点"
+            "✓ Veo 3.1 Fast — veo3.1-fast, veo\n竖屏、横屏 · 大 (1080p)、小 (720p) · 最多 1 张照片 · 每个视频计 1 点"
         ),
         "{zh}"
     );
