@@ -198,3 +198,23 @@ async fn cost_counts_against_every_daily_limit_on_postgres() {
     cost_story(Some(&database)).await;
     drop_postgres_db(&database).await;
 }
+
+#[tokio::test]
+async fn a_bad_models_file_stops_the_start_with_one_line_naming_entry_and_field() {
+    let mut env = TestEnv::start(crate::bot_bin()).await;
+    let file = env.dir.path().join("models.toml");
+    std::fs::write(&file, "[[model]]\nname = \"kling-v2\"\nfamily = \"veo\"\nshapes = [\"wide\"]\n").unwrap();
+    env.set_env("VIDEO_MODELS_FILE", file.to_str().unwrap());
+    let bot = env.start_bot();
+    let status = bot.wait_exit(WAIT).await.expect("exits");
+    assert!(!status.success());
+    let line = bot.wait_log("VIDEO_MODELS_FILE", WAIT).await;
+    assert!(
+        line.ends_with(&format!(
+            "VIDEO_MODELS_FILE: {}: [[model]] #1 \"kling-v2\", field `shapes`: \"wide\" is not an aspect ratio like 16:9",
+            file.display()
+        )),
+        "{line}"
+    );
+    assert_eq!(bot.logs().trim().lines().count(), 1, "{}", bot.logs());
+}
