@@ -50,6 +50,34 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// Connections the HTTP server holds at once; the rest of the file descriptors stay for outbound calls.
     pub http_max_connections: usize,
+    /// `PAYMENTS=stars`: videos are paid with credits bought with Telegram Stars.
+    pub payments: Option<Payments>,
+}
+
+/// Selling credits for Telegram Stars (`PAYMENTS=stars`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payments {
+    /// What `/buy` offers, in the order written.
+    pub packs: Vec<CreditPack>,
+    /// Given once per user, at their first request.
+    pub free_credits: u32,
+    /// What `/paysupport` answers; `None`: a default naming the admins.
+    pub support_text: Option<String>,
+}
+
+/// `credits:stars`: this many credits for this many Stars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CreditPack {
+    pub credits: u32,
+    pub stars: u32,
+}
+
+impl Payments {
+    /// The pack offered at exactly these figures (a pack the operator removed
+    /// or repriced since an invoice was made is not).
+    pub fn pack(&self, credits: u32, stars: u32) -> Option<CreditPack> {
+        self.packs.iter().copied().find(|pack| pack.credits == credits && pack.stars == stars)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -250,6 +278,7 @@ impl Config {
         if !(8..=65_536).contains(&http_max_connections) {
             return Err(problem("HTTP_MAX_CONNECTIONS", "must be between 8 and 65536"));
         }
+        let payments = payments(&get)?;
         Ok(Config {
             telegram_token: telegram_token.into(),
             telegram_api_url,
@@ -274,6 +303,7 @@ impl Config {
             commands_per_minute,
             metrics_token: metrics_token.map(SecretString::from),
             http_max_connections,
+            payments,
         })
     }
 
@@ -310,6 +340,62 @@ fn catalog(file: Option<String>, offered: Option<String>) -> Result<Catalog, Con
         return Err(problem("VIDEO_MODELS", "names no model"));
     }
     Ok(Catalog::offering(known, &chosen))
+}
+
+/// Telegram's bounds for one Stars invoice.
+const MAX_STARS: u32 = 10_000;
+/// A pack larger than this is a typo (and would overflow nothing, but confuse everyone).
+const MAX_PACK_CREDITS: u32 = 1_000_000;
+/// Telegram shows a refused pre-checkout's reason and `/paysupport` as plain messages.
+const MAX_SUPPORT_TEXT: usize = 4000;
+
+/// `PAYMENTS`, `CREDIT_PACKS`, `FREE_CREDITS`, `PAYSUPPORT_TEXT`. The packs are
+/// checked even with payments off, so turning them on later cannot fail on a
+/// typo made long before.
+fn payments(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Payments>, ConfigError> {
+    let on = match get("PAYMENTS").map(|raw| raw.to_ascii_lowercase()).as_deref() {
+        None | Some("off") => false,
+        Some("stars") => true,
+        Some(_) => return Err(problem("PAYMENTS", "must be stars or off")),
+    };
+    let packs = credit_packs(&get("CREDIT_PACKS").unwrap_or_else(|| "10:150,50:600".to_owned()))?;
+    let free_credits: u32 = number("FREE_CREDITS", get("FREE_CREDITS"), 0)?;
+    if free_credits > MAX_PACK_CREDITS {
+        return Err(problem("FREE_CREDITS", format!("must be at most {MAX_PACK_CREDITS}")));
+    }
+    let support_text = get("PAYSUPPORT_TEXT");
+    if support_text.as_ref().is_some_and(|text| text.chars().count() > MAX_SUPPORT_TEXT) {
+        return Err(problem("PAYSUPPORT_TEXT", format!("must be at most {MAX_SUPPORT_TEXT} characters")));
+    }
+    Ok(on.then_some(Payments { packs, free_credits, support_text }))
+}
+
+fn credit_packs(raw: &str) -> Result<Vec<CreditPack>, ConfigError> {
+    let mut packs: Vec<CreditPack> = Vec::new();
+    for written in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = |why: &str| problem("CREDIT_PACKS", format!("{written:?}: {why}"));
+        let (credits, stars) = written.split_once(':').ok_or_else(|| bad("expected credits:stars, like 10:150"))?;
+        let credits: u32 = credits.trim().parse().map_err(|_| bad("credits must be a whole number"))?;
+        let stars: u32 = stars.trim().parse().map_err(|_| bad("stars must be a whole number"))?;
+        if !(1..=MAX_PACK_CREDITS).contains(&credits) {
+            return Err(bad(&format!("credits must be from 1 to {MAX_PACK_CREDITS}")));
+        }
+        if !(1..=MAX_STARS).contains(&stars) {
+            return Err(bad(&format!("stars must be from 1 to {MAX_STARS} (Telegram's limit per invoice)")));
+        }
+        if packs.iter().any(|pack| pack.credits == credits) {
+            return Err(bad("another pack has as many credits"));
+        }
+        packs.push(CreditPack { credits, stars });
+    }
+    if packs.is_empty() {
+        return Err(problem("CREDIT_PACKS", "names no pack"));
+    }
+    // One row of buttons each; more would not fit a phone's screen.
+    if packs.len() > 8 {
+        return Err(problem("CREDIT_PACKS", "at most 8 packs"));
+    }
+    Ok(packs)
 }
 
 fn names(catalog: &Catalog) -> String {

@@ -180,3 +180,42 @@ fn a_models_file_adds_models_and_its_mistakes_stop_the_start() {
     assert_eq!(missing.var, "VIDEO_MODELS_FILE");
     assert!(missing.problem.starts_with("/nonexistent/models.toml: cannot be read"), "{missing}");
 }
+
+#[test]
+fn payments_are_off_unless_stars() {
+    assert_eq!(config(&[]).unwrap().payments, None);
+    assert_eq!(config(&[("PAYMENTS", "off"), ("FREE_CREDITS", "3")]).unwrap().payments, None);
+    let c = config(&[("PAYMENTS", "stars")]).unwrap();
+    let payments = c.payments.unwrap();
+    assert_eq!(
+        payments.packs,
+        [CreditPack { credits: 10, stars: 150 }, CreditPack { credits: 50, stars: 600 }],
+        "the default packs"
+    );
+    assert_eq!((payments.free_credits, payments.support_text), (0, None));
+    let c = config(&[
+        ("PAYMENTS", "STARS"),
+        ("CREDIT_PACKS", " 1:20 , 100:1000,"),
+        ("FREE_CREDITS", "2"),
+        ("PAYSUPPORT_TEXT", "Write to @owner"),
+    ])
+    .unwrap();
+    let payments = c.payments.unwrap();
+    assert_eq!(payments.pack(100, 1000), Some(CreditPack { credits: 100, stars: 1000 }));
+    assert_eq!(payments.pack(100, 999), None);
+    assert_eq!(payments.free_credits, 2);
+    assert_eq!(payments.support_text.as_deref(), Some("Write to @owner"));
+}
+
+#[test]
+fn bad_payment_settings_name_the_variable() {
+    assert_eq!(error_var(&[("PAYMENTS", "paypal")]), "PAYMENTS");
+    for packs in ["10", "10:x", "0:5", "5:0", "5:10001", "5:10,5:20", " , ", "-1:5"] {
+        assert_eq!(error_var(&[("PAYMENTS", "stars"), ("CREDIT_PACKS", packs)]), "CREDIT_PACKS", "{packs}");
+    }
+    // Checked with payments off too: turning them on later must not meet an old typo.
+    assert_eq!(error_var(&[("CREDIT_PACKS", "10-150")]), "CREDIT_PACKS");
+    assert_eq!(error_var(&[("FREE_CREDITS", "-1")]), "FREE_CREDITS");
+    let problem = config(&[("CREDIT_PACKS", "10:abc")]).unwrap_err();
+    assert_eq!(problem.to_string(), "CREDIT_PACKS: \"10:abc\": stars must be a whole number");
+}
