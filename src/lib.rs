@@ -16,6 +16,7 @@ pub mod leader;
 pub mod media_proxy;
 pub mod metrics;
 pub mod models;
+pub mod payments;
 pub mod net_guard;
 pub mod rate_limit;
 pub mod store;

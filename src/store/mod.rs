@@ -6,6 +6,7 @@
 mod albums;
 mod bench;
 mod buttons;
+mod credits;
 mod database;
 mod media;
 mod settings;
@@ -20,7 +21,8 @@ use sqlx::{
 };
 
 pub use buttons::PendingRequest;
-pub use tasks::{Guards, Lease, Refusal, Reservation, Usage, is_group_chat, limit_reached};
+pub use credits::{ChargeTakeBack, CreditReason, GivenBack, Granted, Invoice, Movement, Purchase};
+pub use tasks::{Guards, Lease, Price, Refusal, Reservation, Usage, is_group_chat, limit_reached};
 pub use watch::Schedule;
 
 use database::Database;

@@ -1,14 +1,26 @@
 //! Task rows: reserve (with the cost guards), record create outcomes, look up.
 
-use sqlx::Connection as _;
+use sqlx::{Connection as _, Row as _};
 
-use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row, utc_day};
+use super::{
+    Store, StoreResult, TASK_COLUMNS,
+    credits::{self, GivenBack, Moved},
+    now_ms, open_states_sql, task_from_row, utc_day,
+};
 use crate::{
     models::Size,
     task::{NewTask, Task, TaskState},
 };
 
 mod guards;
+
+/// What a video costs its requester in credits (`PAYMENTS=stars`; admins pay nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    pub credits: u32,
+    /// `FREE_CREDITS`: given to the requester first if they never had them.
+    pub free_credits: u32,
+}
 
 pub use guards::{Guards, Refusal, Usage, is_group_chat, limit_reached};
 use guards::{RESERVE_SQL, reserve_in, usage_in};
@@ -41,6 +53,18 @@ impl Store {
     /// transaction after locking `quota_guard`, and every check sees the
     /// others' commits.
     pub async fn reserve(&self, new: &NewTask, guards: &Guards<'_>) -> StoreResult<Reservation> {
+        self.reserve_paid(new, guards, None).await
+    }
+
+    /// `reserve`, also taking the video's `price` from the requester's
+    /// credits in the same transaction: the row is stored and paid for, or
+    /// neither (refused with `Refusal::Credits`, nothing sent anywhere).
+    pub async fn reserve_paid(
+        &self,
+        new: &NewTask,
+        guards: &Guards<'_>,
+        price: Option<Price>,
+    ) -> StoreResult<Reservation> {
         let now = now_ms();
         let day = utc_day(now);
         let limits = guards.limits;
@@ -62,16 +86,36 @@ impl Store {
             .bind(guards.unknown_active_since)
             .bind(i64::from(guards.cost));
 
+        if !self.shared_writers && price.is_none() {
+            return reserve_in(&mut *self.db.conn().await?, insert, new, guards, day).await;
+        }
+        let mut conn = self.db.conn().await?;
+        let mut tx = conn.begin().await?;
         if self.shared_writers {
-            let mut conn = self.db.conn().await?;
-            let mut tx = conn.begin().await?;
             sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+        }
+        let Some(price) = price else {
             let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
             tx.commit().await?;
-            Ok(outcome)
-        } else {
-            reserve_in(&mut *self.db.conn().await?, insert, new, guards, day).await
-        }
+            return Ok(outcome);
+        };
+        credits::give_free_in(&mut tx, new.user_id, price.free_credits).await?;
+        let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
+        let Reservation::Reserved(id) = outcome else {
+            tx.commit().await?;
+            return Ok(outcome);
+        };
+        let outcome = match credits::spend_in(&mut tx, id, new.user_id, price.credits).await? {
+            Moved::Done { .. } => outcome,
+            Moved::Short { balance } => {
+                // Refused after all; the free credits just given stay given.
+                sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                Reservation::Refused(Refusal::Credits { balance, price: price.credits })
+            }
+            Moved::Duplicate => unreachable!("a task reserved just now has paid nothing yet"),
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// The create call answered: from now on the watcher follows it. Returns
@@ -107,27 +151,45 @@ impl Store {
     /// Ends a task that is still open. Returns whether this call ended it, so a
     /// final message is sent once even if two paths race. Its media tokens go
     /// with it, except for `unknown`: the video API may still fetch the photos.
+    /// A refused, failed or timed-out video gives its credits back in the same
+    /// transaction (an unknown outcome keeps them: it may have been made).
     pub async fn end_task(&self, id: i64, state: TaskState, error: Option<&str>) -> StoreResult<bool> {
+        let give_back = matches!(state, TaskState::Rejected | TaskState::Failed | TaskState::TimedOut);
+        Ok(self.end_task_giving_back(id, state, error, give_back).await?.0)
+    }
+
+    /// `end_task`, saying whether the task's credits go back (a video stopped
+    /// with /cancel that then failed upstream ends `cancelled`, yet was never
+    /// made). Returns whether this call ended it, and what went back.
+    pub async fn end_task_giving_back(
+        &self,
+        id: i64,
+        state: TaskState,
+        error: Option<&str>,
+        give_back: bool,
+    ) -> StoreResult<(bool, Option<GivenBack>)> {
         debug_assert!(!state.is_open());
         let mut conn = self.db.conn().await?;
         let mut tx = conn.begin().await?;
         let ended = sqlx::query(&format!(
-            "UPDATE tasks SET state = $1, error = $2, updated_at = $3, lease_owner = NULL WHERE id = $4 AND state IN ({})",
+            "UPDATE tasks SET state = $1, error = $2, updated_at = $3, lease_owner = NULL WHERE id = $4 AND state IN ({}) \
+             RETURNING credits",
             open_states_sql()
         ))
         .bind(state.as_str())
         .bind(error)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if ended && state != TaskState::Unknown {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(ended) = ended else { return Ok((false, None)) };
+        if state != TaskState::Unknown {
             sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
         }
+        let paid = ended.try_get::<i64, _>("credits")? > 0;
+        let given = if give_back && paid { credits::give_back_in(&mut tx, id).await? } else { None };
         tx.commit().await?;
-        Ok(ended)
+        Ok((true, given))
     }
 
     /// `/cancel`: the user stops hearing about the task, but it stays open (and

@@ -36,6 +36,11 @@ pub enum Refusal {
         limit: u32,
         left: u32,
     },
+    /// `PAYMENTS=stars`: the requester's credits cannot pay this video.
+    Credits {
+        balance: i64,
+        price: u32,
+    },
 }
 
 /// The cost guards one reservation must pass.
