@@ -28,7 +28,7 @@ use teloxide::{
     dispatching::UpdateHandler,
     dptree::di::DependencyMap,
     error_handlers::ErrorHandler,
-    types::{ChatId, Update, UpdateKind},
+    types::{AllowedUpdate, ChatId, Update, UpdateKind},
     update_listeners::UpdateListener,
 };
 use tokio::sync::Semaphore;
@@ -57,6 +57,8 @@ const TURN_LIMIT: Duration = Duration::from_secs(1);
 pub struct Dispatch {
     handler: Arc<UpdateHandler<HandlerError>>,
     deps: DependencyMap,
+    /// The update kinds asked of Telegram when polling.
+    allowed: Vec<AllowedUpdate>,
 }
 
 /// One run's chats with updates waiting, and its handlers in flight.
@@ -70,7 +72,13 @@ struct Chats {
 
 impl Dispatch {
     pub fn new(handler: UpdateHandler<HandlerError>, deps: DependencyMap) -> Self {
-        Dispatch { handler: Arc::new(handler), deps }
+        Dispatch { handler: Arc::new(handler), deps, allowed: crate::bot::HANDLED_UPDATES.to_vec() }
+    }
+
+    /// Asks Telegram for these update kinds instead of `HANDLED_UPDATES`.
+    pub fn allowing(mut self, allowed: Vec<AllowedUpdate>) -> Self {
+        self.allowed = allowed;
+        self
     }
 
     /// Dispatches `listener`'s updates until `stop` resolves, then lets the
@@ -82,7 +90,7 @@ impl Dispatch {
         L: UpdateListener,
         E: ErrorHandler<L::Err>,
     {
-        listener.hint_allowed_updates(&mut crate::bot::HANDLED_UPDATES.into_iter());
+        listener.hint_allowed_updates(&mut self.allowed.iter().cloned());
         let stop_token = listener.stop_token();
         let chats = Arc::new(Chats {
             dispatch: self.clone(),

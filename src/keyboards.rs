@@ -10,6 +10,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use crate::{
     command::VideoOptions,
+    config::CreditPack,
     models::{Catalog, ModelName, ModelSpec, Shape, Size},
     task::Task,
     texts::{self, Lang},
@@ -44,6 +45,9 @@ pub enum Press {
     AsPrompt(i64),
     /// A `/settings` choice for the chat the keyboard is in.
     Setting(Setting),
+    /// `/buy`: an invoice for this pack to whoever pressed. The figures are
+    /// looked up among the packs offered now, so forged data buys nothing new.
+    Buy(CreditPack),
 }
 
 /// One `/settings` button.
@@ -88,6 +92,7 @@ impl Press {
             Press::Setting(Setting::Reset) => "S:x".to_owned(),
             Press::Setting(Setting::ModelMenu) => "S:M".to_owned(),
             Press::Setting(Setting::Main) => "S:b".to_owned(),
+            Press::Buy(pack) => format!("B:{}:{}", pack.credits, pack.stars),
         }
     }
 
@@ -107,6 +112,10 @@ impl Press {
             "M" => {
                 let (task, model) = rest.split_once(':')?;
                 Press::Model { task: id(task)?, model: model.parse().ok()? }
+            }
+            "B" => {
+                let (credits, stars) = rest.split_once(':')?;
+                Press::Buy(CreditPack { credits: credits.parse().ok()?, stars: stars.parse().ok()? })
             }
             "d" => {
                 let (pending, seconds) = rest.split_once(':')?;
@@ -182,6 +191,11 @@ fn model_rows(task: i64, models: &[&ModelSpec]) -> Vec<Vec<InlineKeyboardButton>
             pair.iter().map(|m| Press::Model { task, model: m.name }.button(format!("🎬 {}", m.label))).collect()
         })
         .collect()
+}
+
+/// `/buy` and a video the balance cannot pay: one pack a row.
+pub fn packs(lang: Lang, packs: &[CreditPack]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(packs.iter().map(|&pack| [Press::Buy(pack).button(texts::pack_label(lang, pack))]))
 }
 
 /// One button per duration the model accepts, shortest first.
@@ -312,6 +326,7 @@ mod tests {
             Press::Setting(Setting::Reset),
             Press::Setting(Setting::ModelMenu),
             Press::Setting(Setting::Main),
+            Press::Buy(CreditPack { credits: u32::MAX, stars: u32::MAX }),
         ];
         for press in presses {
             let data = press.data();

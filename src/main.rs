@@ -108,7 +108,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut app = http::router(Arc::new(http_state));
     let max_connections = config.http_max_connections;
 
-    if let Err(error) = bot::register_commands(&telegram).await {
+    let payments = config.payments.is_some();
+    if let Err(error) = bot::register_commands(&telegram, payments).await {
         tracing::warn!(%error, "setMyCommands failed; the command menu may be stale");
     }
 
@@ -160,13 +161,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut webhook = None;
     if let (Some(url), Some(secret)) = (&webhook_url, &config.webhook_secret) {
         // Left in place on stop: other replicas sharing the token still use it.
-        webhook::register(&telegram.bot, url.clone(), secret).await.context("setWebhook")?;
+        webhook::register(&telegram.bot, url.clone(), secret, bot::handled_updates(payments))
+            .await
+            .context("setWebhook")?;
         let (router, updates) = webhook::listener(url.path(), secret.clone());
         app = app.merge(router);
         webhook = Some(updates);
     }
     let server = tokio::spawn(http::serve(listener, app, max_connections, shutdown.clone().cancelled_owned()));
-    let dispatch = Dispatch::new(bot::schema(), teloxide::dptree::deps![state, me, telegram.bot.clone()]);
+    let dispatch = Dispatch::new(bot::schema(), teloxide::dptree::deps![state, me, telegram.bot.clone()])
+        .allowing(bot::handled_updates(payments));
     match webhook {
         Some(updates) => updates::by_webhook(&dispatch, &gate, updates, stopping.cancelled()).await,
         None if !store.is_shared() => {

@@ -140,7 +140,13 @@ mod tests {
         assert_eq!(text, format!("credits:10:150:42:{NONCE}"));
         assert!(text.len() <= 128, "Telegram's limit");
         assert_eq!(Payload::parse(&text), Some(payload));
-        for junk in ["", "credits:10:150:42", "credits:10:150:42:xyz", &format!("credits:10:150:42:{NONCE}:1"), &format!("gift:10:150:42:{NONCE}")] {
+        for junk in [
+            "",
+            "credits:10:150:42",
+            "credits:10:150:42:xyz",
+            &format!("credits:10:150:42:{NONCE}:1"),
+            &format!("gift:10:150:42:{NONCE}"),
+        ] {
             assert_eq!(Payload::parse(junk), None, "{junk}");
         }
     }
@@ -169,7 +175,10 @@ mod tests {
     fn a_pack_repriced_payments_off_or_a_banned_buyer_are_refused() {
         let payload = Payload::of(&invoice()).encode();
         let repriced = Payments { packs: vec![CreditPack { credits: 10, stars: 200 }], ..payments() };
-        assert_eq!(check(&checkout(&payload), Some(&invoice()), Some(&repriced), |_| true), Err(CheckoutRefusal::PackGone));
+        assert_eq!(
+            check(&checkout(&payload), Some(&invoice()), Some(&repriced), |_| true),
+            Err(CheckoutRefusal::PackGone)
+        );
         assert_eq!(check(&checkout(&payload), Some(&invoice()), None, |_| true), Err(CheckoutRefusal::PaymentsOff));
         let banned = check(&checkout(&payload), Some(&invoice()), Some(&payments()), |_| false);
         assert_eq!(banned, Err(CheckoutRefusal::NotAllowed));

@@ -26,7 +26,8 @@ use teloxide::{
     adaptors::{Throttle, throttle::Limits},
     prelude::*,
     types::{
-        CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, Me, MessageId, ReplyMarkup, ReplyParameters,
+        CallbackQueryId, ChatAction, InlineKeyboardMarkup, InputFile, LabeledPrice, Me, MessageId, PreCheckoutQueryId,
+        ReplyMarkup, ReplyParameters, TelegramTransactionId, UserId,
     },
 };
 use tokio_util::task::TaskTracker;
@@ -298,12 +299,75 @@ impl Telegram {
         .await
     }
 
+    /// A Stars invoice (`XTR`, no provider, one price), optionally as a reply.
+    pub async fn send_invoice(
+        &self,
+        chat_id: i64,
+        reply_to: Option<i32>,
+        invoice: &StarsInvoice,
+    ) -> Result<Message, RequestError> {
+        let send = with_retry("sendInvoice", || async {
+            sending!(self, bot => {
+                let request = bot
+                    .send_invoice(
+                        ChatId(chat_id),
+                        invoice.title.clone(),
+                        invoice.description.clone(),
+                        invoice.payload.clone(),
+                        crate::payments::CURRENCY,
+                        [LabeledPrice::new(invoice.label.clone(), invoice.stars)],
+                    )
+                    // Forwarded copies get a link to the bot instead of a Pay
+                    // button: the invoice is for one buyer.
+                    .start_parameter("buy");
+                match reply_to {
+                    Some(message_id) => request.reply_parameters(reply_to_command(message_id)).await,
+                    None => request.await,
+                }
+            })
+        });
+        self.turns.in_turn(chat_id, send).await
+    }
+
+    /// Telegram waits at most 10 s for this answer; `error` is shown to the
+    /// payer when refusing. Unthrottled: it is not a message in any chat.
+    pub async fn answer_pre_checkout(&self, query_id: &str, error: Option<&str>) -> Result<(), RequestError> {
+        let id = PreCheckoutQueryId(query_id.to_owned());
+        with_retry("answerPreCheckoutQuery", || {
+            let answer = self.bot.answer_pre_checkout_query(id.clone(), error.is_none());
+            match error {
+                Some(text) => answer.error_message(text).send(),
+                None => answer.send(),
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Returns a charge's Stars to its payer.
+    pub async fn refund_stars(&self, user_id: i64, charge_id: &str) -> Result<(), RequestError> {
+        let charge = TelegramTransactionId(charge_id.to_owned());
+        with_retry("refundStarPayment", || self.bot.refund_star_payment(UserId(user_id as u64), charge.clone()).send())
+            .await?;
+        Ok(())
+    }
+
     /// "uploading video…" in the chat header while a large upload runs.
     pub async fn uploading_video(&self, chat_id: i64) {
         if let Err(error) = self.bot.send_chat_action(ChatId(chat_id), ChatAction::UploadVideo).await {
             tracing::debug!(%error, "chat action failed");
         }
     }
+}
+
+/// What `send_invoice` sends, in the buyer's language.
+#[derive(Debug, Clone)]
+pub struct StarsInvoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub label: String,
+    pub stars: u32,
 }
 
 fn reply_to_command(message_id: i32) -> ReplyParameters {

@@ -17,6 +17,8 @@ mod phone;
 pub use phone::*;
 mod models;
 pub use models::*;
+mod payments;
+pub use payments::*;
 
 /// Telegram's limits: 4096 characters per message, 1024 per caption; longer ones are refused.
 pub const MESSAGE_LIMIT: usize = 4096;
@@ -75,7 +77,7 @@ pub fn help(lang: Lang) -> String {
 
 /// The Telegram command menu for Chinese users (the English one comes from the
 /// `Command` enum's doc comments; same command form as teloxide sends).
-pub const ZH_COMMAND_MENU: [(&str, &str); 10] = [
+pub const ZH_COMMAND_MENU: [(&str, &str); 13] = [
     ("/start", "开始：使用说明"),
     ("/help", "使用说明和示例"),
     ("/video", "生成视频：/video [选项] <描述>"),
@@ -86,6 +88,9 @@ pub const ZH_COMMAND_MENU: [(&str, &str); 10] = [
     ("/quota", "今日剩余额度"),
     ("/settings", "默认模型、方向、尺寸、时长"),
     ("/models", "可用的模型和费用"),
+    ("/buy", "用 Telegram 星星购买点数"),
+    ("/balance", "点数余额和最近记录"),
+    ("/paysupport", "付款帮助和退款"),
 ];
 
 pub fn parse_error(lang: Lang, error: &ParseError) -> String {
@@ -219,6 +224,7 @@ pub fn refusal(lang: Lang, refusal: Refusal, now_ms: i64) -> String {
                 Lang::Zh => format!("⏳ 机器人今天的 {limit} 个视频总额度已用完。约 {hours} 小时后（UTC 0 点）再试。"),
             }
         }
+        Refusal::Credits { balance, price } => credits_short(lang, balance, price),
         Refusal::ChatDaily { limit, .. } => {
             let hours = hours_until_utc_midnight(now_ms);
             match lang {

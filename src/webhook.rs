@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use teloxide::{
     requests::{Request as _, Requester},
     stop::{StopToken, mk_stop_token},
-    types::{Update, UpdateKind},
+    types::{AllowedUpdate, Update, UpdateKind},
     update_listeners::{StatefulListener, UpdateListener},
 };
 use tokio::sync::mpsc;
@@ -57,14 +57,19 @@ impl Hook {
 
 /// Sets the webhook (with the secret) as teloxide would. It is never deleted on
 /// stop: other replicas sharing the token still receive updates through it.
-pub async fn register<R: Requester>(bot: &R, url: reqwest::Url, secret: &SecretString) -> Result<(), R::Err> {
+pub async fn register<R: Requester>(
+    bot: &R,
+    url: reqwest::Url,
+    secret: &SecretString,
+    allowed: Vec<AllowedUpdate>,
+) -> Result<(), R::Err> {
     let mut request = bot.set_webhook(url);
     let payload = teloxide::requests::HasPayload::payload_mut(&mut request);
     payload.secret_token = Some(secret.expose_secret().to_owned());
     payload.drop_pending_updates = Some(false);
     // Telegram keeps an earlier setWebhook's list when none is given: name
     // every kind the bot handles, so presses and inline queries always arrive.
-    payload.allowed_updates = Some(crate::bot::HANDLED_UPDATES.to_vec());
+    payload.allowed_updates = Some(allowed);
     request.send().await?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use teloxide::prelude::*;
 use super::{
     AppState, HandlerResult,
     handlers::{Sender, start_submission},
-    settings,
+    payments, settings,
 };
 use crate::{
     command::{ParseError, VideoRequest, parse_video_args_with_duration},
@@ -100,6 +100,17 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
         Press::AsPrompt(pending) => fix(state, &pressed, pending, None).await,
         Press::Setting(setting) => {
             settings::change(&state, &pressed.sender(pressed.message_id), &pressed.callback_id, setting).await
+        }
+        Press::Buy(pack) => {
+            let buyer = payments::Buyer {
+                user_id: pressed.user_id,
+                name: pressed.name.clone(),
+                lang: pressed.lang,
+                chat_id: pressed.chat_id,
+                message_id: pressed.message_id,
+                in_group: pressed.in_group,
+            };
+            payments::press_buy(state, buyer, &pressed.callback_id, pack).await
         }
     }
 }

@@ -103,8 +103,13 @@ impl Gate {
         let Some(user) = &message.from else { return Admission::Pass };
         let user_id = user.id.0 as i64;
         let access = &self.config.access;
+        // Telegram has taken the payer's Stars: the payment is credited even
+        // if they may no longer use the bot.
+        if message.successful_payment().is_some() {
+            return Admission::Pass;
+        }
         let member = access.may_create(user_id, message.chat.id.0);
-        let Some(command) = command_of(message, &self.username) else {
+        let Some(command) = command_of(message, &self.username, self.config.payments.is_some()) else {
             // Album photos and chatter: only members' can matter.
             return if member { Admission::Pass } else { Admission::Drop("stranger") };
         };

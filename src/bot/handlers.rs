@@ -75,8 +75,11 @@ async fn queue_reply(state: &AppState, sender: &Sender, text: &str) -> HandlerRe
     Ok(())
 }
 
-pub async fn help(message: Message, state: Arc<AppState>) -> HandlerResult {
+pub async fn help(message: Message, command: Command, state: Arc<AppState>) -> HandlerResult {
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
+    if let Command::Paysupport(_) = command {
+        return super::payments::paysupport(&state, &sender).await;
+    }
     queue_reply(&state, &sender, &texts::help(sender.lang)).await
 }
 
@@ -97,6 +100,11 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Quota(_) => quota(&sender, &state).await,
         Command::Settings(_) => super::settings::show(&state, &sender).await,
         Command::Models(_) => models(&sender, &state).await,
+        Command::Buy(_) => super::payments::buy(&state, &sender).await,
+        Command::Balance(_) => super::payments::balance(&state, &sender).await,
+        Command::Paysupport(_) => super::payments::paysupport(&state, &sender).await,
+        Command::Grant(args) => super::payments::grant(&state, &sender, &args).await,
+        Command::Refund(args) => super::payments::refund(state, &sender, &args).await,
         Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &texts::help(sender.lang)).await,
     }
 }
@@ -360,5 +368,11 @@ async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
     let unknown_active_since = crate::store::now_ms() - state.config.task_timeout.as_millis() as i64;
     let usage = state.store.usage(sender.user_id, sender.chat_id, unknown_active_since).await?;
     let admin = state.config.access.is_admin(sender.user_id);
-    queue_reply(state, sender, &texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group)).await
+    let limits = texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group);
+    // With payments on, what the user has to spend comes first.
+    let text = match state.config.payments {
+        Some(_) => format!("{}\n\n{limits}", super::payments::quota_block(state, sender).await?),
+        None => limits,
+    };
+    queue_reply(state, sender, &text).await
 }

@@ -6,6 +6,7 @@ mod gate;
 mod guided;
 mod handlers;
 mod inline;
+mod payments;
 mod photos;
 mod settings;
 mod submit;
@@ -52,6 +53,18 @@ pub enum Command {
     Settings(String),
     /// The models you can use, what they cost
     Models(String),
+    /// Buy credits with Telegram Stars
+    Buy(String),
+    /// Your credits and their last movements
+    Balance(String),
+    /// Help with payments and refunds
+    Paysupport(String),
+    /// Admins: give (or take) credits: /grant <user id> <credits>
+    #[command(hide)]
+    Grant(String),
+    /// Admins: refund a payment: /refund <charge id>
+    #[command(hide)]
+    Refund(String),
 }
 
 impl Command {
@@ -60,9 +73,28 @@ impl Command {
         self.into()
     }
 
-    /// Everyone may read the help; everything else needs access.
+    /// Everyone may read the help; everything else needs access. Telegram
+    /// wants a seller's payment support reachable by anyone who paid.
     fn is_public(&self) -> bool {
-        matches!(self, Command::Start(_) | Command::Help(_))
+        matches!(self, Command::Start(_) | Command::Help(_) | Command::Paysupport(_))
+    }
+
+    /// Exists only with payments on; otherwise it is not a command of this bot.
+    fn is_payment(&self) -> bool {
+        matches!(
+            self,
+            Command::Buy(_) | Command::Balance(_) | Command::Paysupport(_) | Command::Grant(_) | Command::Refund(_)
+        )
+    }
+
+    /// The command menu: payment commands only with payments on; the admins'
+    /// are hidden (`#[command(hide)]`).
+    pub fn menu(payments: bool) -> Vec<BotCommand> {
+        let payment_commands = ["/buy", "/balance", "/paysupport"];
+        Command::bot_commands()
+            .into_iter()
+            .filter(|command| payments || !payment_commands.contains(&command.command.as_str()))
+            .collect()
     }
 }
 
@@ -91,6 +123,16 @@ pub type HandlerResult = Result<(), HandlerError>;
 pub const HANDLED_UPDATES: [AllowedUpdate; 3] =
     [AllowedUpdate::Message, AllowedUpdate::CallbackQuery, AllowedUpdate::InlineQuery];
 
+/// `HANDLED_UPDATES`, and with payments on the pre-checkout queries, which
+/// Telegram sends only to a bot that asks for them.
+pub fn handled_updates(payments: bool) -> Vec<AllowedUpdate> {
+    let mut kinds = HANDLED_UPDATES.to_vec();
+    if payments {
+        kinds.push(AllowedUpdate::PreCheckoutQuery);
+    }
+    kinds
+}
+
 /// The whole behaviour, top to bottom.
 pub fn schema() -> UpdateHandler<HandlerError> {
     let commands = dptree::filter_map(parse_command)
@@ -100,6 +142,8 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(dptree::endpoint(handlers::not_allowed));
 
     let messages = Update::filter_message()
+        // ---- payments: Telegram took the Stars; credited whoever may use the bot now ----
+        .branch(dptree::filter(|message: Message| message.successful_payment().is_some()).endpoint(payments::paid))
         .branch(commands)
         // ---- phones: the answer to a guided `/video`'s question ----
         .branch(dptree::filter(guided::is_answer).filter(may_use).endpoint(guided::answer))
@@ -118,18 +162,21 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         // ---- phones: button presses and inline sharing ----
         .branch(Update::filter_callback_query().endpoint(buttons::press))
         .branch(Update::filter_inline_query().endpoint(inline::answer))
-    // ---- end phones ----
+        // ---- end phones ----
+        .branch(Update::filter_pre_checkout_query().endpoint(payments::pre_checkout))
 }
 
 /// Command of this message, for us. Also reads captions (a photo captioned
 /// `/video …`); `/video@OtherBot` fails the bot-name check and is ignored.
-fn parse_command(message: Message, me: Me) -> Option<Command> {
-    command_of(&message, me.username())
+fn parse_command(message: Message, me: Me, state: Arc<AppState>) -> Option<Command> {
+    command_of(&message, me.username(), state.config.payments.is_some())
 }
 
-fn command_of(message: &Message, username: &str) -> Option<Command> {
+/// With payments off, `/buy` and the like are nobody's commands, as before
+/// payments existed.
+fn command_of(message: &Message, username: &str, payments: bool) -> Option<Command> {
     let text = message.text().or(message.caption())?;
-    Command::parse(&separate_command(text)?, username).ok()
+    Command::parse(&separate_command(text)?, username).ok().filter(|command| payments || !command.is_payment())
 }
 
 /// teloxide splits the command from its arguments at the first space only; a
@@ -150,18 +197,25 @@ fn may_use(message: Message, state: Arc<AppState>) -> bool {
 
 /// `setMyCommands` at start, so the menu lists what `/help` says; Chinese
 /// users get Chinese descriptions.
-pub async fn register_commands(telegram: &Telegram) -> Result<(), teloxide::RequestError> {
-    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(Command::bot_commands()).send())
-        .await?;
-    let zh: Vec<BotCommand> = crate::texts::ZH_COMMAND_MENU
-        .iter()
-        .map(|(command, description)| BotCommand::new(*command, *description))
-        .collect();
+pub async fn register_commands(telegram: &Telegram, payments: bool) -> Result<(), teloxide::RequestError> {
+    let english = Command::menu(payments);
+    crate::telegram::with_retry("setMyCommands", || telegram.bot.set_my_commands(english.clone()).send()).await?;
+    let zh: Vec<BotCommand> = zh_menu(payments);
     crate::telegram::with_retry("setMyCommands", || {
         telegram.bot.set_my_commands(zh.clone()).language_code("zh").send()
     })
     .await?;
     Ok(())
+}
+
+/// `texts::ZH_COMMAND_MENU`, the payment commands only with payments on.
+fn zh_menu(payments: bool) -> Vec<BotCommand> {
+    let english: Vec<String> = Command::menu(payments).into_iter().map(|command| command.command).collect();
+    crate::texts::ZH_COMMAND_MENU
+        .iter()
+        .filter(|(command, _)| english.iter().any(|listed| listed == command))
+        .map(|(command, description)| BotCommand::new(*command, *description))
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,6 +241,21 @@ mod tests {
         let english: Vec<String> = Command::bot_commands().into_iter().map(|c| c.command).collect();
         let chinese: Vec<String> = crate::texts::ZH_COMMAND_MENU.iter().map(|(c, _)| c.to_string()).collect();
         assert_eq!(english, chinese);
+        for payments in [false, true] {
+            let english: Vec<String> = Command::menu(payments).into_iter().map(|c| c.command).collect();
+            let chinese: Vec<String> = zh_menu(payments).into_iter().map(|c| c.command).collect();
+            assert_eq!(english, chinese);
+        }
+    }
+
+    #[test]
+    fn payment_commands_are_in_the_menu_only_with_payments_on() {
+        let off: Vec<String> = Command::menu(false).into_iter().map(|c| c.command).collect();
+        assert_eq!(off.len(), 10, "{off:?}");
+        assert!(!off.iter().any(|c| c == "/buy" || c == "/balance" || c == "/paysupport"));
+        let on: Vec<String> = Command::menu(true).into_iter().map(|c| c.command).collect();
+        assert_eq!(&on[10..], ["/buy", "/balance", "/paysupport"]);
+        assert!(!on.iter().any(|c| c == "/grant" || c == "/refund"), "admins' commands are not advertised");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::{
     images::{ImageError, MAX_DATA_BYTES_TOTAL},
     metrics,
-    store::{Guards, Lease, Reservation, now_ms},
+    store::{Guards, Lease, Price, Refusal, Reservation, now_ms},
     task::{NewTask, Task, TaskState},
     texts,
     video_api::{ApiError, CreateRequest},
@@ -37,11 +37,23 @@ pub async fn submit(state: &AppState, new: NewTask) {
         lease,
         cost: spec.cost,
     };
-    let id = match state.store.reserve(&new, &guards).await {
+    // With payments on, a video costs its model's cost in credits; admins pay nothing.
+    let price = state
+        .config
+        .payments
+        .as_ref()
+        .filter(|_| !guards.exempt && spec.cost > 0)
+        .map(|payments| Price { credits: spec.cost, free_credits: payments.free_credits });
+    let id = match state.store.reserve_paid(&new, &guards, price).await {
         Ok(Reservation::Reserved(id)) => id,
         Ok(Reservation::Duplicate) => {
             tracing::info!(chat_id, command_msg_id, "command seen before, not creating it again");
             return;
+        }
+        Ok(Reservation::Refused(Refusal::Credits { balance, price })) => {
+            metrics::create_outcome("no_credits");
+            tracing::info!(user_id, balance, price, "request refused: not enough credits");
+            return super::payments::refuse_for_credits(state, chat_id, command_msg_id, lang, balance, price).await;
         }
         Ok(Reservation::Refused(refusal)) => {
             metrics::create_outcome("refused");

@@ -85,11 +85,22 @@ pub struct Granted {
 /// The first step of `/refund`: the charge's credits taken back (or why not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeTakeBack {
-    Taken { user_id: i64, credits: i64, stars: i64, balance: i64 },
+    Taken {
+        user_id: i64,
+        credits: i64,
+        stars: i64,
+        balance: i64,
+    },
     NotFound,
-    AlreadyRefunded { user_id: i64 },
+    AlreadyRefunded {
+        user_id: i64,
+    },
     /// Some of the charge's credits are spent: nothing taken.
-    Spent { user_id: i64, credits: i64, balance: i64 },
+    Spent {
+        user_id: i64,
+        credits: i64,
+        balance: i64,
+    },
 }
 
 /// Credits a video gave back to its requester.
@@ -209,11 +220,12 @@ impl Store {
         let mut conn = self.db.conn().await?;
         let mut tx = conn.begin().await?;
         lock_ledger(&mut tx).await?;
-        let bought = sqlx::query("SELECT user_id, delta, stars FROM credit_movements WHERE charge_id = $1 AND reason = $2")
-            .bind(charge_id)
-            .bind(CreditReason::Bought.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let bought =
+            sqlx::query("SELECT user_id, delta, stars FROM credit_movements WHERE charge_id = $1 AND reason = $2")
+                .bind(charge_id)
+                .bind(CreditReason::Bought.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(bought) = bought else { return Ok(ChargeTakeBack::NotFound) };
         let user_id: i64 = bought.try_get("user_id")?;
         let credits: i64 = bought.try_get("delta")?;
@@ -298,19 +310,22 @@ pub(super) async fn balance_in(conn: &mut AnyConnection, user_id: i64) -> StoreR
 /// Takes the ledger's lock (held to the end of the transaction) and the next
 /// movement id.
 async fn lock_ledger(conn: &mut AnyConnection) -> StoreResult<i64> {
-    let row = sqlx::query("UPDATE credit_sequence SET last = last + 1 WHERE id = 1 RETURNING last")
-        .fetch_one(conn)
-        .await?;
+    let row =
+        sqlx::query("UPDATE credit_sequence SET last = last + 1 WHERE id = 1 RETURNING last").fetch_one(conn).await?;
     Ok(row.try_get("last")?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Moved {
-    Done { balance: i64 },
+    Done {
+        balance: i64,
+    },
     /// Recorded before: this charge or task already has a row with this reason.
     Duplicate,
     /// The balance cannot pay: nothing moved.
-    Short { balance: i64 },
+    Short {
+        balance: i64,
+    },
 }
 
 /// One movement, inside the caller's transaction: the balance changes (never

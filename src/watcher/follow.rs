@@ -26,7 +26,7 @@ impl Inner {
             // restarted in the middle of it): deliver again. After a restart a video
             // that was sent just before the crash may arrive twice; that window is
             // the send itself, and we prefer it to a video never delivered.
-            TaskState::Delivering if task.is_silenced() => self.end_silenced(task, None).await,
+            TaskState::Delivering if task.is_silenced() => self.end_silenced(task, None, false).await,
             TaskState::Delivering => match task.video_url.clone() {
                 Some(url) if !delivery_expired(&task, now_ms()) => Box::pin(self.deliver(task, &url)).await,
                 _ => self.give_up_delivery(task, "the video could not be delivered").await,
@@ -167,16 +167,18 @@ impl Inner {
                 }
             }
             Step::Running { .. } => {}
-            Step::Deliver { .. } => self.end_silenced(task, None).await,
-            Step::Fail { reason } => self.end_silenced(task, reason).await,
-            Step::TimeOut => self.end_silenced(task, Some("timed out")).await,
+            Step::Deliver { .. } => self.end_silenced(task, None, false).await,
+            Step::Fail { reason } => self.end_silenced(task, reason, true).await,
+            Step::TimeOut => self.end_silenced(task, Some("timed out"), true).await,
         }
     }
 
-    async fn end_silenced(&self, task: Task, reason: Option<&str>) {
-        match self.store.end_task(task.id, TaskState::Cancelled, reason).await {
-            Ok(true) => tracing::info!(task = task.id, "cancelled task ended upstream; its slot is free"),
-            Ok(false) => {}
+    /// `not_made`: it failed or timed out, so its credits go back (one that was
+    /// made was paid for, watched or not).
+    async fn end_silenced(&self, task: Task, reason: Option<&str>, not_made: bool) {
+        match self.store.end_task_giving_back(task.id, TaskState::Cancelled, reason, not_made).await {
+            Ok((true, _)) => tracing::info!(task = task.id, "cancelled task ended upstream; its slot is free"),
+            Ok((false, _)) => {}
             Err(error) => {
                 tracing::warn!(task = task.id, %error, "could not end a cancelled task; trying again next round")
             }

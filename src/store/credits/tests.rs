@@ -58,8 +58,7 @@ async fn ledger_story(store: Store) {
     assert_eq!(store.balance(1).await.unwrap(), 10);
 
     // An unknown outcome keeps them until an admin releases the task.
-    let Reservation::Reserved(unknown) = store.reserve_paid(&request(1, 2), &guards(), price(3)).await.unwrap()
-    else {
+    let Reservation::Reserved(unknown) = store.reserve_paid(&request(1, 2), &guards(), price(3)).await.unwrap() else {
         panic!("reserved")
     };
     assert!(store.end_task(unknown, TaskState::Unknown, None).await.unwrap());
