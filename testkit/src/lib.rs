@@ -17,6 +17,7 @@ pub use process::BotProcess;
 pub use server::poll_until;
 pub use telegram::{BOT_ID, BOT_USERNAME, Call, Failure, FakeTelegram, TOKEN, UploadedFile};
 pub use updates::{
-    Chat, DOCUMENT_LEN, Msg, User, button_data, button_labels, callback_query, fake_jpeg, inline_query, photo_size_id,
+    Chat, DOCUMENT_LEN, Msg, Payment, User, button_data, button_labels, callback_query, fake_jpeg, inline_query,
+    photo_size_id, pre_checkout_query, successful_payment,
 };
 pub use video_api::{CreateCall, FakeVideoApi, LISTED_MODELS, ModelsCall, QueryCall, Reply};

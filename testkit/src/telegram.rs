@@ -84,6 +84,9 @@ pub enum Failure {
     BadRequest(String),
     /// 409 as Telegram answers getUpdates while another client polls the token.
     Conflict,
+    /// 403 with this description, e.g. "Forbidden: bot can't initiate
+    /// conversation with a user" (a private chat never started).
+    Forbidden(String),
 }
 
 /// Cheap to clone; all clones share one server and one record.
@@ -191,6 +194,36 @@ impl FakeTelegram {
             call.is("answerCallbackQuery") && call.body["callback_query_id"] == json!(callback_id)
         })
         .await
+    }
+
+    /// `from` presses Pay on an invoice: a `pre_checkout_query` update.
+    /// Returns the query id (see `pre_checkout_answer`).
+    pub fn pre_checkout(&self, from: &updates::User, payment: &updates::Payment) -> String {
+        let (id, update) = updates::pre_checkout_query(from, payment);
+        self.push_update(update);
+        id
+    }
+
+    /// The bot's answerPreCheckoutQuery for `query_id`, waiting for it.
+    pub async fn pre_checkout_answer(&self, query_id: &str, timeout: Duration) -> Call {
+        self.wait_call("answerPreCheckoutQuery", timeout, |call| {
+            call.is("answerPreCheckoutQuery") && call.body["pre_checkout_query_id"] == json!(query_id)
+        })
+        .await
+    }
+
+    /// Telegram took the Stars: the `successful_payment` message in `chat`.
+    /// Returns the message as pushed (push it again to deliver it twice).
+    pub fn pay(
+        &self,
+        chat: &updates::Chat,
+        from: &updates::User,
+        payment: &updates::Payment,
+        charge_id: &str,
+    ) -> Value {
+        let message = updates::successful_payment(chat, from, payment, charge_id);
+        self.push_message(message.clone());
+        message
     }
 
     /// Makes a file available to getFile and the file download route.

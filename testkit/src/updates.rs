@@ -318,6 +318,57 @@ pub fn callback_query(from: &User, message: &Value, data: &str) -> (String, Valu
     (id, update)
 }
 
+/// What a Stars payment carries, as Telegram reports it back: the invoice's
+/// payload, currency and amount (a test may alter any of them).
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub payload: String,
+    pub currency: String,
+    pub total_amount: i64,
+}
+
+impl Payment {
+    /// The payment of the invoice the bot sent with `sendInvoice` (`call.body`).
+    pub fn of_invoice(invoice: &Value) -> Payment {
+        Payment {
+            payload: invoice["payload"].as_str().expect("invoice payload").to_owned(),
+            currency: invoice["currency"].as_str().expect("invoice currency").to_owned(),
+            total_amount: invoice["prices"][0]["amount"].as_i64().expect("one price"),
+        }
+    }
+}
+
+/// A `pre_checkout_query` update: `from` pressed Pay on an invoice.
+pub fn pre_checkout_query(from: &User, payment: &Payment) -> (String, Value) {
+    let id = format!("pcq-{}", NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));
+    let update = json!({"pre_checkout_query": {
+        "id": id,
+        "from": from.json(),
+        "currency": payment.currency,
+        "total_amount": payment.total_amount,
+        "invoice_payload": payment.payload,
+    }});
+    (id, update)
+}
+
+/// The service message Telegram sends into `chat` once `from` has paid.
+pub fn successful_payment(chat: &Chat, from: &User, payment: &Payment, charge_id: &str) -> Value {
+    let message_id = NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed);
+    json!({
+        "message_id": message_id,
+        "date": unix_now(),
+        "chat": chat.json(),
+        "from": from.json(),
+        "successful_payment": {
+            "currency": payment.currency,
+            "total_amount": payment.total_amount,
+            "invoice_payload": payment.payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        },
+    })
+}
+
 /// An `inline_query` update: `from` typed `@bot query` in some chat.
 pub fn inline_query(from: &User, query: &str) -> (String, Value) {
     let id = format!("iq-{}", NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));

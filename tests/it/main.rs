@@ -11,6 +11,7 @@ mod lifecycle;
 mod models;
 mod money;
 mod ops;
+mod payments;
 mod replicas;
 mod replicas_polling;
 mod restart;

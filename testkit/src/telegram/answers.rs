@@ -43,6 +43,7 @@ impl From<Failure> for ApiError {
                 ..ApiError::new(429, &format!("Too Many Requests: retry after {seconds}"))
             },
             Failure::BadRequest(description) => ApiError::new(400, &description),
+            Failure::Forbidden(description) => ApiError::new(403, &description),
             Failure::Conflict => ApiError::new(
                 409,
                 "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
@@ -156,7 +157,8 @@ pub(super) async fn answer(
         | "senddocument"
         | "editmessagetext"
         | "editmessagecaption"
-        | "editmessagereplymarkup" => sent_message(state, method, params, files),
+        | "editmessagereplymarkup"
+        | "sendinvoice" => sent_message(state, method, params, files),
         "getchatmember" => chat_member(state, params),
         _ => Value::Bool(true),
     })
@@ -219,6 +221,16 @@ pub(super) fn sent_message(state: &FakeState, method: &str, params: &Value, file
     let uploaded_len = files.first().map(|file| file.bytes.len());
     match method.as_str() {
         "sendmessage" | "editmessagetext" => copy_param(fields, params, "text"),
+        "sendinvoice" => {
+            let invoice = json!({
+                "title": params["title"],
+                "description": params["description"],
+                "start_parameter": params.get("start_parameter").cloned().unwrap_or_else(|| json!("")),
+                "currency": params["currency"],
+                "total_amount": params["prices"][0]["amount"],
+            });
+            fields.insert("invoice".into(), invoice);
+        }
         "sendphoto" => {
             fields.insert("photo".into(), updates::photo_sizes(&file_id));
         }
