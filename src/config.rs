@@ -37,6 +37,9 @@ pub struct Config {
     /// Per replica: the most task queries per second toward the video API.
     pub video_api_queries_per_second: u32,
     pub task_timeout: Duration,
+    /// How long a create with an unknown outcome holds its requester's slot
+    /// (`UNKNOWN_HOLD_MAX`, or the task timeout when that is shorter).
+    pub unknown_hold: Duration,
     pub http_bind: SocketAddr,
     pub public_base_url: Option<Url>,
     /// Set together with `public_base_url`: webhook mode instead of long polling.
@@ -79,6 +82,13 @@ impl Payments {
         self.packs.iter().copied().find(|pack| pack.credits == credits && pack.stars == stars)
     }
 }
+
+/// The longest a create with an unknown outcome holds its requester's slot: a
+/// relay that took the job starts it within minutes, so after this the user
+/// gets the slot back (the video still counts for the day). Never longer than
+/// the task timeout, after which a known task would have been given up too
+/// (which is also how tests shorten it).
+pub const UNKNOWN_HOLD_MAX: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, Clone, Default)]
 pub struct Access {
@@ -295,6 +305,7 @@ impl Config {
             poll_interval,
             video_api_queries_per_second,
             task_timeout,
+            unknown_hold: task_timeout.min(UNKNOWN_HOLD_MAX),
             http_bind,
             public_base_url,
             webhook_secret: webhook_secret.map(SecretString::from),

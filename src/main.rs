@@ -124,6 +124,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             owner,
             poll_interval: config.poll_interval,
             task_timeout: config.task_timeout,
+            unknown_hold: config.unknown_hold,
             queries_per_second: config.video_api_queries_per_second,
             exclusive: !store.is_shared(),
             catalog: config.models.clone(),

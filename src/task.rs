@@ -20,7 +20,10 @@ pub enum TaskState {
     /// Stopped with /cancel and since ended upstream. While the job still runs
     /// upstream the task stays open (and keeps its slot) with `cancelled_at` set.
     Cancelled,
-    /// The bot died between the create call and storing its answer: maybe charged, never retried.
+    /// The create call got no clear answer (a time-out, a gateway's 502/504, a
+    /// cut connection), or the bot died between the call and storing its
+    /// answer: maybe made and charged, never retried. An admin may attach its
+    /// upstream id (it is then `Running`) or release it (`Rejected`).
     Unknown,
     /// The create call was refused or the request could not be prepared: not charged.
     Rejected,
@@ -53,6 +56,10 @@ impl TaskState {
     }
 }
 
+/// The `error` of an unknown task that an admin ended as not made (`/release`):
+/// stored as `Rejected`, so it no longer counts.
+pub const RELEASED: &str = "released by an admin";
+
 /// The user-visible state of one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
@@ -82,6 +89,9 @@ pub struct Task {
     pub updated_at: i64,
     /// When the user stopped following it (unix ms): no more messages about it.
     pub cancelled_at: Option<i64>,
+    /// `Unknown` only: when its requester was told that its slot is free again
+    /// (unix ms); until then it holds the slot.
+    pub unknown_told_at: Option<i64>,
 }
 
 impl Task {
@@ -147,6 +157,7 @@ impl Task {
             created_at: 0,
             updated_at: 0,
             cancelled_at: None,
+            unknown_told_at: None,
         }
     }
 }

@@ -19,6 +19,8 @@ mod models;
 pub use models::*;
 mod payments;
 pub use payments::*;
+mod admin;
+pub use admin::*;
 
 /// Telegram's limits: 4096 characters per message, 1024 per caption; longer ones are refused.
 pub const MESSAGE_LIMIT: usize = 4096;

@@ -36,6 +36,9 @@ pub struct WatcherConfig {
     pub owner: String,
     pub poll_interval: Duration,
     pub task_timeout: Duration,
+    /// How long a create with an unknown outcome holds its requester's slot
+    /// (`Config::unknown_hold`); its requester is told when that ends.
+    pub unknown_hold: Duration,
     /// Per process: the most task queries (or deliveries) started per second.
     /// Tasks followed at the same time are sized from it.
     pub queries_per_second: u32,
@@ -166,7 +169,7 @@ impl Inner {
         if self.cut_off_reported.load(Ordering::Relaxed) {
             return;
         }
-        let expired = match self.store.expire_cut_off_creates(self.started_at).await {
+        let expired = match self.store.expire_cut_off_creates(self.started_at, self.held_until()).await {
             Ok(expired) => {
                 // PostgreSQL: another replica may die and leave one at any time.
                 self.cut_off_reported.store(!self.store.is_shared(), Ordering::Relaxed);
@@ -188,6 +191,42 @@ impl Inner {
                 let text = texts::lost_after_restart(task.lang, &task);
                 if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
                     tracing::warn!(task = task.id, %error, "could not tell the user about the lost task");
+                }
+            });
+        }
+    }
+}
+
+impl Inner {
+    /// Unknown outcomes created at or before this (unix ms) no longer hold a slot.
+    fn held_until(&self) -> i64 {
+        now_ms() - millis(self.config.unknown_hold)
+    }
+
+    /// Tells the requesters of unknown outcomes whose hold just ended that
+    /// their slot is free and the video still counts for the day; once each,
+    /// whichever replica gets there first (see `Store::end_unknown_holds`).
+    async fn end_unknown_holds(self: &Arc<Self>, tracker: &TaskTracker) {
+        let ended = match self.store.end_unknown_holds(self.held_until()).await {
+            Ok(ended) => ended,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for unknown outcomes whose hold ended");
+                return;
+            }
+        };
+        for task in ended {
+            tracing::info!(
+                task = task.id,
+                chat_id = task.chat_id,
+                user_id = task.user_id,
+                "unknown outcome no longer holds its slot; still counted for the day; telling the requester"
+            );
+            let inner = self.clone();
+            // Spawned: a 429 wait must not hold up the round.
+            tracker.spawn(async move {
+                let text = texts::unknown_hold_ended(task.lang, &task);
+                if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
+                    tracing::warn!(task = task.id, chat_id = task.chat_id, %error, "could not tell the requester that an unknown outcome's slot is free");
                 }
             });
         }

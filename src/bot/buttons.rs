@@ -336,8 +336,7 @@ async fn refused_now(
     chat_id: i64,
     cost: u32,
 ) -> Result<Option<Refusal>, crate::store::StoreError> {
-    let unknown_active_since = now_ms() - state.config.task_timeout.as_millis() as i64;
-    let usage = state.store.usage(user_id, chat_id, unknown_active_since).await?;
+    let usage = state.store.usage(user_id, chat_id, state.unknown_active_since()).await?;
     let exempt = state.config.access.is_admin(user_id);
     let in_group = crate::store::is_group_chat(chat_id);
     Ok(crate::store::limit_reached(&usage, &state.config.limits, exempt, in_group, cost))

@@ -80,7 +80,17 @@ pub async fn help(message: Message, command: Command, state: Arc<AppState>) -> H
     if let Command::Paysupport(_) = command {
         return super::payments::paysupport(&state, &sender).await;
     }
-    queue_reply(&state, &sender, &texts::help(sender.lang)).await
+    queue_reply(&state, &sender, &help_for(&state, &sender)).await
+}
+
+/// The help, with the admin section for admins.
+fn help_for(state: &AppState, sender: &Sender) -> String {
+    let help = texts::help(sender.lang);
+    if state.config.access.is_admin(sender.user_id) {
+        format!("{help}\n\n{}", texts::admin_help(sender.lang))
+    } else {
+        help
+    }
 }
 
 pub async fn not_allowed(message: Message, state: Arc<AppState>) -> HandlerResult {
@@ -105,7 +115,7 @@ pub async fn command(message: Message, command: Command, state: Arc<AppState>) -
         Command::Paysupport(_) => super::payments::paysupport(&state, &sender).await,
         Command::Grant(args) => super::payments::grant(&state, &sender, &args).await,
         Command::Refund(args) => super::payments::refund(state, &sender, &args).await,
-        Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &texts::help(sender.lang)).await,
+        Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &help_for(&state, &sender)).await,
     }
 }
 
@@ -292,7 +302,7 @@ async fn close_album(key: AlbumKey, state: Arc<AppState>) {
     }
 }
 
-/// A task the sender may see: one of theirs, or one of this chat's.
+/// A task the sender may see: one of theirs, or one of this chat's; admins see any.
 async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Option<Task>, crate::store::StoreError> {
     let arg = arg.trim().trim_start_matches('#');
     let task = if arg.is_empty() {
@@ -302,7 +312,8 @@ async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Optio
     } else {
         state.store.task_by_upstream_id(arg).await?
     };
-    Ok(task.filter(|task| task.user_id == sender.user_id || task.chat_id == sender.chat_id))
+    let admin = state.config.access.is_admin(sender.user_id);
+    Ok(task.filter(|task| admin || task.user_id == sender.user_id || task.chat_id == sender.chat_id))
 }
 
 async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
@@ -365,8 +376,7 @@ async fn models(sender: &Sender, state: &AppState) -> HandlerResult {
 }
 
 async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
-    let unknown_active_since = crate::store::now_ms() - state.config.task_timeout.as_millis() as i64;
-    let usage = state.store.usage(sender.user_id, sender.chat_id, unknown_active_since).await?;
+    let usage = state.store.usage(sender.user_id, sender.chat_id, state.unknown_active_since()).await?;
     let admin = state.config.access.is_admin(sender.user_id);
     let limits = texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group);
     // With payments on, what the user has to spend comes first.

@@ -1,5 +1,6 @@
 //! The Telegram side: commands, the dptree schema, handlers.
 
+mod admin;
 mod albums;
 mod buttons;
 mod gate;
@@ -115,6 +116,14 @@ pub struct AppState {
     pub lease_ttl: Duration,
 }
 
+impl AppState {
+    /// Creates with an unknown outcome made after this (unix ms) still hold
+    /// their requester's slot (see `Config::unknown_hold`).
+    pub fn unknown_active_since(&self) -> i64 {
+        crate::store::now_ms() - self.config.unknown_hold.as_millis() as i64
+    }
+}
+
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub type HandlerResult = Result<(), HandlerError>;
 
@@ -141,10 +150,14 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(dptree::filter(may_use).endpoint(handlers::command))
         .branch(dptree::endpoint(handlers::not_allowed));
 
+    // Admins' commands, from any chat; for anyone else they are unknown commands.
+    let admin_commands = dptree::filter_map(admin::parse).filter(admin::is_admin).endpoint(admin::command);
+
     let messages = Update::filter_message()
         // ---- payments: Telegram took the Stars; credited whoever may use the bot now ----
         .branch(dptree::filter(|message: Message| message.successful_payment().is_some()).endpoint(payments::paid))
         .branch(commands)
+        .branch(admin_commands)
         // ---- phones: the answer to a guided `/video`'s question ----
         .branch(dptree::filter(guided::is_answer).filter(may_use).endpoint(guided::answer))
         // ---- end phones ----

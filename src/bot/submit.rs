@@ -32,8 +32,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
     let guards = Guards {
         limits: &state.config.limits,
         exempt: state.config.access.is_admin(user_id),
-        // A create with an unknown outcome may run upstream until the task timeout.
-        unknown_active_since: now_ms() - state.config.task_timeout.as_millis() as i64,
+        unknown_active_since: state.unknown_active_since(),
         lease,
         cost: spec.cost,
     };

@@ -11,6 +11,7 @@ mod database;
 mod media;
 mod settings;
 mod tasks;
+mod unknown;
 mod watch;
 
 use std::{str::FromStr, time::Duration};
@@ -23,6 +24,7 @@ use sqlx::{
 pub use buttons::PendingRequest;
 pub use credits::{ChargeTakeBack, CreditReason, GivenBack, Granted, Invoice, Movement, Purchase};
 pub use tasks::{Guards, Lease, Price, Refusal, Reservation, Usage, is_group_chat, limit_reached};
+pub use unknown::Resolution;
 pub use watch::Schedule;
 
 use database::Database;
@@ -171,7 +173,7 @@ pub fn utc_day(ms: i64) -> i64 {
 
 const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id, lang, prompt, model, orientation, size, \
      duration, image_file_ids, upstream_id, state, upstream_status, progress_pct, video_url, error, shown_text, shown_at, \
-     created_at, updated_at, cancelled_at";
+     created_at, updated_at, cancelled_at, unknown_told_at";
 
 /// A model without a size choice stores an empty size (the column predates such models).
 fn optional_size(text: &str) -> Result<Option<Size>, crate::models::BadValue> {
@@ -212,6 +214,7 @@ fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         cancelled_at: row.try_get("cancelled_at")?,
+        unknown_told_at: row.try_get("unknown_told_at")?,
     })
 }
 

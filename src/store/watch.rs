@@ -136,7 +136,10 @@ impl Store {
     /// is one; on PostgreSQL a row whose lease ran out is one (its replica
     /// renews the lease while its create is in flight). They become `unknown`
     /// (never created again) and are returned so their users can be told.
-    pub async fn expire_cut_off_creates(&self, started_at: i64) -> StoreResult<Vec<Task>> {
+    /// One whose hold is already over (created at or before `held_until`: the
+    /// bot was down longer) is marked told at once, since the message about
+    /// the cut-off says everything the end of the hold would.
+    pub async fn expire_cut_off_creates(&self, started_at: i64, held_until: i64) -> StoreResult<Vec<Task>> {
         let (condition, bound) = if self.shared_writers {
             ("(lease_owner IS NULL OR lease_until < $2)", now_ms())
         } else {
@@ -150,7 +153,18 @@ impl Store {
         let mut expired = Vec::new();
         for row in &rows {
             let task = task_from_row(row)?;
-            if self.end_task(task.id, TaskState::Unknown, None).await? {
+            let now = now_ms();
+            let told = (task.created_at <= held_until).then_some(now);
+            let query = sqlx::query(
+                "UPDATE tasks SET state = $1, updated_at = $2, lease_owner = NULL, unknown_told_at = $3 \
+                 WHERE id = $4 AND state = $5",
+            )
+            .bind(TaskState::Unknown.as_str())
+            .bind(now)
+            .bind(told)
+            .bind(task.id)
+            .bind(TaskState::Submitting.as_str());
+            if self.write(query).await? == 1 {
                 expired.push(task);
             }
         }
@@ -245,9 +259,9 @@ mod tests {
             }
         };
         store.reserve(&new, &guards(Lease { owner: "replica-a", until: 0 })).await.unwrap();
-        let expired = store.expire_cut_off_creates(now_ms() + 1).await.unwrap();
+        let expired = store.expire_cut_off_creates(now_ms() + 1, 0).await.unwrap();
         assert_eq!(expired.len(), 1);
-        assert!(store.expire_cut_off_creates(now_ms() + 1).await.unwrap().is_empty());
+        assert!(store.expire_cut_off_creates(now_ms() + 1, 0).await.unwrap().is_empty());
         assert_eq!(store.task(expired[0].id).await.unwrap().unwrap().state, TaskState::Unknown);
 
         // A create in flight on a live replica is neither taken nor expired.
@@ -259,7 +273,7 @@ mod tests {
         };
         assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2, "only its own two tasks");
         assert!(
-            store.expire_cut_off_creates(0).await.unwrap().is_empty(),
+            store.expire_cut_off_creates(0, 0).await.unwrap().is_empty(),
             "SQLite: created after this process started; PostgreSQL: leased"
         );
         let task = store.task(live).await.unwrap().unwrap();

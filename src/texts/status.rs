@@ -2,7 +2,8 @@
 
 use super::{CAPTION_LIMIT, Lang, MESSAGE_LIMIT, cut, shape_name, size_name};
 use crate::{
-    task::{Task, TaskState},
+    config::UNKNOWN_HOLD_MAX,
+    task::{RELEASED, Task, TaskState},
     video_api::{ApiError, Stage},
 };
 
@@ -37,7 +38,7 @@ fn upstream_label(lang: Lang, upstream: &str) -> Option<&'static str> {
 }
 
 /// A human label for the task's state (upstream status for running tasks).
-fn state_label(lang: Lang, task: &Task) -> String {
+pub(super) fn state_label(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_status.as_deref().unwrap_or("");
     let label = match task.state {
         _ if task.state.is_open() && task.is_silenced() => lang.pick(
@@ -55,7 +56,7 @@ fn state_label(lang: Lang, task: &Task) -> String {
         TaskState::Failed => lang.pick("❌ failed", "❌ 失败"),
         TaskState::TimedOut => lang.pick("⌛ timed out", "⌛ 超时"),
         TaskState::Cancelled => lang.pick("🛑 no longer followed", "🛑 已停止跟踪"),
-        TaskState::Unknown => lang.pick("❓ state unknown", "❓ 状态未知"),
+        TaskState::Unknown => lang.pick("❓ outcome unknown", "❓ 结果未知"),
         TaskState::Rejected => lang.pick("🚫 not created", "🚫 未创建"),
     };
     match (task.state, task.progress_pct) {
@@ -99,7 +100,18 @@ fn options_line(lang: Lang, task: &Task) -> String {
 /// The task's one status message: sent when created, edited as it moves, shown by `/status`.
 pub fn task_status(lang: Lang, task: &Task) -> String {
     let upstream = task.upstream_id.as_deref().map(|id| format!("\n🆔 {id}")).unwrap_or_default();
-    let error = task.error.as_deref().map(|e| format!("\n{}", cut(reason_text(lang, e), 300))).unwrap_or_default();
+    let error = match (task.state, task.error.as_deref()) {
+        (TaskState::Unknown, _) => format!("\n{}", unknown_explained(lang, task)),
+        (TaskState::Rejected, Some(RELEASED)) => format!(
+            "\n{}",
+            lang.pick(
+                "An admin confirmed it was not made, so it no longer counts toward today's limit.",
+                "管理员确认它没有生成，所以它不再计入今天的额度。",
+            )
+        ),
+        (_, Some(e)) => format!("\n{}", cut(reason_text(lang, e), 300)),
+        (_, None) => String::new(),
+    };
     format!(
         "{} #{}: {}{upstream}\n{}\n📝 {}{error}",
         lang.pick("Video", "视频"),
@@ -196,15 +208,102 @@ pub fn api_error(lang: Lang, task_id: i64, error: &ApiError) -> String {
 /// The create call may have reached the API: never retried, so say so, and
 /// claim nothing about what it cost.
 pub fn create_unknown(lang: Lang, task_id: i64) -> String {
+    let minutes = UNKNOWN_HOLD_MAX.as_secs() / 60;
     match lang {
         Lang::En => format!(
             "❓ Video #{task_id}: I got no clear answer from the video API, so the video may or may not have been made. \
-             I will not send it again (that could make it twice); it counts toward your limits for now. Check /tasks later or try /again."
+             I will not send it again (that could make it twice). It counts toward today's limit and keeps its place \
+             among your videos in progress for at most {minutes} minutes; I will tell you when that place is free. See /status {task_id}."
         ),
         Lang::Zh => format!(
             "❓ 视频 #{task_id}：视频接口没有给出明确答复，视频可能已生成也可能没有。\
-             我不会再次提交（以免生成两次）；它暂时计入你的额度。稍后用 /tasks 查看，或发送 /again。"
+             我不会再次提交（以免生成两次）。它计入今天的额度，并最多占用 {minutes} 分钟的生成中名额；名额释放时我会告诉你。详情：/status {task_id}。"
         ),
+    }
+}
+
+/// What happened to a create with an unknown outcome, from its stored error
+/// kind, and what the user can do: while it holds its slot, and after.
+fn unknown_explained(lang: Lang, task: &Task) -> String {
+    let cause = match (lang, task.error.as_deref()) {
+        (Lang::En, Some("gateway")) => {
+            "The video API's gateway answered with an error (502/504) after taking the request"
+        }
+        (Lang::Zh, Some("gateway")) => "视频接口的网关在收到请求后返回了错误（502/504）",
+        (Lang::En, Some("timeout")) => "The video API did not answer in time",
+        (Lang::Zh, Some("timeout")) => "视频接口没有及时答复",
+        (Lang::En, Some("network")) => "The connection broke after the request was sent",
+        (Lang::Zh, Some("network")) => "请求发出后连接中断了",
+        (Lang::En, Some("bad_response")) => "The video API's answer could not be read",
+        (Lang::Zh, Some("bad_response")) => "无法读取视频接口的答复",
+        (Lang::En, None) => "The bot was restarted while sending the request",
+        (Lang::Zh, None) => "发送请求时机器人重启了",
+        (Lang::En, Some(_)) => "No clear answer came from the video API",
+        (Lang::Zh, Some(_)) => "视频接口没有给出明确答复",
+    };
+    let minutes = UNKNOWN_HOLD_MAX.as_secs() / 60;
+    match (lang, task.unknown_told_at.is_some()) {
+        (Lang::En, false) => format!(
+            "{cause}, so it may or may not be made. It is not sent again (that could make it twice). \
+             It counts toward today's limit and keeps its place among your videos in progress for at most {minutes} minutes."
+        ),
+        (Lang::Zh, false) => format!(
+            "{cause}，所以视频可能生成，也可能没有。不会再次提交（以免生成两次）。\
+             它计入今天的额度，并最多占用 {minutes} 分钟的生成中名额。"
+        ),
+        (Lang::En, true) => format!(
+            "{cause}, and no answer came later. Its place is free again; it still counts toward today's limit. \
+             Send /again to try once more; if it was made after all, an admin can still have it sent to you."
+        ),
+        (Lang::Zh, true) => format!(
+            "{cause}，之后也一直没有答复。名额已经释放；它仍计入今天的额度。\
+             发送 /again 可以再试一次；如果视频其实已经生成，管理员仍可以把它发给你。"
+        ),
+    }
+}
+
+/// Told once, as a reply to the command, when an unknown outcome stops holding its slot.
+pub fn unknown_hold_ended(lang: Lang, task: &Task) -> String {
+    match lang {
+        Lang::En => format!(
+            "❓ Video #{}: no answer came from the video API, so I cannot tell whether it was made. \
+             Your place is free again; it still counts toward today's limit. \
+             If it was made after all, an admin can still have it sent to you.",
+            task.id
+        ),
+        Lang::Zh => format!(
+            "❓ 视频 #{}：视频接口一直没有答复，无法确定视频是否已生成。\
+             你的名额已经释放；它仍计入今天的额度。如果视频其实已经生成，管理员仍可以把它发给你。",
+            task.id
+        ),
+    }
+}
+
+/// Told to the requester when an admin gave an unknown outcome its upstream id.
+pub fn unknown_attached(lang: Lang, task: &Task) -> String {
+    match lang {
+        Lang::En => format!(
+            "🔎 Video #{}: an admin found it at the video API. I follow it now and send it here when it is ready.",
+            task.id
+        ),
+        Lang::Zh => format!("🔎 视频 #{}：管理员在视频接口找到了它。我现在跟踪它，完成后发到这里。", task.id),
+    }
+}
+
+/// Told to the requester when an admin released an unknown outcome, with the
+/// credits it gave back (payments on).
+pub fn unknown_released(lang: Lang, task: &Task, credits: Option<i64>) -> String {
+    let back = match (lang, credits) {
+        (_, None) => String::new(),
+        (Lang::En, Some(credits)) => format!(" Its {credits} credits are back."),
+        (Lang::Zh, Some(credits)) => format!("它的 {credits} 点已退回。"),
+    };
+    match lang {
+        Lang::En => format!(
+            "🚫 Video #{}: an admin confirmed it was not made. It no longer counts toward today's limit.{back}",
+            task.id
+        ),
+        Lang::Zh => format!("🚫 视频 #{}：管理员确认它没有生成。它不再计入今天的额度。{back}", task.id),
     }
 }
 
@@ -234,11 +333,11 @@ pub fn created_not_saved(lang: Lang, task_id: i64, upstream_id: &str) -> String 
 pub fn lost_after_restart(lang: Lang, task: &Task) -> String {
     match lang {
         Lang::En => format!(
-            "❓ Video #{}: I was restarted while creating it, so it may or may not have been made. I will not send it again (that could make it twice); send /again for a new one.",
+            "❓ Video #{}: I was restarted while creating it, so it may or may not have been made. I will not send it again (that could make it twice); it counts toward today's limit. Send /again for a new one.",
             task.id
         ),
         Lang::Zh => format!(
-            "❓ 视频 #{}：创建时机器人重启了，视频可能已生成也可能没有。我不会再次提交（以免生成两次）；发送 /again 可重新生成。",
+            "❓ 视频 #{}：创建时机器人重启了，视频可能已生成也可能没有。我不会再次提交（以免生成两次）；它计入今天的额度。发送 /again 可重新生成。",
             task.id
         ),
     }

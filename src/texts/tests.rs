@@ -248,3 +248,21 @@ fn a_model_costing_more_than_is_left_says_so_and_points_to_cheaper_ones() {
     let zh = refusal(Lang::Zh, Refusal::ChatDaily { limit: 5, left: 2 }, noon);
     assert!(zh.contains("本群今天剩余的 2 点（共 5 点）") && zh.contains("/models"), "{zh}");
 }
+
+#[test]
+fn an_unknown_outcome_says_what_happened_and_what_to_do() {
+    let held =
+        Task { state: crate::task::TaskState::Unknown, error: Some("gateway".into()), upstream_id: None, ..task() };
+    let text = task_status(Lang::En, &held);
+    assert!(text.contains("❓ outcome unknown") && text.contains("gateway answered with an error (502/504)"), "{text}");
+    assert!(text.contains("at most 10 minutes") && !text.ends_with("gateway"), "{text}");
+    let freed = Task { unknown_told_at: Some(1), ..held.clone() };
+    let text = task_status(Lang::Zh, &freed);
+    assert!(text.contains("名额已经释放") && text.contains("/again"), "{text}");
+    let cut_off = Task { error: None, ..held };
+    assert!(task_status(Lang::En, &cut_off).contains("restarted while sending"));
+    let released =
+        Task { state: crate::task::TaskState::Rejected, error: Some(crate::task::RELEASED.into()), ..task() };
+    let text = task_status(Lang::En, &released);
+    assert!(text.contains("🚫 not created") && text.contains("no longer counts"), "{text}");
+}

@@ -21,6 +21,13 @@ use crate::store::now_ms;
 /// queries a second: 8 every 20 ms, not one every 2.5 ms).
 const PACE_STEP: Duration = Duration::from_millis(20);
 
+/// How often to look for unknown outcomes whose hold ended: the slot itself
+/// frees on time (the cost guards compare times), only the message may lag by
+/// this much; a short hold (tests) is looked at more often.
+fn hold_check_every(hold: Duration) -> Duration {
+    (hold / 4).clamp(Duration::from_millis(250), Duration::from_secs(5))
+}
+
 /// What one round leaves for the next: the rate limit's bucket, the follow
 /// slots, the followers still running and when leases are renewed next.
 pub(super) struct Rounds {
@@ -35,6 +42,9 @@ pub(super) struct Rounds {
     next_renewal: Instant,
     /// Exclusive mode: the first take-over (every open task, logged) is done.
     taken_over: bool,
+    /// When to look next for unknown outcomes whose hold ended.
+    next_hold_check: Instant,
+    hold_check_every: Duration,
 }
 
 impl Rounds {
@@ -51,6 +61,8 @@ impl Rounds {
             open: 0,
             next_renewal: Instant::now(),
             taken_over: !config.exclusive,
+            next_hold_check: Instant::now(),
+            hold_check_every: hold_check_every(config.unknown_hold),
         }
     }
 }
@@ -120,6 +132,10 @@ impl Watcher {
             }
         }
         inner.report_cut_off_creates(&rounds.tracker).await;
+        if Instant::now() >= rounds.next_hold_check {
+            rounds.next_hold_check = Instant::now() + rounds.hold_check_every;
+            inner.end_unknown_holds(&rounds.tracker).await;
+        }
         let allowed = rounds.budget.available(Instant::now()).min(rounds.permits.available_permits());
         if allowed == 0 {
             return;

@@ -16,6 +16,7 @@ mod replicas;
 mod replicas_polling;
 mod restart;
 mod support_selftest;
+mod unknown;
 mod video;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};

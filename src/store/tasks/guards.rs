@@ -49,8 +49,8 @@ pub struct Guards<'a> {
     pub limits: &'a Limits,
     /// Admins skip the per-user and per-chat limits, never the totals.
     pub exempt: bool,
-    /// A create whose outcome is unknown may be running upstream until the
-    /// task timeout: it keeps an active slot while created after this (unix ms).
+    /// A create whose outcome is unknown may be running upstream for a while:
+    /// it keeps an active slot while created after this (unix ms).
     pub unknown_active_since: i64,
     /// The new row is leased to this process, which follows it.
     pub lease: Lease<'a>,
