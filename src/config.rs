@@ -112,11 +112,12 @@ impl Access {
     }
 }
 
+/// The cost guards; `None` is no limit (a `0` in the environment, for every one of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    pub daily_per_user: u32,
-    pub max_active_per_user: u32,
-    pub max_active_total: u32,
+    pub daily_per_user: Option<u32>,
+    pub max_active_per_user: Option<u32>,
+    pub max_active_total: Option<u32>,
     /// Videos per UTC day for everyone together, admins included (`None`: unlimited).
     pub daily_total: Option<u32>,
     /// Videos per UTC day in one group chat, admins exempt (`None`: unlimited).
@@ -127,9 +128,9 @@ pub struct Limits {
 impl Limits {
     /// Room for 100 of everything: tests that are not about the cost guards.
     pub(crate) const ROOMY: Limits = Limits {
-        daily_per_user: 100,
-        max_active_per_user: 100,
-        max_active_total: 100,
+        daily_per_user: Some(100),
+        max_active_per_user: Some(100),
+        max_active_total: Some(100),
         daily_total: None,
         daily_per_chat: None,
     };
@@ -180,13 +181,7 @@ impl Config {
         let video_api_timeout =
             Duration::from_secs(positive("VIDEO_API_TIMEOUT_SECS", get("VIDEO_API_TIMEOUT_SECS"), 60)?);
 
-        let database_url = parsed("DATABASE_URL", "sqlite://sora-bot.db");
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(problem("DATABASE_URL", "must start with sqlite:// or postgres://"));
-        }
+        let database_url = database_url(&parsed("DATABASE_URL", "sqlite://sora-bot.db"))?;
 
         let access = Access {
             allowed_users: id_list("ALLOWED_USER_IDS", get("ALLOWED_USER_IDS"))?,
@@ -219,18 +214,20 @@ impl Config {
         let defaults = VideoOptions { model: default_model.unwrap_or(first), shape, size: Some(size), duration };
 
         let limits = Limits {
-            daily_per_user: number("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), 10)?,
-            max_active_per_user: number("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), 2)?,
-            max_active_total: number("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), 20)?,
-            daily_total: get("DAILY_LIMIT_TOTAL").map(|raw| number("DAILY_LIMIT_TOTAL", Some(raw), 0)).transpose()?,
-            daily_per_chat: get("DAILY_LIMIT_PER_CHAT")
-                .map(|raw| number("DAILY_LIMIT_PER_CHAT", Some(raw), 0))
-                .transpose()?,
+            daily_per_user: limit("DAILY_LIMIT_PER_USER", get("DAILY_LIMIT_PER_USER"), Some(10))?,
+            max_active_per_user: limit("MAX_ACTIVE_PER_USER", get("MAX_ACTIVE_PER_USER"), Some(2))?,
+            max_active_total: limit("MAX_ACTIVE_TOTAL", get("MAX_ACTIVE_TOTAL"), Some(20))?,
+            daily_total: limit("DAILY_LIMIT_TOTAL", get("DAILY_LIMIT_TOTAL"), None)?,
+            daily_per_chat: limit("DAILY_LIMIT_PER_CHAT", get("DAILY_LIMIT_PER_CHAT"), None)?,
         };
-        let max_images: usize = number("MAX_IMAGES", get("MAX_IMAGES"), 4)?;
-        if max_images > 10 {
-            return Err(problem("MAX_IMAGES", "must be at most 10 (a Telegram album holds 10)"));
-        }
+        // 0 (no limit of the bot's own) is what one Telegram album holds.
+        let max_images = match limit("MAX_IMAGES", get("MAX_IMAGES"), Some(4))? {
+            None => ALBUM_MAX,
+            Some(n) if n as usize > ALBUM_MAX => {
+                return Err(problem("MAX_IMAGES", "must be at most 10 (a Telegram album holds 10); 0 means 10"));
+            }
+            Some(n) => n as usize,
+        };
         let poll_interval = Duration::from_secs(positive("POLL_INTERVAL_SECS", get("POLL_INTERVAL_SECS"), 30)?);
         let video_api_queries_per_second =
             match positive("VIDEO_API_QUERIES_PER_SECOND", get("VIDEO_API_QUERIES_PER_SECOND"), 20)? {
@@ -278,7 +275,8 @@ impl Config {
             Some(_) => return Err(problem("TELEGRAM_SEND_LIMITS", "must be telegram or off")),
         };
 
-        let commands_per_minute: u32 = number("COMMANDS_PER_MINUTE", get("COMMANDS_PER_MINUTE"), 20)?;
+        // The rate limiter reads 0 as "no limit", like every other limit here.
+        let commands_per_minute = limit("COMMANDS_PER_MINUTE", get("COMMANDS_PER_MINUTE"), Some(20))?.unwrap_or(0);
 
         let metrics_token = get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
@@ -448,6 +446,60 @@ fn boolean(var: &'static str, raw: Option<String>, default: bool) -> Result<bool
 
 fn number<T: FromStr>(var: &'static str, raw: Option<String>, default: T) -> Result<T, ConfigError> {
     raw.map_or(Ok(default), |s| s.parse().map_err(|_| problem(var, format!("{s:?} is not a valid number"))))
+}
+
+/// A limit: a whole number, `0` for no limit (one meaning for every limit variable).
+fn limit(var: &'static str, raw: Option<String>, default: Option<u32>) -> Result<Option<u32>, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(problem(var, format!("{raw:?} is not a whole number (0 means no limit)"))),
+    }
+}
+
+/// Photos in one Telegram album.
+const ALBUM_MAX: usize = 10;
+
+/// `DATABASE_URL` must name a file or a server: an in-memory SQLite database
+/// loses every task (paid videos among them) at a restart, and a PostgreSQL
+/// URL without a database would connect to the one named after the user and
+/// create the bot's tables there.
+fn database_url(raw: &str) -> Result<String, ConfigError> {
+    let var = "DATABASE_URL";
+    if let Some(rest) = raw.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = path.is_empty()
+            || path.contains(":memory:")
+            || query.split('&').any(|pair| pair == "mode=memory")
+            || query.split('&').any(|pair| pair.starts_with("vfs=memdb"));
+        let page_cap = query.split('&').find_map(|pair| pair.strip_prefix("max_page_count="));
+        if page_cap.is_some_and(|pages| pages.parse::<u64>().is_err()) {
+            return Err(problem(var, "max_page_count must be a whole number of pages"));
+        }
+        if in_memory {
+            return Err(problem(
+                var,
+                "names an in-memory SQLite database, whose tasks (paid videos among them) vanish at every restart; \
+                 name a file (sqlite://sora-bot.db) or a server (postgres://user@host/database)",
+            ));
+        }
+        return Ok(raw.to_owned());
+    }
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        let url = Url::parse(raw).map_err(|_| problem(var, "is not a valid postgres:// URL"))?;
+        let names_database = !url.path().trim_matches('/').is_empty()
+            || url.query_pairs().any(|(key, value)| key == "dbname" && !value.is_empty());
+        if !names_database {
+            return Err(problem(
+                var,
+                "names no database (postgres://user@host/<database>); PostgreSQL would pick one named after the user",
+            ));
+        }
+        return Ok(raw.to_owned());
+    }
+    Err(problem(var, "must start with sqlite:// (a file) or postgres:// (a server)"))
 }
 
 fn positive(var: &'static str, raw: Option<String>, default: u64) -> Result<u64, ConfigError> {

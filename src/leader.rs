@@ -57,15 +57,19 @@ pub struct SqliteLock {
 /// `Ok(None)` for an in-memory database or a PostgreSQL URL.
 pub fn lock_sqlite(database_url: &str) -> Result<Option<SqliteLock>, String> {
     let Some(path) = sqlite_path(database_url) else { return Ok(None) };
-    let mut lock_path = path.into_os_string();
+    let mut lock_path = path.clone().into_os_string();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("the directory of the SQLite file {} does not exist", PathBuf::from(&path).display())
+            }
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                format!("cannot write beside the SQLite file ({}: {e})", lock_path.display())
+            }
+            _ => format!("cannot create {}: {e}", lock_path.display()),
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(SqliteLock { _file: file })),
         Err(TryLockError::WouldBlock) => Err(format!(

@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use secrecy::ExposeSecret;
 use sora_bot::{
     bot::{self, Albums, AppState, Gate},
@@ -73,9 +73,11 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     // Before the database is touched: a second process on one SQLite file refuses to start.
-    let _sqlite_lock = leader::lock_sqlite(config.database_url.expose_secret()).map_err(anyhow::Error::msg)?;
+    let _sqlite_lock =
+        leader::lock_sqlite(config.database_url.expose_secret()).map_err(|cause| anyhow!("DATABASE_URL: {cause}"))?;
     let prometheus = metrics::install();
-    let store = Store::connect(config.database_url.expose_secret()).await.context("database")?;
+    let store =
+        Store::open(config.database_url.expose_secret()).await.map_err(|cause| anyhow!("DATABASE_URL: {cause}"))?;
     let telegram = Telegram::new(&config);
     let api = VideoApi::new(config.video_api_base_url.as_str(), config.video_api_key.clone())
         .with_timeouts(config.video_api_timeout, sora_bot::video_api::DEFAULT_QUERY_TIMEOUT);
@@ -101,7 +103,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         lease_ttl,
     });
 
-    let listener = http::bind(config.http_bind).await.with_context(|| format!("HTTP_BIND {}", config.http_bind))?;
+    let listener = http::bind(config.http_bind).await.map_err(|error| match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            anyhow!("HTTP_BIND: {} is already in use by another process", config.http_bind)
+        }
+        _ => anyhow!("HTTP_BIND: cannot listen on {}: {error}", config.http_bind),
+    })?;
     let media = MediaProxy::new(telegram.files.clone());
     let http_state =
         HttpState { store: store.clone(), media, metrics: prometheus, metrics_token: config.metrics_token.clone() };

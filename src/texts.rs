@@ -288,14 +288,21 @@ pub fn quota(lang: Lang, usage: &Usage, limits: &Limits, admin: bool, in_group: 
             ),
         });
     } else {
-        let left = limits.daily_per_user.saturating_sub(usage.used_today);
-        lines.push(match lang {
-            Lang::En => format!("📊 Today: {left} of {} units left.", limits.daily_per_user),
-            Lang::Zh => format!("📊 今日剩余：{left} / {} 点。", limits.daily_per_user),
+        lines.push(match (lang, limits.daily_per_user) {
+            (Lang::En, Some(limit)) => {
+                format!("📊 Today: {} of {limit} units left.", limit.saturating_sub(usage.used_today))
+            }
+            (Lang::Zh, Some(limit)) => {
+                format!("📊 今日剩余：{} / {limit} 点。", limit.saturating_sub(usage.used_today))
+            }
+            (Lang::En, None) => format!("📊 Today: {} units used, no daily limit.", usage.used_today),
+            (Lang::Zh, None) => format!("📊 今日已用：{} 点，不限每日额度。", usage.used_today),
         });
-        lines.push(match lang {
-            Lang::En => format!("In progress: {} of {}.", usage.active_user, limits.max_active_per_user),
-            Lang::Zh => format!("生成中：{} / {}。", usage.active_user, limits.max_active_per_user),
+        lines.push(match (lang, limits.max_active_per_user) {
+            (Lang::En, Some(limit)) => format!("In progress: {} of {limit}.", usage.active_user),
+            (Lang::Zh, Some(limit)) => format!("生成中：{} / {limit}。", usage.active_user),
+            (Lang::En, None) => format!("In progress: {}.", usage.active_user),
+            (Lang::Zh, None) => format!("生成中：{}。", usage.active_user),
         });
         if let Some(limit) = limits.daily_per_chat.filter(|_| in_group) {
             let left = limit.saturating_sub(usage.used_chat_today);

@@ -36,9 +36,9 @@ fn defaults_follow_the_spec() {
     assert_eq!(
         c.limits,
         Limits {
-            daily_per_user: 10,
-            max_active_per_user: 2,
-            max_active_total: 20,
+            daily_per_user: Some(10),
+            max_active_per_user: Some(2),
+            max_active_total: Some(20),
             daily_total: None,
             daily_per_chat: None
         }
@@ -218,4 +218,66 @@ fn bad_payment_settings_name_the_variable() {
     assert_eq!(error_var(&[("FREE_CREDITS", "-1")]), "FREE_CREDITS");
     let problem = config(&[("CREDIT_PACKS", "10:abc")]).unwrap_err();
     assert_eq!(problem.to_string(), "CREDIT_PACKS: \"10:abc\": stars must be a whole number");
+}
+
+#[test]
+fn zero_means_no_limit_for_every_limit() {
+    let c = config(&[
+        ("DAILY_LIMIT_PER_USER", "0"),
+        ("MAX_ACTIVE_PER_USER", "0"),
+        ("MAX_ACTIVE_TOTAL", "0"),
+        ("DAILY_LIMIT_TOTAL", "0"),
+        ("DAILY_LIMIT_PER_CHAT", "0"),
+        ("COMMANDS_PER_MINUTE", "0"),
+        ("MAX_IMAGES", "0"),
+    ])
+    .unwrap();
+    let none = Limits {
+        daily_per_user: None,
+        max_active_per_user: None,
+        max_active_total: None,
+        daily_total: None,
+        daily_per_chat: None,
+    };
+    assert_eq!(c.limits, none);
+    assert_eq!((c.commands_per_minute, c.max_images), (0, 10));
+    let error = config(&[("DAILY_LIMIT_PER_USER", "-1")]).unwrap_err();
+    assert_eq!(error.to_string(), "DAILY_LIMIT_PER_USER: \"-1\" is not a whole number (0 means no limit)");
+    // Times and rates cannot be "no limit": they must be positive.
+    for var in ["POLL_INTERVAL_SECS", "TASK_TIMEOUT_SECS", "VIDEO_API_TIMEOUT_SECS", "VIDEO_API_QUERIES_PER_SECOND"] {
+        assert_eq!(error_var(&[(var, "0")]), var);
+    }
+}
+
+#[test]
+fn the_unknown_hold_is_ten_minutes_or_the_task_timeout() {
+    assert_eq!(config(&[]).unwrap().unknown_hold, Duration::from_secs(600));
+    assert_eq!(config(&[("TASK_TIMEOUT_SECS", "3")]).unwrap().unknown_hold, Duration::from_secs(3));
+}
+
+#[test]
+fn the_database_must_be_a_file_or_a_server() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite:",
+        "sqlite://",
+        "sqlite://:memory:",
+        "sqlite::memory:?cache=shared",
+        "sqlite://file:bot?mode=memory&cache=shared",
+    ] {
+        let error = config(&[("DATABASE_URL", url)]).unwrap_err();
+        assert_eq!(error.var, "DATABASE_URL", "{url}");
+        assert!(error.problem.contains("in-memory"), "{url}: {error}");
+    }
+    for url in ["postgres://bot:pw@db", "postgres://bot:pw@db/", "postgresql://db:5432/?sslmode=require"] {
+        let error = config(&[("DATABASE_URL", url)]).unwrap_err();
+        assert!(error.problem.contains("names no database"), "{url}: {error}");
+        assert!(!error.to_string().contains("pw"), "no password in the message");
+    }
+    let error = config(&[("DATABASE_URL", "mysql://db/bot")]).unwrap_err();
+    assert_eq!(error.to_string(), "DATABASE_URL: must start with sqlite:// (a file) or postgres:// (a server)");
+    for url in ["sqlite://sora-bot.db", "sqlite:data.db?mode=rwc", "postgres://bot@db/bot", "postgres://db?dbname=bot"]
+    {
+        assert!(config(&[("DATABASE_URL", url)]).is_ok(), "{url}");
+    }
 }

@@ -145,9 +145,9 @@ mod tests {
         assert!(!store.first_press("cb-1").await.unwrap());
 
         let limits = crate::config::Limits {
-            daily_per_user: 10,
-            max_active_per_user: 10,
-            max_active_total: 10,
+            daily_per_user: Some(10),
+            max_active_per_user: Some(10),
+            max_active_total: Some(10),
             daily_total: None,
             daily_per_chat: None,
         };

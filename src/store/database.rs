@@ -38,6 +38,10 @@ pub(super) enum Conn<'a> {
 
 impl Database {
     pub(super) async fn postgres(options: AnyConnectOptions) -> StoreResult<Database> {
+        // One plain connection first: the pool retries a failed connect until
+        // its time-out and then reports only "pool timed out", hiding the cause
+        // (refused, unknown host, authentication, no such database).
+        options.connect().await?.close().await?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))

@@ -8,6 +8,7 @@ mod bench;
 mod buttons;
 mod credits;
 mod database;
+mod diagnose;
 mod media;
 mod settings;
 mod tasks;
@@ -84,6 +85,28 @@ impl Store {
         Ok(Store { db, shared_writers: !is_sqlite })
     }
 
+    /// For the bot's start: `connect`, and prove the database takes a write,
+    /// within `START_TIMEOUT`. A failure is one line saying why, naming the
+    /// file or host but never the password.
+    pub async fn open(url: &str) -> Result<Self, String> {
+        let target = diagnose::Target::of(url);
+        let store = match tokio::time::timeout(START_TIMEOUT, Self::connect(url)).await {
+            Ok(Ok(store)) => store,
+            Ok(Err(error)) => return Err(diagnose::start_error(&target, &error)),
+            Err(_) => {
+                return Err(format!("no answer from {} within {} s", target.place(), START_TIMEOUT.as_secs()));
+            }
+        };
+        // Needs no new page, so a full database still starts (and /healthz
+        // says it is full); a read-only one does not.
+        let probe = sqlx::query("UPDATE quota_guard SET n = n WHERE id = 1");
+        if let Err(error) = store.write(probe).await {
+            store.close().await;
+            return Err(diagnose::start_error(&target, &error));
+        }
+        Ok(store)
+    }
+
     /// Whether several processes may share this database (PostgreSQL): state
     /// every replica must see (albums) lives here, not in memory. SQLite is
     /// one process per file, so at start nothing else can be mid-create.
@@ -125,6 +148,10 @@ impl Store {
         self.db.close().await;
     }
 }
+
+/// Opening the database at start: longer than this and the bot stops, saying
+/// so, well within the 10 s an orchestrator waits for a failed start.
+const START_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// How often the WAL is copied back into the SQLite database file.
 const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);

@@ -69,7 +69,7 @@ impl Store {
         let day = utc_day(now);
         let limits = guards.limits;
         let unlimited = |limit: Option<u32>| limit.map_or(i64::MAX, i64::from);
-        let per_user = |limit: u32| if guards.exempt { i64::MAX } else { i64::from(limit) };
+        let per_user = |limit: Option<u32>| if guards.exempt { i64::MAX } else { unlimited(limit) };
         let per_chat =
             if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
         let insert = bind_request(sqlx::query(&RESERVE_SQL), new)
@@ -80,7 +80,7 @@ impl Store {
             .bind(guards.lease.until)
             .bind(per_user(limits.daily_per_user))
             .bind(per_user(limits.max_active_per_user))
-            .bind(i64::from(limits.max_active_total))
+            .bind(unlimited(limits.max_active_total))
             .bind(unlimited(limits.daily_total))
             .bind(per_chat)
             .bind(guards.unknown_active_since)

@@ -175,9 +175,9 @@ fn busy_day() -> Usage {
 /// Every limit set, the group and bot-wide budgets included.
 fn every_limit() -> Limits {
     Limits {
-        daily_per_user: 10,
-        max_active_per_user: 2,
-        max_active_total: 20,
+        daily_per_user: Some(10),
+        max_active_per_user: Some(2),
+        max_active_total: Some(20),
         daily_total: Some(50),
         daily_per_chat: Some(5),
     }

@@ -3,6 +3,7 @@
 
 mod secrets;
 mod shutdown;
+mod start;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

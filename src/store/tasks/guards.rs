@@ -120,7 +120,7 @@ pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT COALESCE((SELECT MAX(id) FROM tasks), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $12, $14, $15, $22 \
          WHERE ($16 = {max} OR (SELECT {units} FROM tasks WHERE user_id = $2 AND day = $13 AND {paid}) + $22 <= $16) \
            AND ($17 = {max} OR (SELECT COUNT(*) FROM tasks WHERE user_id = $2 AND {active}) < $17) \
-           AND {active_total} < $18 \
+           AND ($18 = {max} OR {active_total} < $18) \
            AND ($19 = {max} OR (SELECT {units} FROM tasks WHERE day = $13 AND {paid}) + $22 <= $19) \
            AND ($20 = {max} OR (SELECT {units} FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) + $22 <= $20) \
          ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
@@ -167,28 +167,25 @@ async fn why_not_reserved(
     let usage = usage_in(conn, new.user_id, new.chat_id, day, guards.unknown_active_since).await?;
     // Nothing reached now: the last slot went to a request that ended meanwhile.
     let refusal = limit_reached(&usage, guards.limits, guards.exempt, is_group_chat(new.chat_id), guards.cost)
-        .unwrap_or(Refusal::TotalActive { limit: guards.limits.max_active_total });
+        .unwrap_or(Refusal::TotalActive { limit: guards.limits.max_active_total.unwrap_or(0) });
     Ok(Reservation::Refused(refusal))
 }
 
 /// The limit a video costing `cost` units would pass, most specific first; `None` if none.
 pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: bool, cost: u32) -> Option<Refusal> {
-    let exceeds = |used: u32, limit: u32| used.saturating_add(cost) > limit;
+    let exceeds = |limit: Option<u32>, used: u32| limit.filter(|&limit| used.saturating_add(cost) > limit);
+    let reached = |limit: Option<u32>, used: u32| limit.filter(|&limit| used >= limit);
     let left = |used: u32, limit: u32| limit.saturating_sub(used);
-    if !exempt && exceeds(usage.used_today, limits.daily_per_user) {
-        Some(Refusal::DailyLimit { limit: limits.daily_per_user, left: left(usage.used_today, limits.daily_per_user) })
-    } else if !exempt && usage.active_user >= limits.max_active_per_user {
-        Some(Refusal::UserActive { limit: limits.max_active_per_user })
-    } else if let Some(limit) =
-        limits.daily_per_chat.filter(|&limit| !exempt && in_group && exceeds(usage.used_chat_today, limit))
-    {
+    if let Some(limit) = exceeds(limits.daily_per_user, usage.used_today).filter(|_| !exempt) {
+        Some(Refusal::DailyLimit { limit, left: left(usage.used_today, limit) })
+    } else if let Some(limit) = reached(limits.max_active_per_user, usage.active_user).filter(|_| !exempt) {
+        Some(Refusal::UserActive { limit })
+    } else if let Some(limit) = exceeds(limits.daily_per_chat, usage.used_chat_today).filter(|_| !exempt && in_group) {
         Some(Refusal::ChatDaily { limit, left: left(usage.used_chat_today, limit) })
-    } else if let Some(limit) = limits.daily_total.filter(|&limit| exceeds(usage.used_total_today, limit)) {
+    } else if let Some(limit) = exceeds(limits.daily_total, usage.used_total_today) {
         Some(Refusal::TotalDaily { limit, left: left(usage.used_total_today, limit) })
-    } else if usage.active_total >= limits.max_active_total {
-        Some(Refusal::TotalActive { limit: limits.max_active_total })
     } else {
-        None
+        reached(limits.max_active_total, usage.active_total).map(|limit| Refusal::TotalActive { limit })
     }
 }
 

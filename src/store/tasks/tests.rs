@@ -5,8 +5,13 @@ use crate::{
     store::test_support,
 };
 
-const LIMITS: Limits =
-    Limits { daily_per_user: 3, max_active_per_user: 2, max_active_total: 3, daily_total: None, daily_per_chat: None };
+const LIMITS: Limits = Limits {
+    daily_per_user: Some(3),
+    max_active_per_user: Some(2),
+    max_active_total: Some(3),
+    daily_total: None,
+    daily_per_chat: None,
+};
 const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
 
 fn guards(limits: &Limits, exempt: bool) -> Guards<'_> {
@@ -88,9 +93,9 @@ async fn story(store: Store) {
 /// Ambiguous creates, cancelled tasks and the daily budgets.
 async fn money_story(store: Store) {
     let limits = Limits {
-        daily_per_user: 10,
-        max_active_per_user: 1,
-        max_active_total: 10,
+        daily_per_user: Some(10),
+        max_active_per_user: Some(1),
+        max_active_total: Some(10),
         daily_total: Some(4),
         daily_per_chat: Some(2),
     };
@@ -195,9 +200,9 @@ async fn reserve_and_limits_on_postgres() {
 
 async fn race_for_last_slot(store: Store) {
     let limits = Limits {
-        daily_per_user: 10,
-        max_active_per_user: 10,
-        max_active_total: 1,
+        daily_per_user: Some(10),
+        max_active_per_user: Some(10),
+        max_active_total: Some(1),
         daily_total: None,
         daily_per_chat: None,
     };

@@ -5,8 +5,13 @@ use crate::{
     task::NewTask,
 };
 
-const LIMITS: Limits =
-    Limits { daily_per_user: 3, max_active_per_user: 1, max_active_total: 10, daily_total: None, daily_per_chat: None };
+const LIMITS: Limits = Limits {
+    daily_per_user: Some(3),
+    max_active_per_user: Some(1),
+    max_active_total: Some(10),
+    daily_total: None,
+    daily_per_chat: None,
+};
 const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
 
 fn guards(unknown_active_since: i64) -> Guards<'static> {
