@@ -24,4 +24,15 @@ ENV DATABASE_URL=sqlite:///data/sora-bot.db \
     HTTP_BIND=0.0.0.0:8080
 EXPOSE 8080
 VOLUME ["/data"]
+# The bot asks its own /healthz (database reachable and writable); no curl needed.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/sora-bot", "healthcheck"]
+# Stop grace: on SIGTERM the bot takes no new updates but lets a create call in
+# flight finish, which may take VIDEO_API_TIMEOUT_SECS (60 s by default), then
+# sends the queued replies (up to 10 s). Docker's default of 10 s kills it in the
+# middle: the video is made and paid for, and its outcome becomes unknown. Give
+# it more than VIDEO_API_TIMEOUT_SECS + 10 s:
+#   docker stop -t 75 <container>     docker run --stop-timeout 75 ...
+#   compose: stop_grace_period: 75s   Kubernetes: terminationGracePeriodSeconds: 75
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/sora-bot"]

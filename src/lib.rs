@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod dispatch;
 #[cfg(test)]
 mod fakes;
+pub mod health_probe;
 pub mod http;
 pub mod images;
 pub mod keyboards;

@@ -9,6 +9,7 @@ use sora_bot::{
     config::{Config, ImageMode},
     discovery,
     dispatch::Dispatch,
+    health_probe,
     http::{self, HttpState},
     images::ImageUrls,
     leader::{self, PollerElection, PollingErrors},
@@ -33,6 +34,9 @@ const FIRST_LISTING_WAIT: Duration = Duration::from_secs(5);
 const OUTBOX_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck();
+    }
     // A missing .env is fine; a malformed one is a configuration error.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
@@ -65,6 +69,19 @@ fn main() -> ExitCode {
         Err(error) => {
             // `{:#}` prints the chain: "database: connection refused".
             tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `sora-bot healthcheck`: for container health checks (see `health_probe`).
+fn healthcheck() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let bind = std::env::var("HTTP_BIND").ok();
+    match health_probe::target(bind.as_deref()).and_then(health_probe::probe) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("sora-bot healthcheck: {problem}");
             ExitCode::FAILURE
         }
     }

@@ -105,3 +105,83 @@ async fn a_webhook_replica_stops_gracefully_refuses_new_updates_and_leaves_the_w
     assert_eq!(hook.env.video.creates().len(), 1);
     assert!(hook.env.tg.attempts_of("deleteWebhook").is_empty(), "a stopping replica removed the shared webhook");
 }
+
+/// Polling: after SIGTERM no update is taken any more, not even one that the
+/// long poll in flight would have returned; the next start handles it. With
+/// nothing in flight the bot exits at once, without waiting out the long poll.
+#[tokio::test]
+async fn sigterm_stops_taking_updates_at_once_while_polling() {
+    let env = TestEnv::start(bot_bin()).await;
+    let bot = started(&env).await;
+    bot.wait_log("receiving updates by long polling", WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    bot.terminate();
+    bot.wait_log("stopping: no new updates", WAIT).await;
+    let chat = Chat::private(609);
+    let late = Msg::text(&chat, &User::new(609), "/video sent after the signal").build();
+    env.tg.push_message(late.clone());
+
+    let status = bot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("still running\n{}", bot.logs()));
+    assert!(status.success(), "{status}\n{}", bot.logs());
+    assert!(signalled.elapsed() < Duration::from_secs(5), "waited out the long poll: {:?}", signalled.elapsed());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(env.video.creates().is_empty() && !answered(&env, &late), "taken while stopping\n{}", env.tg.dump());
+
+    let _next = started(&env).await;
+    assert!(reply_to(&env.tg, &late).await.contains("#1"), "the next start handles it");
+}
+
+/// `sora-bot healthcheck` (the image's HEALTHCHECK) says whether the running
+/// bot's /healthz answers 200.
+#[tokio::test]
+async fn the_healthcheck_command_asks_the_running_bot() {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let env = TestEnv::start(bot_bin()).await.env("HTTP_BIND", &bind);
+    let bot = started(&env).await;
+    bot.wait_log("receiving updates", WAIT).await;
+    // Off the test's runtime: the fakes the bot talks to run on it.
+    let check = |bind: String| async move {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bot_bin())
+                .arg("healthcheck")
+                .env_clear()
+                .env("HTTP_BIND", bind)
+                .current_dir(std::env::temp_dir())
+                .output()
+                .expect("run sora-bot healthcheck")
+        })
+        .await
+        .expect("healthcheck ran")
+    };
+    let healthy = check(bind.clone()).await;
+    assert!(healthy.status.success(), "{}", String::from_utf8_lossy(&healthy.stderr));
+    bot.terminate();
+    bot.wait_exit(WAIT).await.expect("stops");
+    let down = check(bind).await;
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"), "{down:?}");
+}
+
+/// The deployment files give a stop grace above what a stop may take with
+/// the defaults: a create in flight (VIDEO_API_TIMEOUT_SECS, 60 s) and the
+/// queued answers (10 s).
+#[test]
+fn the_deployment_files_give_a_stop_grace_above_the_create_time_out() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let compose = read("compose.yaml");
+    let grace: u64 = compose
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("stop_grace_period:"))
+        .and_then(|value| value.trim().strip_suffix('s')?.parse().ok())
+        .expect("the bot's stop_grace_period in compose.yaml");
+    assert!(grace > 60 + 10, "stop_grace_period: {grace}s");
+    assert!(compose.contains("sora-bot\", \"healthcheck\"") && compose.contains("profiles: [\"postgres\"]"));
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.contains("docker stop -t 75") && dockerfile.contains("HEALTHCHECK"), "{dockerfile}");
+    let readme = read("README.md");
+    assert!(readme.contains("stop_grace_period: 75s") && readme.contains("VIDEO_API_TIMEOUT_SECS"));
+    assert!(read(".env.example").contains("VIDEO_API_TIMEOUT_SECS=60"), "the default the grace is sized for");
+}

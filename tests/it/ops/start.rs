@@ -19,6 +19,8 @@ async fn refused_start(vars: &[(&str, &str)], var: &str) -> String {
         .unwrap_or_else(|| panic!("still running 10 s after a bad start\n{}", bot.logs()));
     assert!(!status.success(), "{status}\n{}", bot.logs());
     assert!(started.elapsed() < Duration::from_secs(10));
+    // Its output is read by threads of their own: wait for the line.
+    poll_until(Duration::from_secs(2), || bot.logs().contains(var).then_some(())).await;
     let logs = bot.logs();
     let lines: Vec<&str> = logs.lines().filter(|line| line.contains(var)).collect();
     assert_eq!(lines.len(), 1, "one line names {var}:\n{logs}");
