@@ -121,16 +121,71 @@ impl Dispatch {
     }
 
     async fn handle(&self, update: Update) {
+        let context = UpdateContext::of(&update);
         let mut deps = self.deps.clone();
         deps.insert(update);
         let handled = AssertUnwindSafe(self.handler.dispatch(deps)).catch_unwind().await;
+        let UpdateContext { update_id, chat_id, user_id, kind } = context;
         match handled {
             // Continue: nothing in the tree wanted it (a plain chat message).
             Ok(std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_)) => {}
-            Ok(std::ops::ControlFlow::Break(Err(error))) => tracing::error!(%error, "an update's handler failed"),
-            Err(_) => tracing::error!("an update's handler panicked; the chat's next updates are still handled"),
+            Ok(std::ops::ControlFlow::Break(Err(error))) => {
+                tracing::error!(update_id, chat_id, user_id, kind, %error, "an update's handler failed")
+            }
+            Err(_) => tracing::error!(
+                update_id,
+                chat_id,
+                user_id,
+                kind,
+                "an update's handler panicked; the chat's next updates are still handled"
+            ),
         }
     }
+}
+
+/// What a log line about an update needs to find it: its ids and what kind of
+/// request it was (the command's name, never the user's text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UpdateContext {
+    update_id: u32,
+    chat_id: Option<i64>,
+    user_id: Option<u64>,
+    kind: String,
+}
+
+/// A command's name is short; a longer "/word" is someone's text, not a command.
+const COMMAND_NAME_MAX: usize = 32;
+
+impl UpdateContext {
+    fn of(update: &Update) -> UpdateContext {
+        let kind = match &update.kind {
+            UpdateKind::Message(message) => message
+                .text()
+                .or(message.caption())
+                .and_then(command_name)
+                .unwrap_or(if message.media_group_id().is_some() { "album photo" } else { "message" })
+                .to_owned(),
+            UpdateKind::CallbackQuery(_) => "button press".to_owned(),
+            UpdateKind::InlineQuery(_) => "inline query".to_owned(),
+            _ => "other".to_owned(),
+        };
+        UpdateContext {
+            update_id: update.id.0,
+            chat_id: update.chat().map(|chat| chat.id.0),
+            user_id: update.from().map(|user| user.id.0),
+            kind,
+        }
+    }
+}
+
+/// `/video@SoraBot a cat` → `/video`.
+fn command_name(text: &str) -> Option<&str> {
+    let word = text.split(|c: char| c.is_whitespace() || c == '@').next()?;
+    let valid = word.len() > 1
+        && word.len() <= COMMAND_NAME_MAX
+        && word.starts_with('/')
+        && word[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    valid.then_some(word)
 }
 
 impl Chats {

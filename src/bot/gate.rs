@@ -68,6 +68,8 @@ impl Gate {
                 let lang = Lang::from_code(message.from.as_ref().and_then(|user| user.language_code.as_deref()));
                 tracing::info!(
                     chat_id = message.chat.id.0,
+                    user_id = message.from.as_ref().map(|user| user.id.0),
+                    update_id = update.id.0,
                     "a user is over the command rate limit; dropping their commands"
                 );
                 metrics::dropped("command");

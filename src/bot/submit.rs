@@ -19,7 +19,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
     let NewTask { chat_id, user_id, command_msg_id, lang, .. } = new;
     let reply = |text: String| async move {
         if let Err(error) = state.telegram.reply(chat_id, command_msg_id, &text).await {
-            tracing::warn!(chat_id, %error, "could not answer a /video command");
+            tracing::warn!(chat_id, user_id, command_msg_id, %error, "could not answer a /video command");
         }
     };
 
@@ -56,12 +56,12 @@ pub async fn submit(state: &AppState, new: NewTask) {
         }
         Ok(Reservation::Refused(refusal)) => {
             metrics::create_outcome("refused");
-            tracing::info!(user_id, ?refusal, "request refused by the cost guards");
+            tracing::info!(user_id, chat_id, ?refusal, "request refused by the cost guards");
             return reply(texts::refusal(lang, refusal, now_ms())).await;
         }
         Err(error) => {
             // Not durably stored: the paid call must not happen.
-            tracing::error!(%error, "could not store a request; nothing was sent to the video API");
+            tracing::error!(chat_id, user_id, %error, "could not store a request; nothing was sent to the video API");
             metrics::create_outcome("not_stored");
             return reply(texts::not_stored(lang)).await;
         }
@@ -70,7 +70,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
     let image_urls = match state.images.urls(id, &new.image_file_ids).await {
         Ok(urls) => urls,
         Err(error) => {
-            tracing::warn!(task = id, %error, "could not prepare the photos");
+            tracing::warn!(task = id, chat_id, user_id, %error, "could not prepare the photos");
             record_end(state, id, TaskState::Rejected, "photos unusable").await;
             metrics::create_outcome("bad_image");
             let text = match error {
@@ -95,7 +95,14 @@ pub async fn submit(state: &AppState, new: NewTask) {
         Err(error) if error.create_may_have_succeeded() => {
             // It may exist and cost money: never retried, and it keeps its
             // daily quota and active slot (see `Guards::unknown_active_since`).
-            tracing::warn!(task = id, kind = error.kind(), %error, "create outcome unknown; counted as made, not retried");
+            tracing::warn!(
+                task = id,
+                chat_id,
+                user_id,
+                kind = error.kind(),
+                %error,
+                "create outcome unknown; counted as made, not retried"
+            );
             record_end(state, id, TaskState::Unknown, error.kind()).await;
             metrics::create_outcome(error.kind());
             return reply(texts::create_unknown(lang, id)).await;
@@ -110,7 +117,8 @@ pub async fn submit(state: &AppState, new: NewTask) {
             return offer_other_models(state, &new, id).await;
         }
         Err(error) => {
-            tracing::warn!(task = id, kind = error.kind(), "create refused");
+            // The reason is the API's own message (scrubbed of secrets).
+            tracing::warn!(task = id, chat_id, user_id, kind = error.kind(), reason = %error, "create refused");
             record_end(state, id, TaskState::Rejected, error.kind()).await;
             metrics::create_outcome(error.kind());
             return reply(texts::api_error(lang, id, &error)).await;
@@ -145,7 +153,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
                 tracing::error!(task = id, %error, "could not store the status message id");
             }
         }
-        Err(error) => tracing::warn!(task = id, %error, "could not send the status message"),
+        Err(error) => tracing::warn!(task = id, chat_id, %error, "could not send the status message"),
     }
 }
 

@@ -170,3 +170,16 @@ async fn handlers_still_running_after_the_turn_limit_let_the_next_updates_in() {
     harness.seen_eventually_within(&["1000:queued behind them"], TURN_LIMIT * 2).await;
     harness.release.add_permits(HANDLERS_AT_ONCE);
 }
+
+#[test]
+fn a_failed_update_is_logged_with_its_ids_and_command_name_only() {
+    let message = Msg::text(&Chat::group(-42), &User::new(7), "/video@SoraTestBot a secret prompt").build();
+    let update: Update =
+        serde_json::from_str(&serde_json::json!({"update_id": 99, "message": message}).to_string()).unwrap();
+    let context = UpdateContext::of(&update);
+    assert_eq!(context, UpdateContext { update_id: 99, chat_id: Some(-42), user_id: Some(7), kind: "/video".into() });
+    assert_eq!(command_name("/status 12"), Some("/status"));
+    assert_eq!(command_name("hello /video"), None);
+    assert_eq!(command_name(&format!("/{}", "x".repeat(40))), None);
+    assert_eq!(command_name("/ü"), None);
+}

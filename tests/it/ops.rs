@@ -1,6 +1,7 @@
 //! Running the bot: webhook and long polling, `/healthz`, `/metrics`, a
 //! graceful SIGTERM, and no secret anywhere over a whole mixed run.
 
+mod logs;
 mod secrets;
 mod shutdown;
 mod start;
