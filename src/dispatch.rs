@@ -8,7 +8,8 @@
 //!   chats held 25 MB of them for good. Here a chat has a queue only while it
 //!   has updates waiting, and the queue holds only those.
 //! - When one chat's queue was full it stopped handing out updates to every
-//!   chat. Here that chat's newest update is dropped and logged instead.
+//!   chat. Here that chat's newest update is dropped, logged and handed to
+//!   `on_overflow` (which tells the sender to send it again).
 //! - At most `HANDLERS_AT_ONCE` updates are handled at once (a slow one
 //!   stops counting after `TURN_LIMIT`), so a burst waits as small queued
 //!   updates rather than as half-run handlers.
@@ -36,9 +37,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::bot::HandlerError;
 
-/// Updates one chat may have waiting while its earlier one is handled. The
-/// gate in front already limits each user's commands; this bounds a busy group.
-const QUEUE_PER_CHAT: usize = 64;
+/// Updates one chat may have waiting while its earlier one is handled: a
+/// group's backlog after downtime (one getUpdates batch is 100) is a few
+/// hundred. Handlers never wait for Telegram, so a queue this long drains in
+/// seconds. The gate in front already limits each user's commands.
+const QUEUE_PER_CHAT: usize = 1024;
+/// Updates waiting over all chats: with `QUEUE_PER_CHAT` alone, many busy
+/// chats could hold a queue each. An update is a few KB at most.
+const WAITING_AT_MOST: usize = 16 * 1024;
 
 /// Updates handled at once, over all chats. Handlers do short database and
 /// Telegram work and hand anything slow (creates, album waits) to tasks of
@@ -59,25 +65,44 @@ pub struct Dispatch {
     deps: DependencyMap,
     /// The update kinds asked of Telegram when polling.
     allowed: Vec<AllowedUpdate>,
+    on_overflow: Arc<dyn Fn(&Update) + Send + Sync>,
 }
 
 /// One run's chats with updates waiting, and its handlers in flight.
 struct Chats {
     dispatch: Dispatch,
-    waiting: Mutex<HashMap<ChatId, VecDeque<Update>>>,
+    waiting: Mutex<Waiting>,
     running: TaskTracker,
     /// Handlers' turns, first come first served.
     turns: Semaphore,
 }
 
+#[derive(Default)]
+struct Waiting {
+    chats: HashMap<ChatId, VecDeque<Update>>,
+    /// Updates in all of `chats`' queues.
+    total: usize,
+}
+
 impl Dispatch {
     pub fn new(handler: UpdateHandler<HandlerError>, deps: DependencyMap) -> Self {
-        Dispatch { handler: Arc::new(handler), deps, allowed: crate::bot::HANDLED_UPDATES.to_vec() }
+        Dispatch {
+            handler: Arc::new(handler),
+            deps,
+            allowed: crate::bot::HANDLED_UPDATES.to_vec(),
+            on_overflow: Arc::new(|_| {}),
+        }
     }
 
     /// Asks Telegram for these update kinds instead of `HANDLED_UPDATES`.
     pub fn allowing(mut self, allowed: Vec<AllowedUpdate>) -> Self {
         self.allowed = allowed;
+        self
+    }
+
+    /// Called with each update dropped because too many were waiting.
+    pub fn on_overflow(mut self, answer: impl Fn(&Update) + Send + Sync + 'static) -> Self {
+        self.on_overflow = Arc::new(answer);
         self
     }
 
@@ -202,17 +227,21 @@ impl Chats {
             return;
         };
         let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match waiting.entry(chat) {
-            Entry::Occupied(queue) if queue.get().len() >= QUEUE_PER_CHAT => {
-                drop(waiting);
+        let full = waiting.total >= WAITING_AT_MOST;
+        let waiting = &mut *waiting;
+        match waiting.chats.entry(chat) {
+            Entry::Occupied(ref queue) if full || queue.get().len() >= QUEUE_PER_CHAT => {
                 tracing::warn!(chat_id = chat.0, update_id = update.id.0, "chat's update queue full; update dropped");
                 crate::metrics::dropped("update");
+                (self.dispatch.on_overflow)(&update);
             }
-            Entry::Occupied(mut queue) => queue.get_mut().push_back(update),
+            Entry::Occupied(mut queue) => {
+                queue.get_mut().push_back(update);
+                waiting.total += 1;
+            }
             Entry::Vacant(slot) => {
                 // The chat is now busy; its first update goes straight to its task.
                 slot.insert(VecDeque::new());
-                drop(waiting);
                 let chats = self.clone();
                 self.running.spawn(async move {
                     chats.handle(update).await;
@@ -227,10 +256,13 @@ impl Chats {
         loop {
             let next = {
                 let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                match waiting.get_mut(&chat).and_then(VecDeque::pop_front) {
-                    Some(update) => update,
+                match waiting.chats.get_mut(&chat).and_then(VecDeque::pop_front) {
+                    Some(update) => {
+                        waiting.total -= 1;
+                        update
+                    }
                     None => {
-                        waiting.remove(&chat);
+                        waiting.chats.remove(&chat);
                         return;
                     }
                 }

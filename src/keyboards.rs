@@ -73,6 +73,20 @@ impl Setting {
 }
 
 impl Press {
+    /// Whether acting on it makes a (paid) video: such presses count against
+    /// the command rate; menus, refreshes and stops do not.
+    pub fn makes_video(self) -> bool {
+        matches!(
+            self,
+            Press::Again(_)
+                | Press::Flip(_)
+                | Press::Pro(_)
+                | Press::Model { .. }
+                | Press::Duration { .. }
+                | Press::AsPrompt(_)
+        )
+    }
+
     pub fn data(self) -> String {
         match self {
             Press::Refresh(id) => format!("r:{id}"),

@@ -21,7 +21,7 @@ use sora_bot::{
     telegram::Telegram,
     updates,
     video_api::VideoApi,
-    watcher::{Watcher, WatcherConfig},
+    watcher::{QueryBudget, Watcher, WatcherConfig},
     webhook,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -107,7 +107,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     let listing = Arc::new(sora_bot::discovery::Listing::new());
     let models = Arc::new(Models::new(config.models.clone(), config.default_model, listing.clone()));
+    let queries = QueryBudget::new(config.video_api_queries_per_second, config.poll_interval);
     let state = Arc::new(AppState {
+        queries: queries.clone(),
         config: config.clone(),
         models: models.clone(),
         store: store.clone(),
@@ -153,7 +155,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
             exclusive: !store.is_shared(),
             catalog: config.models.clone(),
         },
-    );
+    )
+    .with_budget(queries);
     let watcher = tokio::spawn(watcher.run(shutdown.clone()));
     tokio::spawn(discovery::run(api, listing.clone(), discovery::LISTING_EVERY, shutdown.clone(), {
         let models = models.clone();
@@ -168,7 +171,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
     // The gate needs the bot's username to tell our commands from other bots'.
     let me = telegram.me().await.context("getMe")?;
-    let gate = Gate::new(config.clone(), telegram.clone(), me.username());
+    let gate = Gate::new(config.clone(), telegram.clone(), me.username(), me.id.0);
     let stopping = CancellationToken::new();
     tokio::spawn({
         let stopping = stopping.clone();
@@ -195,7 +198,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let server = tokio::spawn(http::serve(listener, app, max_connections, shutdown.clone().cancelled_owned()));
     let dispatch = Dispatch::new(bot::schema(), teloxide::dptree::deps![state, me, telegram.bot.clone()])
-        .allowing(bot::handled_updates(payments));
+        .allowing(bot::handled_updates(payments))
+        .on_overflow({
+            let gate = gate.clone();
+            move |update| gate.overflowed(update)
+        });
     match webhook {
         Some(updates) => updates::by_webhook(&dispatch, &gate, updates, stopping.cancelled()).await,
         None if !store.is_shared() => {

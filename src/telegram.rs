@@ -7,14 +7,17 @@
 //!   time. Throttle queues at most 30 requests for all chats together, so a
 //!   chat with hundreds of waiting messages would otherwise fill that queue and
 //!   every other chat would wait behind it.
-//! - Replies to commands go through a per-chat outbox: a handler that waited for
-//!   its reply would hold up its chat's whole queue of updates, and teloxide's
-//!   dispatcher stops taking updates for every chat once one chat's queue is full.
+//! - Handlers never wait for Telegram: replies, keyboards and edits go through a
+//!   per-chat outbox, and press answers are sent beside it. A handler that
+//!   waited for its send would hold its chat's turn for as long as the chat's
+//!   send budget is used up (minutes in a busy group), and every later update
+//!   of that chat (other members' `/video`) would wait behind it.
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
     future::Future,
     path::Path,
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -32,14 +35,15 @@ use teloxide::{
 };
 use tokio_util::task::TaskTracker;
 
-use crate::{config::Config, metrics};
+use crate::{config::Config, metrics, texts};
 
 mod turns;
 use turns::Turns;
 
-/// Answers waiting in one chat's outbox; past this, new ones are dropped (the
-/// per-user rate limit keeps a normal chat far below it).
-pub const OUTBOX_PER_CHAT: usize = 32;
+/// Sends waiting in one chat's outbox; past this, new ones are dropped. A
+/// chat's whole update backlog may each want an answer, so this matches the
+/// dispatcher's bound; a waiting send is a small future (its text and ids).
+pub const OUTBOX_PER_CHAT: usize = 512;
 
 #[derive(Clone)]
 pub struct Telegram {
@@ -55,20 +59,26 @@ pub struct Telegram {
     turns: Arc<Turns>,
 }
 
-/// Per-chat queues of replies, each drained in order by one sender task that
-/// exists only while its chat has something to send. A chat with a sender
-/// always has an entry (possibly empty); the entry goes when the sender ends,
-/// both under the lock, so a reply is never left without a sender.
+/// Per-chat, per-lane queues of Telegram calls, each drained in order by one
+/// sender task that exists only while its lane has something to send. A lane
+/// with a sender always has an entry (possibly empty); the entry goes when the
+/// sender ends, both under the lock, so a call is never left without a sender.
 #[derive(Default)]
 struct Outbox {
-    chats: Mutex<HashMap<i64, VecDeque<QueuedReply>>>,
+    chats: Mutex<HashMap<(i64, Lane), VecDeque<Queued>>>,
     senders: TaskTracker,
 }
 
-struct QueuedReply {
-    reply_to: i32,
-    text: String,
+/// New messages wait for the chat's send budget; edits are not counted by it
+/// (see `edit`), so a menu redrawn under a press does not wait behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Sends,
+    Edits,
 }
+
+/// One queued call, run by its lane's sender; it logs its own failure.
+type Queued = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Evaluates `$call` with `$bot` bound to the throttled bot when there is one.
 /// `Bot` and `Throttle<Bot>` are two types; teloxide's `ErasedRequester` would
@@ -107,39 +117,113 @@ impl Telegram {
     /// at once; replies to one chat go out in the order they were queued.
     /// A failed send is logged. Dropped (and logged) if the outbox is full.
     pub fn queue_reply(&self, chat_id: i64, reply_to: i32, text: impl Into<String>) {
-        let reply = QueuedReply { reply_to, text: text.into() };
+        let (telegram, text) = (self.clone(), text.into());
+        self.queue(chat_id, Lane::Sends, async move {
+            if let Err(error) = telegram.reply(chat_id, reply_to, &text).await {
+                tracing::warn!(chat_id, %error, "could not send an answer");
+            }
+        });
+    }
+
+    /// `queue_reply` with buttons; `then` gets the sent message's id (to record
+    /// a question, say) and runs in the outbox too.
+    pub fn queue_reply_with_keyboard<F, Fut>(
+        &self,
+        chat_id: i64,
+        reply_to: i32,
+        text: impl Into<String>,
+        markup: impl Into<ReplyMarkup>,
+        then: F,
+    ) where
+        F: FnOnce(MessageId) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (telegram, text, markup) = (self.clone(), text.into(), markup.into());
+        self.queue(chat_id, Lane::Sends, async move {
+            match telegram.reply_with_keyboard(chat_id, reply_to, &text, markup).await {
+                Ok(sent) => then(sent).await,
+                Err(error) => tracing::warn!(chat_id, %error, "could not send an answer with buttons"),
+            }
+        });
+    }
+
+    /// Queues an edit of a message's text and buttons (`None`: no buttons).
+    pub fn queue_edit(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: impl Into<String>,
+        markup: Option<InlineKeyboardMarkup>,
+    ) {
+        let (telegram, text) = (self.clone(), text.into());
+        self.queue(chat_id, Lane::Edits, async move {
+            if let Err(error) = telegram.edit_with_keyboard(chat_id, message_id, &text, markup).await {
+                tracing::info!(chat_id, message_id, %error, "could not edit a message");
+            }
+        });
+    }
+
+    /// Queues a change of a message's buttons only.
+    pub fn queue_edit_keyboard(&self, chat_id: i64, message_id: i32, markup: InlineKeyboardMarkup) {
+        let telegram = self.clone();
+        self.queue(chat_id, Lane::Edits, async move {
+            if let Err(error) = telegram.edit_keyboard(chat_id, message_id, markup).await {
+                tracing::info!(chat_id, message_id, %error, "could not change a message's buttons");
+            }
+        });
+    }
+
+    /// Queues any call into `chat_id`'s `lane`; calls of one lane run in order.
+    /// Dropped (and logged) if the lane is full.
+    pub fn queue(&self, chat_id: i64, lane: Lane, call: impl Future<Output = ()> + Send + 'static) {
+        let call: Queued = Box::pin(call);
         let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match chats.entry(chat_id) {
+        match chats.entry((chat_id, lane)) {
             Entry::Occupied(queue) if queue.get().len() >= OUTBOX_PER_CHAT => {
                 drop(chats);
-                tracing::warn!(chat_id, "outbox full; an answer was dropped");
+                tracing::warn!(chat_id, ?lane, "outbox full; an answer was dropped");
                 metrics::dropped("answer");
             }
-            Entry::Occupied(mut queue) => queue.get_mut().push_back(reply),
+            Entry::Occupied(mut queue) => queue.get_mut().push_back(call),
             Entry::Vacant(slot) => {
-                slot.insert(VecDeque::from([reply]));
+                slot.insert(VecDeque::from([call]));
                 let telegram = self.clone();
-                self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id).await });
+                self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id, lane).await });
             }
         }
     }
 
-    async fn send_outbox(&self, chat_id: i64) {
+    async fn send_outbox(&self, chat_id: i64, lane: Lane) {
         loop {
             let next = {
                 let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                match chats.get_mut(&chat_id).and_then(VecDeque::pop_front) {
-                    Some(reply) => reply,
+                match chats.get_mut(&(chat_id, lane)).and_then(VecDeque::pop_front) {
+                    Some(call) => call,
                     None => {
-                        chats.remove(&chat_id);
+                        chats.remove(&(chat_id, lane));
                         return;
                     }
                 }
             };
-            if let Err(error) = self.reply(chat_id, next.reply_to, &next.text).await {
-                tracing::warn!(chat_id, %error, "could not send an answer");
-            }
+            next.await;
         }
+    }
+
+    /// Answers a press beside the outbox: Telegram shows a spinner until then,
+    /// and the answer is not counted against the chat's send budget.
+    pub fn queue_press_answer(&self, callback_id: &str, notice: Option<String>) {
+        let (telegram, callback_id) = (self.clone(), callback_id.to_owned());
+        self.outbox.senders.spawn(async move {
+            if let Err(error) = telegram.answer_press(&callback_id, notice.as_deref()).await {
+                tracing::info!(%error, "press not answered");
+            }
+        });
+    }
+
+    /// Runs `call` beside the outbox (shutdown still waits for it): Telegram
+    /// calls whose answer decides what to do next, such as `getChatMember`.
+    pub fn spawn(&self, call: impl Future<Output = ()> + Send + 'static) {
+        self.outbox.senders.spawn(call);
     }
 
     /// At shutdown: waits up to `limit` for every outbox to be sent.
@@ -157,6 +241,7 @@ impl Telegram {
 
     /// Plain-text reply to `reply_to` (still sent if that message was deleted).
     pub async fn reply(&self, chat_id: i64, reply_to: i32, text: &str) -> Result<MessageId, RequestError> {
+        let text = &texts::cut(text, texts::MESSAGE_LIMIT);
         let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot.send_message(ChatId(chat_id), text).reply_parameters(reply_to_command(reply_to)).await)
         });
@@ -187,6 +272,7 @@ impl Telegram {
         markup: impl Into<ReplyMarkup>,
     ) -> Result<MessageId, RequestError> {
         let markup = markup.into();
+        let text = &texts::cut(text, texts::MESSAGE_LIMIT);
         let send = with_retry("sendMessage", || async {
             sending!(self, bot => bot
                 .send_message(ChatId(chat_id), text)
@@ -207,6 +293,7 @@ impl Telegram {
         text: &str,
         markup: Option<InlineKeyboardMarkup>,
     ) -> Result<(), RequestError> {
+        let text = &texts::cut(text, texts::MESSAGE_LIMIT);
         let result = with_retry("editMessageText", || {
             let edit = self.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text);
             match markup.clone() {
@@ -266,6 +353,8 @@ impl Telegram {
         caption: &str,
         buttons: &InlineKeyboardMarkup,
     ) -> Result<Message, RequestError> {
+        // Over the limit, Telegram refuses the whole video.
+        let caption = &texts::cut(caption, texts::CAPTION_LIMIT);
         let send = with_retry("sendVideo", || async {
             sending!(self, bot => bot
                 .send_video(ChatId(chat_id), InputFile::url(url.clone()))
@@ -287,6 +376,7 @@ impl Telegram {
         caption: &str,
         buttons: &InlineKeyboardMarkup,
     ) -> Result<Message, RequestError> {
+        let caption = &texts::cut(caption, texts::CAPTION_LIMIT);
         with_retry("sendVideo", || {
             self.files
                 .send_video(ChatId(chat_id), InputFile::file(path.to_owned()))

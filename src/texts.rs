@@ -22,21 +22,42 @@ pub use payments::*;
 mod admin;
 pub use admin::*;
 
-/// Telegram's limits: 4096 characters per message, 1024 per caption; longer ones are refused.
+/// Telegram's limits: 4096 characters per message, 1024 per caption, counted
+/// in UTF-16 code units (an emoji is two); longer ones are refused.
 pub const MESSAGE_LIMIT: usize = 4096;
 pub const CAPTION_LIMIT: usize = 1024;
 
-/// Cuts to at most `max` characters, marking the cut with `…`.
+/// Length as Telegram counts it: UTF-16 code units.
+pub fn telegram_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Cuts to at most `max` UTF-16 code units (Telegram's count), marking the
+/// cut with `…`; never splits a character.
 pub fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    if telegram_len(text) <= max {
         return text.to_owned();
     }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    let room = max.saturating_sub('…'.len_utf16());
+    let mut used = 0;
+    let mut out: String = text
+        .chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used <= room
+        })
+        .collect();
     out.push('…');
     out
 }
 
 const FORM: &str = "/video [options] <prompt>";
+const FORM_ZH: &str = "/video [选项] <描述>";
+
+/// The command's form, in the reader's words.
+fn form(lang: Lang) -> &'static str {
+    lang.pick(FORM, FORM_ZH)
+}
 
 pub fn help(lang: Lang) -> String {
     match lang {
@@ -59,7 +80,7 @@ pub fn help(lang: Lang) -> String {
         ),
         Lang::Zh => format!(
             "🎬 我可以把文字（和照片）变成 AI 视频。\n\n\
-             {FORM}\n\n\
+             {FORM_ZH}\n\n\
              示例：\n\
              /video 日落时冲浪的猫\n\
              /video --landscape --d 10 院子里的两只哈士奇\n\
@@ -152,7 +173,7 @@ pub fn parse_error(lang: Lang, error: &ParseError) -> String {
         "Example: /video --landscape d=10 a cat surfing at sunset",
         "示例：/video --landscape d=10 日落时冲浪的猫",
     );
-    format!("⚠️ {what}\n\n{FORM}\n{example}")
+    format!("⚠️ {what}\n\n{}\n{example}", form(lang))
 }
 
 fn join_durations(durations: &[u32], sep: &str) -> String {
@@ -177,6 +198,15 @@ pub fn slow_down(lang: Lang) -> String {
     lang.pick(
         "⏳ Too many commands: please wait a minute. Commands sent meanwhile are ignored.",
         "⏳ 命令太多：请等一分钟。期间发送的命令会被忽略。",
+    )
+    .to_owned()
+}
+
+/// A command dropped because its chat had too many updates waiting.
+pub fn too_busy(lang: Lang) -> String {
+    lang.pick(
+        "⏳ Too busy right now: this command was not handled. Please send it again in a minute.",
+        "⏳ 现在太忙：这条命令没有被处理。请过一分钟再发送一次。",
     )
     .to_owned()
 }

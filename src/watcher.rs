@@ -18,8 +18,8 @@ use std::{
 
 use tokio_util::task::TaskTracker;
 
+use decide::{Budget, NoVideoCounts, lease_ttl, millis, tick_every};
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
-use decide::{NoVideoCounts, lease_ttl, millis};
 use rounds::Rounds;
 
 use crate::{
@@ -46,6 +46,33 @@ pub struct WatcherConfig {
     pub exclusive: bool,
     /// What the buttons under a delivered video may offer.
     pub catalog: crate::models::Catalog,
+}
+
+/// The video API query rate of this process (`VIDEO_API_QUERIES_PER_SECOND`),
+/// shared by the watcher's polls and the Refresh button, so presses cannot
+/// push the queries past it.
+#[derive(Clone)]
+pub struct QueryBudget(Arc<Mutex<Budget>>);
+
+impl QueryBudget {
+    pub fn new(queries_per_second: u32, poll_interval: Duration) -> Self {
+        let budget = Budget::new(queries_per_second.max(1), tick_every(poll_interval), std::time::Instant::now());
+        QueryBudget(Arc::new(Mutex::new(budget)))
+    }
+
+    /// Takes one query if the rate allows it now.
+    pub fn try_take(&self) -> bool {
+        let mut budget = self.lock();
+        let ok = budget.available(std::time::Instant::now()) >= 1;
+        if ok {
+            budget.spend(1);
+        }
+        ok
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Budget> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 pub struct Watcher {
@@ -75,6 +102,12 @@ struct Inner {
 }
 
 impl Watcher {
+    /// Polls within `budget`, shared with whoever else queries the video API.
+    pub fn with_budget(mut self, budget: QueryBudget) -> Self {
+        self.rounds.budget = budget;
+        self
+    }
+
     pub fn new(store: Store, api: VideoApi, telegram: Telegram, http: GuardedClient, config: WatcherConfig) -> Self {
         let started_at = now_ms();
         let rounds = Rounds::new(&config);

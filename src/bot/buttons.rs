@@ -1,7 +1,10 @@
 //! Button presses (callback queries) and the buttons offered under mistakes.
 //!
-//! Every press is answered at once (Telegram shows a spinner until then) and
-//! re-checked against the stored row it names: who pressed, in which chat.
+//! Every press is answered at once (Telegram shows a spinner until then),
+//! without waiting for the answer to go out, and re-checked against the
+//! message it came from (its data must be one of that message's buttons) and
+//! the stored row it names: who pressed, in which chat. A mistake's fix
+//! buttons are their asker's and act once.
 //! A re-request press becomes the presser's own request through the same
 //! submission path, access rules and cost guards as a typed `/video`.
 //!
@@ -10,13 +13,22 @@
 //! keeps one Telegram update from becoming two paid tasks. So a re-request
 //! press first posts a short "requested by" message under the pressed one
 //! and uses that new message as the command: its id is unique in the chat,
-//! real (replies thread under it), and it says in a group who asked. The
+//! real (replies thread under it), and it says in a group who asked. The post
+//! waits in the chat's outbox for the chat's send budget, and the request is
+//! submitted from there, so the chat's next updates do not wait for it. The
 //! press itself is recorded by its callback id before anything is posted,
 //! so the same update delivered twice does nothing the second time.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex},
+    time::{Duration, Instant},
+};
 
-use teloxide::prelude::*;
+use teloxide::{
+    prelude::*,
+    types::{InlineKeyboardButtonKind, InlineKeyboardMarkup, MaybeInaccessibleMessage},
+};
 
 use super::{
     AppState, HandlerResult,
@@ -29,6 +41,7 @@ use crate::{
     keyboards::{self, Press},
     store::{Refusal, now_ms},
     task::{Task, TaskState},
+    telegram::Lane,
     texts::{self, Lang},
     video_api::TaskPhase,
 };
@@ -67,6 +80,13 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
     let (Some(press), Some(message)) = (press, query.message.as_ref()) else {
         return notice(&state, &query.id.0, Some(texts::press_gone(lang))).await;
     };
+    // A client may send any data with a press: only a button the pressed
+    // message really carries may act (not, say, task 3's Refresh redrawing
+    // task 4's status message).
+    if !carries_button(message, query.data.as_deref().unwrap_or_default()) {
+        tracing::info!(chat_id = message.chat().id.0, "press data not among the message's buttons; refused");
+        return notice(&state, &query.id.0, Some(texts::press_gone(lang))).await;
+    }
     let pressed = Pressed {
         callback_id: query.id.0.clone(),
         chat_id: message.chat().id.0,
@@ -99,7 +119,7 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
         Press::Duration { pending, seconds } => fix(state, &pressed, pending, Some(seconds)).await,
         Press::AsPrompt(pending) => fix(state, &pressed, pending, None).await,
         Press::Setting(setting) => {
-            settings::change(&state, &pressed.sender(pressed.message_id), &pressed.callback_id, setting).await
+            settings::change(&state, pressed.sender(pressed.message_id), &pressed.callback_id, setting).await
         }
         Press::Buy(pack) => {
             let buyer = payments::Buyer {
@@ -115,12 +135,22 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
     }
 }
 
-/// Answers the press; a failed answer only leaves the spinner a little longer.
+fn carries_button(message: &MaybeInaccessibleMessage, data: &str) -> bool {
+    let MaybeInaccessibleMessage::Regular(message) = message else { return false };
+    message.reply_markup().is_some_and(|markup| {
+        markup
+            .inline_keyboard
+            .iter()
+            .flatten()
+            .any(|button| matches!(&button.kind, InlineKeyboardButtonKind::CallbackData(own) if own == data))
+    })
+}
+
+/// Answers the press without waiting for Telegram; a failed answer only
+/// leaves the spinner a little longer.
 pub(super) async fn notice(state: &AppState, callback_id: &str, text: Option<&str>) -> HandlerResult {
     let text = text.map(|text| texts::cut(text, NOTICE_LIMIT));
-    if let Err(error) = state.telegram.answer_press(callback_id, text.as_deref()).await {
-        tracing::info!(%error, "press not answered");
-    }
+    state.telegram.queue_press_answer(callback_id, text);
     Ok(())
 }
 
@@ -138,7 +168,9 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
     // an edit for nothing new, and quick edits of one message draw 429s.
     let fresh = is_status_message
         && task.shown_at.is_some_and(|at| now_ms().saturating_sub(at) < REFRESH_GAP.as_millis() as i64);
-    if task.state == TaskState::Running && fresh {
+    // Many members pressing one task's Refresh make one query every
+    // REFRESH_GAP, and none beyond the video API query rate the watcher uses too.
+    if task.state == TaskState::Running && (fresh || !may_query(task.id, Instant::now()) || !state.queries.try_take()) {
         return notice(&state, &pressed.callback_id, Some(texts::press_up_to_date(pressed.lang))).await;
     }
     let ended = !task.state.is_open();
@@ -152,6 +184,24 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
         }
     });
     Ok(())
+}
+
+/// When each task was last queried for a Refresh press.
+static REFRESHED: LazyLock<Mutex<HashMap<i64, Instant>>> = LazyLock::new(Mutex::default);
+/// Tasks remembered in `REFRESHED`; past this, those outside `REFRESH_GAP` are forgotten.
+const REFRESHED_REMEMBERED: usize = 10_000;
+
+/// Whether a Refresh of `task` may query now (none did within `REFRESH_GAP`); records it.
+fn may_query(task: i64, now: Instant) -> bool {
+    let mut refreshed = REFRESHED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if refreshed.get(&task).is_some_and(|at| now.saturating_duration_since(*at) < REFRESH_GAP) {
+        return false;
+    }
+    if refreshed.len() >= REFRESHED_REMEMBERED {
+        refreshed.retain(|_, at| now.saturating_duration_since(*at) < REFRESH_GAP);
+    }
+    refreshed.insert(task, now);
+    true
 }
 
 /// Queries a running task, records its progress, and shows the task as now
@@ -199,7 +249,7 @@ async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
             && let Some(stopped) = state.store.task(task.id).await?
         {
             let text = texts::task_status(task.lang, &stopped);
-            state.telegram.edit_with_keyboard(pressed.chat_id, pressed.message_id, &text, None).await?;
+            state.telegram.queue_edit(pressed.chat_id, pressed.message_id, text, None);
         }
         texts::press_stopped(pressed.lang)
     } else {
@@ -218,9 +268,7 @@ pub(super) async fn stop_task(state: &AppState, task: &Task) -> Result<bool, cra
     }
     if let (Some(message_id), Some(cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
         let text = texts::task_status(task.lang, &cancelled);
-        if let Err(error) = state.telegram.edit_with_keyboard(task.chat_id, message_id, &text, None).await {
-            tracing::warn!(task = task.id, %error, "could not edit the status message");
-        }
+        state.telegram.queue_edit(task.chat_id, message_id, text, None);
     }
     Ok(true)
 }
@@ -281,7 +329,7 @@ async fn model_menu(state: &AppState, pressed: &Pressed, press: Press, id: i64) 
         }
         _ => keyboards::video(pressed.lang, &task, models.catalog()),
     };
-    state.telegram.edit_keyboard(pressed.chat_id, pressed.message_id, markup).await?;
+    state.telegram.queue_edit_keyboard(pressed.chat_id, pressed.message_id, markup);
     Ok(())
 }
 
@@ -291,6 +339,14 @@ async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Opt
     let Some(pending) = pending else {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
+    if pending.user_id != pressed.user_id {
+        return notice(&state, &pressed.callback_id, Some(texts::press_not_your_question(pressed.lang))).await;
+    }
+    if !state.store.take_pending_request(pending.id, pressed.user_id).await? {
+        return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
+    }
+    // Acted on once: its buttons go, so nobody presses them again.
+    state.telegram.queue_edit_keyboard(pressed.chat_id, pressed.message_id, InlineKeyboardMarkup::default());
     let defaults = settings::defaults(&state, pressed.chat_id).await;
     let (label, request) = match seconds {
         Some(seconds) => (
@@ -326,8 +382,22 @@ async fn submit_press(
     }
     notice(&state, &pressed.callback_id, Some(texts::press_working(pressed.lang))).await?;
     let text = texts::press_request(pressed.lang, &pressed.name, label, &request.prompt);
-    let command = state.telegram.reply(pressed.chat_id, pressed.message_id, &text).await?;
-    start_submission(&pressed.sender(command.0), request, images, state).await
+    // The post waits for the chat's send budget; the chat's next updates do not.
+    let (chat_id, reply_to) = (pressed.chat_id, pressed.message_id);
+    let presser = pressed.sender(pressed.message_id);
+    let telegram = state.telegram.clone();
+    let outbox = telegram.clone();
+    outbox.queue(chat_id, Lane::Sends, async move {
+        let command = match telegram.reply(chat_id, reply_to, &text).await {
+            Ok(command) => command,
+            Err(error) => return tracing::warn!(chat_id, %error, "could not post a press's request; not submitted"),
+        };
+        let sender = Sender { message_id: command.0, ..presser };
+        if let Err(error) = start_submission(&sender, request, images, state).await {
+            tracing::warn!(chat_id, %error, "could not submit a press's request");
+        }
+    });
+    Ok(())
 }
 
 async fn refused_now(
@@ -356,7 +426,7 @@ pub(super) async fn refuse_with_fix(
         ParseError::BadDuration { offered, .. } if !offered.is_empty() => Some(offered),
         ParseError::UnknownOption(_) => None,
         _ => {
-            state.telegram.reply(sender.chat_id, sender.message_id, &text).await?;
+            state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
             return Ok(());
         }
     };
@@ -365,6 +435,6 @@ pub(super) async fn refuse_with_fix(
         Some(durations) => keyboards::durations(sender.lang, pending, durations),
         None => keyboards::as_prompt(sender.lang, pending),
     };
-    state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, markup).await?;
+    state.telegram.queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, markup, |_| async {});
     Ok(())
 }

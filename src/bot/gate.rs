@@ -4,14 +4,17 @@
 //! teloxide's dispatcher hands each chat's updates to that chat's worker through
 //! a bounded queue, and when one chat's queue is full it waits, which holds up
 //! every other chat. So what must not be handled is dropped here, before any
-//! queue: commands and button presses over the user's rate limit, everything
-//! strangers send except `/start`, `/help` and one refused command a minute. Handlers then do only
-//! their database work and leave answers to the outbox (`Telegram::queue_reply`),
-//! so every chat's queue drains quickly.
+//! queue: commands (guided answers included) and video-making presses over the
+//! user's rate limit, a press repeated within seconds, everything strangers
+//! send except `/start`, `/help` and one refused command a minute. A dropped
+//! press is still answered, so its spinner stops. Handlers then do only their
+//! database work and leave answers to the outbox (`Telegram::queue_reply`), so
+//! every chat's queue drains quickly.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use futures_util::{StreamExt, future, stream::BoxStream};
@@ -24,6 +27,7 @@ use teloxide::{
 use super::command_of;
 use crate::{
     config::Config,
+    keyboards::Press,
     metrics,
     rate_limit::{RateLimiter, Verdict},
     telegram::Telegram,
@@ -35,8 +39,30 @@ pub struct Gate {
     telegram: Telegram,
     /// The bot's username: `/video@OtherBot` is not ours and costs nothing.
     username: String,
+    /// The bot's user id: answers to its guided questions are requests.
+    bot_id: u64,
     limiter: Mutex<RateLimiter>,
+    /// When each recent press was last seen, and its callback id, by who
+    /// pressed what where.
+    presses: Mutex<HashMap<PressKey, (Instant, String)>>,
 }
+
+/// Presser, chat, message and button data.
+type PressKey = (i64, i64, i32, String);
+
+enum Repeat {
+    No,
+    /// Another press of the same button.
+    Yes,
+    /// The same press (callback id) delivered again.
+    SameUpdate,
+}
+
+/// The same button pressed again by the same person within this is a
+/// repeat (a double tap, an impatient finger): answered, not acted on.
+pub const REPEAT_WITHIN: Duration = Duration::from_secs(5);
+/// Presses remembered for `REPEAT_WITHIN`; past this, older ones are forgotten first.
+const PRESSES_REMEMBERED: usize = 10_000;
 
 /// What the gate does with an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +75,37 @@ enum Admission {
 }
 
 impl Gate {
-    pub fn new(config: Arc<Config>, telegram: Telegram, username: &str) -> Arc<Gate> {
+    pub fn new(config: Arc<Config>, telegram: Telegram, username: &str, bot_id: u64) -> Arc<Gate> {
         let limiter = Mutex::new(RateLimiter::new(config.commands_per_minute));
-        Arc::new(Gate { config, telegram, username: username.to_owned(), limiter })
+        let presses = Mutex::default();
+        Arc::new(Gate { config, telegram, username: username.to_owned(), bot_id, limiter, presses })
+    }
+
+    /// An update the dispatcher had no room for: a command is told to come
+    /// again, a press is answered; anything else only counted.
+    pub fn overflowed(&self, update: &Update) {
+        match &update.kind {
+            UpdateKind::Message(message) if self.is_request(message) => {
+                let lang = Lang::from_code(message.from.as_ref().and_then(|user| user.language_code.as_deref()));
+                self.telegram.queue_reply(message.chat.id.0, message.id.0, texts::too_busy(lang));
+            }
+            UpdateKind::CallbackQuery(press) => {
+                let lang = Lang::from_code(press.from.language_code.as_deref());
+                self.telegram.queue_press_answer(&press.id.0, Some(texts::press_busy(lang).to_owned()));
+            }
+            _ => {}
+        }
+    }
+
+    /// A command for us, or an answer to our guided question.
+    fn is_request(&self, message: &Message) -> bool {
+        command_of(message, &self.username, self.config.payments.is_some()).is_some() || self.is_guided_answer(message)
+    }
+
+    /// An answer to a guided question that can become a request: an album's
+    /// uncaptioned photos are only its attachments.
+    fn is_guided_answer(&self, message: &Message) -> bool {
+        message.text().or(message.caption()).is_some() && super::guided::answers_question(message, self.bot_id)
     }
 
     /// Whether `update` may go on to the dispatcher; answers the slow-down notice itself.
@@ -83,21 +137,68 @@ impl Gate {
         }
     }
 
-    /// A button press counts like a command; over the limit it is dropped
-    /// silently (there is no message of the user's to answer).
+    /// A press that makes a video counts like a command; one that only moves
+    /// through a menu (or refreshes, stops) does not. A repeat of the same
+    /// press within `REPEAT_WITHIN` is dropped. A dropped press is answered
+    /// here, so its spinner stops at once.
     fn admit_press(&self, press: &CallbackQuery, now: Instant) -> bool {
+        let lang = Lang::from_code(press.from.language_code.as_deref());
+        match self.press_admission(press, now) {
+            Admission::Pass => true,
+            Admission::SlowDown => {
+                metrics::dropped("press");
+                self.telegram.queue_press_answer(&press.id.0, Some(texts::press_slow_down(lang).to_owned()));
+                false
+            }
+            // The same update delivered again: the first one's answer is its answer.
+            Admission::Drop("same_press") => false,
+            Admission::Drop(what) => {
+                metrics::dropped(what);
+                self.telegram.queue_press_answer(&press.id.0, Some(texts::press_repeated(lang).to_owned()));
+                false
+            }
+        }
+    }
+
+    fn press_admission(&self, press: &CallbackQuery, now: Instant) -> Admission {
         let user_id = press.from.id.0 as i64;
+        let data = press.data.clone().unwrap_or_default();
+        if let Some(message) = &press.message {
+            let key = (user_id, message.chat().id.0, message.id().0, data.clone());
+            match self.repeated(key, &press.id.0, now) {
+                Repeat::No => {}
+                Repeat::SameUpdate => return Admission::Drop("same_press"),
+                Repeat::Yes => return Admission::Drop("repeated_press"),
+            }
+        }
         let access = &self.config.access;
-        if access.is_admin(user_id) {
-            return true;
+        let makes_video = Press::parse(&data).is_some_and(Press::makes_video);
+        if access.is_admin(user_id) || !makes_video {
+            return Admission::Pass;
         }
         let member = press.message.as_ref().is_some_and(|message| access.may_create(user_id, message.chat().id.0));
-        let verdict =
-            self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now);
-        if verdict != Verdict::Pass {
-            metrics::dropped("press");
+        match self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).command(user_id, member, now) {
+            Verdict::Pass => Admission::Pass,
+            Verdict::Notify | Verdict::Drop => Admission::SlowDown,
         }
-        verdict == Verdict::Pass
+    }
+
+    /// Whether this press was seen within `REPEAT_WITHIN`; remembers it if not.
+    fn repeated(&self, key: PressKey, callback_id: &str, now: Instant) -> Repeat {
+        let mut presses = self.presses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((at, id)) = presses.get(&key)
+            && now.saturating_duration_since(*at) < REPEAT_WITHIN
+        {
+            return if id == callback_id { Repeat::SameUpdate } else { Repeat::Yes };
+        }
+        if presses.len() >= PRESSES_REMEMBERED {
+            presses.retain(|_, (at, _)| now.saturating_duration_since(*at) < REPEAT_WITHIN);
+            if presses.len() >= PRESSES_REMEMBERED {
+                presses.clear();
+            }
+        }
+        presses.insert(key, (now, callback_id.to_owned()));
+        Repeat::No
     }
 
     fn admission(&self, message: &Message, now: Instant) -> Admission {
@@ -111,15 +212,17 @@ impl Gate {
             return Admission::Pass;
         }
         let member = access.may_create(user_id, message.chat.id.0);
-        let Some(command) = command_of(message, &self.username, self.config.payments.is_some()) else {
-            // Album photos and chatter: only members' can matter.
+        let command = command_of(message, &self.username, self.config.payments.is_some());
+        if command.is_none() && (!member || !self.is_guided_answer(message)) {
+            // Album photos and chatter: only members' can matter. A guided
+            // answer is a request, counted below.
             return if member { Admission::Pass } else { Admission::Drop("stranger") };
-        };
+        }
         if access.is_admin(user_id) {
             return Admission::Pass;
         }
         let mut limiter = self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !member && !command.is_public() {
+        if !member && !command.as_ref().is_some_and(|command| command.is_public()) {
             // Refused anyway; the handler's "not allowed" answer at most once a minute.
             return if limiter.notice(user_id, member, now) { Admission::Pass } else { Admission::Drop("stranger") };
         }
@@ -177,8 +280,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use serde_json::json;
 
     use super::*;
@@ -202,7 +303,7 @@ mod tests {
             Config::from_lookup(|name| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()))
                 .unwrap();
         let telegram = Telegram::new(&config);
-        Gate::new(Arc::new(config), telegram, "SoraTestBot")
+        Gate::new(Arc::new(config), telegram, "SoraTestBot", 99)
     }
 
     fn message(user_id: i64, text: &str) -> Message {
@@ -255,17 +356,46 @@ mod tests {
         assert_eq!(help[BURST as usize], Admission::Drop("command"));
     }
 
-    #[test]
-    fn button_presses_count_like_commands() {
+    fn press(data: &str, message_id: i32) -> CallbackQuery {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string();
+        serde_json::from_value(json!({
+            "id": id, "chat_instance": "c", "data": data,
+            "from": {"id": MEMBER, "is_bot": false, "first_name": "U"},
+            "message": {"message_id": message_id, "date": 0, "text": "t",
+                "chat": {"id": -5, "type": "group", "title": "G"}},
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn video_presses_count_like_commands_menu_presses_do_not() {
         let gate = gate(20);
         let now = Instant::now();
-        let press: CallbackQuery = serde_json::from_value(json!({
-            "id": "1", "chat_instance": "c", "data": "x",
-            "from": {"id": MEMBER, "is_bot": false, "first_name": "U"},
-        }))
-        .unwrap();
-        let passed = (0..20).filter(|_| gate.admit_press(&press, now)).count();
+        // Different messages, so none is a repeat.
+        let passed = (0..20).filter(|i| gate.admit_press(&press("a:1", *i), now)).count();
         assert_eq!(passed, BURST as usize);
+        let menus = (100..120).filter(|i| gate.admit_press(&press("m:1", *i), now)).count();
+        assert_eq!(menus, 20, "moving through a menu is not a command");
+        // The presses used up the burst (and the notice): a command now is over the limit.
+        assert_eq!(admissions(&gate, MEMBER, "/video a cat", 1, now), [Admission::Drop("command")]);
+    }
+
+    #[test]
+    fn the_same_press_within_five_seconds_is_a_repeat() {
+        let gate = gate(0);
+        let now = Instant::now();
+        assert_eq!(gate.press_admission(&press("r:1", 1), now), Admission::Pass);
+        assert_eq!(
+            gate.press_admission(&press("r:1", 1), now + Duration::from_secs(4)),
+            Admission::Drop("repeated_press")
+        );
+        assert_eq!(gate.press_admission(&press("s:1", 1), now), Admission::Pass, "another button");
+        assert_eq!(gate.press_admission(&press("r:1", 2), now), Admission::Pass, "another message");
+        assert_eq!(gate.press_admission(&press("r:1", 1), now + REPEAT_WITHIN), Admission::Pass);
+        let twice = press("r:9", 1);
+        assert_eq!(gate.press_admission(&twice, now), Admission::Pass);
+        assert_eq!(gate.press_admission(&twice, now), Admission::Drop("same_press"), "one update delivered twice");
     }
 
     #[test]

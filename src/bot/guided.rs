@@ -1,6 +1,10 @@
 //! Guided `/video`: a bare `/video` asks for the prompt with a ForceReply
 //! (the phone opens the keyboard as a reply to the question); the answer,
-//! text or a photo with a caption, is the prompt with the chat's defaults.
+//! text or a photo (or an album) with a caption, is the prompt with the
+//! chat's defaults.
+//!
+//! The question is stored with who asked: in a group anyone can reply to it,
+//! and only the asker's first answer may become a (paid) request.
 
 use std::sync::Arc;
 
@@ -8,7 +12,8 @@ use teloxide::types::{ForceReply, Me, Message};
 
 use super::{
     AppState, HandlerResult,
-    handlers::{Sender, start_submission},
+    albums::AlbumCommand,
+    handlers::{Sender, collect_album_message, queue_reply, start_submission},
     photos, settings,
 };
 use crate::{
@@ -18,35 +23,71 @@ use crate::{
 
 /// Asks what the video should show. In a group the ForceReply is selective:
 /// it opens the keyboard of the person who asked only.
-pub(super) async fn ask(state: &AppState, sender: &Sender) -> HandlerResult {
+pub(super) async fn ask(state: &Arc<AppState>, sender: &Sender) -> HandlerResult {
     let markup = ForceReply::new()
         .selective()
         .input_field_placeholder(Some(texts::ask_prompt_placeholder(sender.lang).to_owned()));
-    state
-        .telegram
-        .reply_with_keyboard(sender.chat_id, sender.message_id, &texts::ask_prompt(sender.lang), markup)
-        .await?;
+    let (chat_id, user_id, store) = (sender.chat_id, sender.user_id, state.store.clone());
+    let text = texts::ask_prompt(sender.lang);
+    state.telegram.queue_reply_with_keyboard(chat_id, sender.message_id, text, markup, move |asked| async move {
+        if let Err(error) = store.add_question(chat_id, asked.0, user_id).await {
+            tracing::warn!(chat_id, %error, "could not store a guided question; its answer will be refused");
+        }
+    });
     Ok(())
 }
 
-/// A reply to our question (recognised by its opening, so it works after a
-/// restart and on any replica without storing the question).
+/// A reply to one of our questions (recognised by its opening, so a reply to
+/// an old question is still told what happened).
 pub(super) fn is_answer(message: Message, me: Me) -> bool {
+    answers_question(&message, me.id.0)
+}
+
+/// Whether `message` replies to a guided question of the bot `bot_id`.
+pub fn answers_question(message: &Message, bot_id: u64) -> bool {
     message.reply_to_message().is_some_and(|asked| {
-        asked.from.as_ref().is_some_and(|from| from.id == me.id)
+        asked.from.as_ref().is_some_and(|from| from.id.0 == bot_id)
             && asked.text().is_some_and(|text| text.starts_with(texts::ASK_PROMPT_MARK))
     })
 }
 
 pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
+    let Some(asked) = message.reply_to_message() else { return Ok(()) };
     let prompt = message.text().or(message.caption()).unwrap_or_default().trim().to_owned();
+    let album = message.media_group_id().map(|group| group.0.clone());
     if prompt.is_empty() {
-        let text = texts::parse_error(sender.lang, &ParseError::EmptyPrompt);
-        state.telegram.reply(sender.chat_id, sender.message_id, &text).await?;
+        // An album's other photos: its captioned message decides for all of them.
+        if let Some(group) = album {
+            collect_album_message(&message, &group, None, state);
+            return Ok(());
+        }
+    }
+    let (chat_id, question) = (sender.chat_id, asked.id.0);
+    let asker = state.store.question_asker(chat_id, question).await?;
+    let mine = asker == Some(sender.user_id);
+    if mine && prompt.is_empty() {
+        // The question stays open for a real answer.
+        return queue_reply(&state, &sender, &texts::parse_error(sender.lang, &ParseError::EmptyPrompt)).await;
+    }
+    if !mine || !state.store.take_question(chat_id, question, sender.user_id).await? {
+        let text = match asker {
+            Some(asker) if asker != sender.user_id => texts::question_not_yours(sender.lang),
+            _ => texts::question_answered(sender.lang),
+        };
+        if let Some(group) = album {
+            // Its photos are collected, and dropped when the album closes without a request.
+            collect_album_message(&message, &group, None, state.clone());
+        }
+        return queue_reply(&state, &sender, text).await;
+    }
+    let options = settings::defaults(&state, chat_id).await;
+    let request = VideoRequest { options, prompt };
+    if let Some(group) = album {
+        let command = AlbumCommand { task: sender.task(request, Vec::new()), replied_images: Vec::new() };
+        collect_album_message(&message, &group, Some(command), state);
         return Ok(());
     }
-    let options = settings::defaults(&state, sender.chat_id).await;
     let images: Vec<String> = photos::image_of(&message).into_iter().collect();
-    start_submission(&sender, VideoRequest { options, prompt }, images, state).await
+    start_submission(&sender, request, images, state).await
 }

@@ -70,7 +70,7 @@ impl Sender {
 
 /// Queues the reply and returns: waiting for Telegram's per-chat send limit
 /// here would hold up every later update of this chat.
-async fn queue_reply(state: &AppState, sender: &Sender, text: &str) -> HandlerResult {
+pub(super) async fn queue_reply(state: &AppState, sender: &Sender, text: &str) -> HandlerResult {
     state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
     Ok(())
 }
@@ -180,7 +180,12 @@ pub async fn album_photo(message: Message, state: Arc<AppState>) -> HandlerResul
     Ok(())
 }
 
-fn collect_album_message(message: &Message, group_id: &str, command: Option<AlbumCommand>, state: Arc<AppState>) {
+pub(super) fn collect_album_message(
+    message: &Message,
+    group_id: &str,
+    command: Option<AlbumCommand>,
+    state: Arc<AppState>,
+) {
     let key = AlbumKey::new(message.chat.id.0, group_id);
     let file_id = photos::image_of(message);
     let tracker = state.tracker.clone();
@@ -321,7 +326,9 @@ async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
         Some(task) => {
             let text = texts::task_status(sender.lang, &task);
             if let Some(buttons) = crate::keyboards::status(sender.lang, &task) {
-                state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, buttons).await?;
+                state
+                    .telegram
+                    .queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, buttons, |_| async {});
                 return Ok(());
             }
             text

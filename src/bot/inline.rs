@@ -13,19 +13,22 @@ use teloxide::{
 use super::{AppState, HandlerResult};
 use crate::texts::{self, Lang};
 
-/// Results per answer (Telegram allows 50).
-const MAX_RESULTS: i64 = 20;
+/// Results per answer (Telegram allows 50); scrolling asks for the next page.
+const MAX_RESULTS: usize = 20;
 /// How long Telegram may reuse an answer for this user: a new video appears soon.
 const CACHE_SECS: u32 = 10;
 
 pub async fn answer(query: InlineQuery, state: Arc<AppState>) -> HandlerResult {
     let user_id = query.from.id.0 as i64;
     // As in a private chat with the bot: strangers get an empty list.
-    let videos = if state.config.access.may_create(user_id, user_id) {
-        state.store.shareable_videos(user_id, query.query.trim(), MAX_RESULTS).await?
+    // The offset we gave with the previous page: the id to continue below.
+    let before = query.offset.parse::<i64>().ok();
+    let (videos, next) = if state.config.access.may_create(user_id, user_id) {
+        state.store.shareable_videos(user_id, query.query.trim(), before, MAX_RESULTS).await?
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
+    let next_offset = next.map(|id| id.to_string()).unwrap_or_default();
     let lang = Lang::from_code(query.from.language_code.as_deref());
     let results: Vec<InlineQueryResult> = videos
         .into_iter()
@@ -43,6 +46,7 @@ pub async fn answer(query: InlineQuery, state: Arc<AppState>) -> HandlerResult {
             .answer_inline_query(query.id.clone(), results.clone())
             .cache_time(CACHE_SECS)
             .is_personal(true)
+            .next_offset(next_offset.clone())
             .send()
     })
     .await?;

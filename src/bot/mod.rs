@@ -114,6 +114,8 @@ pub struct AppState {
     /// This process's lease name (see `store::Lease`).
     pub owner: String,
     pub lease_ttl: Duration,
+    /// The video API query rate, shared with the watcher (Refresh draws on it).
+    pub queries: crate::watcher::QueryBudget,
 }
 
 impl AppState {

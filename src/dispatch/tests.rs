@@ -23,6 +23,8 @@ struct Harness {
     release: Arc<Semaphore>,
     run: tokio::task::JoinHandle<Option<&'static str>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Texts of the updates handed to `on_overflow`.
+    overflowed: Seen,
 }
 
 impl Harness {
@@ -41,7 +43,15 @@ impl Harness {
             seen.lock().unwrap().push(format!("{}:{text}", message.chat.id.0));
             Ok::<(), HandlerError>(())
         });
-        let dispatch = Dispatch::new(handler, dptree::deps![seen.clone(), release.clone()]);
+        let overflowed = Seen::default();
+        let dispatch = Dispatch::new(handler, dptree::deps![seen.clone(), release.clone()]).on_overflow({
+            let overflowed = overflowed.clone();
+            move |update| {
+                if let UpdateKind::Message(message) = &update.kind {
+                    overflowed.lock().unwrap().push(message.text().unwrap_or_default().to_owned());
+                }
+            }
+        });
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_token, _) = mk_stop_token();
         let listener = StatefulListener::new(
@@ -58,7 +68,7 @@ impl Harness {
                 })
                 .await
         });
-        Harness { updates: tx, seen, release, run, stop: Some(stop_tx) }
+        Harness { updates: tx, seen, release, run, stop: Some(stop_tx), overflowed }
     }
 
     fn send(&self, chat_id: i64, text: &str) {
@@ -105,7 +115,7 @@ async fn one_chat_waits_for_its_earlier_update_while_other_chats_go_on() {
 }
 
 #[tokio::test]
-async fn a_full_chat_queue_drops_that_chats_newest_update_only() {
+async fn a_full_chat_queue_drops_that_chats_newest_update_only_and_says_so() {
     let harness = Harness::start();
     harness.send(1, "wait first");
     for i in 0..QUEUE_PER_CHAT {
@@ -117,7 +127,10 @@ async fn a_full_chat_queue_drops_that_chats_newest_update_only() {
     harness.release.add_permits(1);
     let mut expected = vec!["2:other chat".to_owned(), "1:wait first".to_owned()];
     expected.extend((0..QUEUE_PER_CHAT).map(|i| format!("1:queued {i}")));
-    harness.seen_eventually(&expected.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    harness
+        .seen_eventually_within(&expected.iter().map(String::as_str).collect::<Vec<_>>(), Duration::from_secs(5))
+        .await;
+    assert_eq!(*harness.overflowed.lock().unwrap(), ["one too many"]);
 }
 
 #[tokio::test]

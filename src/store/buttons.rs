@@ -66,6 +66,59 @@ impl Store {
         }))
     }
 
+    /// Takes a pending request for the button pressed by `user_id`: `true`
+    /// once, for its owner; its buttons then act no more.
+    pub async fn take_pending_request(&self, id: i64, user_id: i64) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM pending_requests WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Remembers that message `message_id` asks `user_id` for a prompt.
+    pub async fn add_question(&self, chat_id: i64, message_id: i32, user_id: i64) -> StoreResult<()> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM guided_questions WHERE created_at < $1")
+            .bind(now - KEEP_MS)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
+        sqlx::query(
+            "INSERT INTO guided_questions (chat_id, message_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chat_id, message_id) DO NOTHING",
+        )
+        .bind(chat_id)
+        .bind(i64::from(message_id))
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *self.db.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Who the question `message_id` asked, while it is still open.
+    pub async fn question_asker(&self, chat_id: i64, message_id: i32) -> StoreResult<Option<i64>> {
+        let row = sqlx::query("SELECT user_id FROM guided_questions WHERE chat_id = $1 AND message_id = $2")
+            .bind(chat_id)
+            .bind(i64::from(message_id))
+            .fetch_optional(&mut *self.db.conn().await?)
+            .await?;
+        Ok(row.map(|row| row.try_get("user_id")).transpose()?)
+    }
+
+    /// Takes the question's answer: `true` once, for the person asked.
+    pub async fn take_question(&self, chat_id: i64, message_id: i32, user_id: i64) -> StoreResult<bool> {
+        let result =
+            sqlx::query("DELETE FROM guided_questions WHERE chat_id = $1 AND message_id = $2 AND user_id = $3")
+                .bind(chat_id)
+                .bind(i64::from(message_id))
+                .bind(user_id)
+                .execute(&mut *self.db.conn().await?)
+                .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// Records a press; `false` if it was recorded before (the same update
     /// delivered again), in which case it must not be acted on twice.
     pub async fn first_press(&self, callback_id: &str) -> StoreResult<bool> {
@@ -94,29 +147,60 @@ impl Store {
         Ok(())
     }
 
-    /// The user's delivered videos whose prompt contains `filter` (any case),
-    /// newest first, with their Telegram file ids.
-    pub async fn shareable_videos(&self, user_id: i64, filter: &str, limit: i64) -> StoreResult<Vec<(Task, String)>> {
-        let pattern = format!("%{}%", escape_like(&filter.to_lowercase()));
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS}, video_file_id FROM tasks \
-             WHERE user_id = $1 AND state = $2 AND video_file_id IS NOT NULL AND LOWER(prompt) LIKE $3 ESCAPE '\\' \
-             ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(user_id)
-        .bind(TaskState::Done.as_str())
-        .bind(pattern)
-        .bind(limit)
-        .fetch_all(&mut *self.db.conn().await?)
-        .await?;
-        rows.iter().map(|row| Ok((task_from_row(row)?, row.try_get("video_file_id")?))).collect()
+    /// A page of the user's delivered videos whose prompt contains `filter`
+    /// (in any case, in any script), newest first, with their Telegram file
+    /// ids; `before` continues after the previous page. Also returns where the
+    /// next page starts, if there may be one.
+    ///
+    /// The filter is applied here rather than in SQL: SQLite's `LOWER()` folds
+    /// ASCII letters only ("Ölfeld", "Кот"). The scan per page is bounded;
+    /// a page that found fewer still says where to go on.
+    pub async fn shareable_videos(
+        &self,
+        user_id: i64,
+        filter: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<(Vec<(Task, String)>, Option<i64>)> {
+        let filter = filter.to_lowercase();
+        let mut found = Vec::new();
+        let mut before = before.unwrap_or(i64::MAX);
+        let mut scanned = 0;
+        while scanned < SCAN_PER_PAGE {
+            let rows = sqlx::query(&format!(
+                "SELECT {TASK_COLUMNS}, video_file_id FROM tasks \
+                 WHERE user_id = $1 AND state = $2 AND video_file_id IS NOT NULL AND id < $3 \
+                 ORDER BY id DESC LIMIT $4"
+            ))
+            .bind(user_id)
+            .bind(TaskState::Done.as_str())
+            .bind(before)
+            .bind(SCAN_CHUNK)
+            .fetch_all(&mut *self.db.conn().await?)
+            .await?;
+            let last_chunk = (rows.len() as i64) < SCAN_CHUNK;
+            for row in &rows {
+                let task = task_from_row(row)?;
+                before = task.id;
+                scanned += 1;
+                if task.prompt.to_lowercase().contains(&filter) {
+                    found.push((task, row.try_get("video_file_id")?));
+                    if found.len() == limit {
+                        return Ok((found, Some(before)));
+                    }
+                }
+            }
+            if last_chunk {
+                return Ok((found, None));
+            }
+        }
+        Ok((found, Some(before)))
     }
 }
 
-/// `%`, `_` and `\` in a user's filter match themselves.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
+/// Rows read at a time, and at most per page, looking for matching prompts.
+const SCAN_CHUNK: i64 = 200;
+const SCAN_PER_PAGE: usize = 2_000;
 
 #[cfg(test)]
 mod tests {
@@ -141,6 +225,17 @@ mod tests {
         );
         assert_eq!(store.pending_request(id + 1).await.unwrap(), None);
 
+        assert!(!store.take_pending_request(id, 8).await.unwrap(), "not the owner's");
+        assert!(store.take_pending_request(id, 7).await.unwrap());
+        assert!(!store.take_pending_request(id, 7).await.unwrap(), "once");
+
+        store.add_question(-5, 40, 7).await.unwrap();
+        assert_eq!(store.question_asker(-5, 40).await.unwrap(), Some(7));
+        assert!(!store.take_question(-5, 40, 8).await.unwrap());
+        assert!(store.take_question(-5, 40, 7).await.unwrap());
+        assert!(!store.take_question(-5, 40, 7).await.unwrap());
+        assert_eq!(store.question_asker(-5, 40).await.unwrap(), None);
+
         assert!(store.first_press("cb-1").await.unwrap());
         assert!(!store.first_press("cb-1").await.unwrap());
 
@@ -152,7 +247,7 @@ mod tests {
             daily_per_chat: None,
         };
         let lease = Lease { owner: "me", until: i64::MAX };
-        for (msg, prompt) in [(1, "A cat 100%"), (2, "a dog"), (3, "a cat_x")] {
+        for (msg, prompt) in [(1, "A cat 100%"), (2, "a dog"), (3, "a cat_x"), (4, "Ölfeld im Regen, Кот")] {
             let new =
                 NewTask { chat_id: 7, user_id: 7, command_msg_id: msg, prompt: prompt.into(), ..NewTask::example() };
             store
@@ -163,23 +258,40 @@ mod tests {
                 .await
                 .unwrap();
         }
-        for id in [1, 2, 3] {
+        for id in [1, 2, 3, 4] {
             store.end_task(id, TaskState::Done, None).await.unwrap();
         }
         store.set_video_file_id(1, "vid-1").await.unwrap();
         store.set_video_file_id(3, "vid-3").await.unwrap();
-        let ids = |found: Vec<(Task, String)>| found.into_iter().map(|(t, f)| (t.id, f)).collect::<Vec<_>>();
+        store.set_video_file_id(4, "vid-4").await.unwrap();
+        for (filter, expected) in [("ölfeld", "vid-4"), ("ÖLFELD", "vid-4"), ("кот", "vid-4"), ("КОТ", "vid-4")]
+        {
+            let found = store.shareable_videos(7, filter, None, 10).await.unwrap().0;
+            assert_eq!(found.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), [expected], "{filter}");
+        }
+        // Out of the way of the pages below.
+        sqlx::query("UPDATE tasks SET video_file_id = NULL WHERE id = 4")
+            .execute(&mut *store.db.conn().await.unwrap())
+            .await
+            .unwrap();
+        let ids =
+            |found: (Vec<(Task, String)>, Option<i64>)| found.0.into_iter().map(|(t, f)| (t.id, f)).collect::<Vec<_>>();
         assert_eq!(
-            ids(store.shareable_videos(7, "", 10).await.unwrap()),
+            ids(store.shareable_videos(7, "", None, 10).await.unwrap()),
             vec![(3, "vid-3".into()), (1, "vid-1".into())]
         );
         assert_eq!(
-            ids(store.shareable_videos(7, "CAT", 10).await.unwrap()),
+            ids(store.shareable_videos(7, "CAT", None, 10).await.unwrap()),
             vec![(3, "vid-3".into()), (1, "vid-1".into())]
         );
-        assert_eq!(ids(store.shareable_videos(7, "100%", 10).await.unwrap()), vec![(1, "vid-1".into())]);
-        assert_eq!(ids(store.shareable_videos(7, "t_", 10).await.unwrap()), vec![(3, "vid-3".into())]);
-        assert!(store.shareable_videos(8, "", 10).await.unwrap().is_empty(), "only the user's own");
+        assert_eq!(ids(store.shareable_videos(7, "100%", None, 10).await.unwrap()), vec![(1, "vid-1".into())]);
+        assert_eq!(ids(store.shareable_videos(7, "t_", None, 10).await.unwrap()), vec![(3, "vid-3".into())]);
+        // Pages: one at a time, the cursor continues where the last one stopped.
+        let (first, next) = store.shareable_videos(7, "", None, 1).await.unwrap();
+        assert_eq!((first[0].0.id, next), (3, Some(3)));
+        let (second, _) = store.shareable_videos(7, "", next, 1).await.unwrap();
+        assert_eq!(second[0].0.id, 1);
+        assert!(store.shareable_videos(8, "", None, 10).await.unwrap().0.is_empty(), "only the user's own");
     }
 
     #[tokio::test]

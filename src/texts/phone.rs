@@ -126,6 +126,49 @@ pub fn press_not_allowed(lang: Lang) -> &'static str {
     lang.pick("🔒 This bot is private.", "🔒 这是私人机器人。")
 }
 
+pub fn press_not_your_question(lang: Lang) -> &'static str {
+    lang.pick(
+        "Not yours: only the person who asked can use these buttons.",
+        "不是你的请求：只有发起人可以使用这些按钮。",
+    )
+}
+
+/// The same button pressed again moments ago: it is already being handled.
+pub fn press_repeated(lang: Lang) -> &'static str {
+    lang.pick("Already on it.", "已在处理。")
+}
+
+/// A press dropped for the presser's command rate.
+pub fn press_slow_down(lang: Lang) -> &'static str {
+    lang.pick("Too many requests: wait a moment, then press again.", "请求太多：请稍等片刻再按。")
+}
+
+/// A press dropped because its chat has too many updates waiting.
+pub fn press_busy(lang: Lang) -> &'static str {
+    lang.pick("Too busy right now: press again in a moment.", "现在太忙：请稍后再按。")
+}
+
+/// Telegram could not say whether the presser is a group admin.
+pub fn press_try_again(lang: Lang) -> &'static str {
+    lang.pick("Could not check your rights just now: try again.", "暂时无法确认你的权限：请再试一次。")
+}
+
+/// A reply to someone else's guided question.
+pub fn question_not_yours(lang: Lang) -> &'static str {
+    lang.pick(
+        "That question was for someone else. Send /video to ask for your own video.",
+        "这个问题是问别人的。发送 /video 来制作你自己的视频。",
+    )
+}
+
+/// A second answer to a guided question.
+pub fn question_answered(lang: Lang) -> &'static str {
+    lang.pick(
+        "That question was already answered. Send /video for another video.",
+        "这个问题已经回答过了。再发送 /video 可制作新视频。",
+    )
+}
+
 pub fn press_working(lang: Lang) -> &'static str {
     lang.pick("On it…", "正在处理…")
 }

@@ -15,7 +15,28 @@ pub const NO_VIDEO_REASON: &str = "the video API sent no video";
 /// A failure reason in `lang`: the bot's own reasons are translated, the
 /// video API's are shown as it gave them.
 fn reason_text(lang: Lang, reason: &str) -> &str {
-    if reason == NO_VIDEO_REASON { lang.pick(NO_VIDEO_REASON, "视频接口没有发送视频") } else { reason }
+    if reason == NO_VIDEO_REASON {
+        return lang.pick(NO_VIDEO_REASON, "视频接口没有发送视频");
+    }
+    if lang == Lang::En {
+        return reason;
+    }
+    // The codes the bot itself stores as a task's reason; the video API's own
+    // words are shown as they came.
+    match reason {
+        "photos unusable" => "照片无法使用",
+        "model_unavailable" => "视频接口已不再提供这个模型",
+        "unauthorized" => "视频接口拒绝了机器人的密钥",
+        "quota_exhausted" => "视频接口额度已用完",
+        "rate_limited" => "视频接口繁忙（限流）",
+        "upstream" => "视频接口无法生成这个视频",
+        "gateway" => "视频接口的网关出错",
+        "unreachable" => "无法连接视频接口",
+        "bad_response" => "无法读取视频接口的回复",
+        "timeout" => "视频接口没有及时回复",
+        "network" => "网络出错",
+        _ => reason,
+    }
 }
 
 /// What a running task's upstream status means, in words a user understands;
@@ -374,7 +395,7 @@ pub fn internal_error(lang: Lang) -> String {
 /// Caption of the delivered video, within Telegram's caption limit.
 pub fn video_caption(lang: Lang, task: &Task) -> String {
     let head = format!("✅ {} #{} · {}\n📝 ", lang.pick("Video", "视频"), task.id, options_line(lang, task));
-    let room = CAPTION_LIMIT.saturating_sub(head.chars().count());
+    let room = CAPTION_LIMIT.saturating_sub(super::telegram_len(&head));
     format!("{head}{}", cut(&task.prompt, room))
 }
 

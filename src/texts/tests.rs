@@ -112,7 +112,7 @@ fn caption_fits_telegrams_limit_with_a_huge_prompt() {
     let mut t = task();
     t.prompt = "🐺".repeat(5000);
     let caption = video_caption(Lang::Zh, &t);
-    assert!(caption.chars().count() <= CAPTION_LIMIT);
+    assert!(telegram_len(&caption) <= CAPTION_LIMIT);
     assert!(caption.ends_with('…'));
 }
 
@@ -135,7 +135,7 @@ fn parse_errors_show_the_right_form() {
             ParseError::Repeated("model"),
         ] {
             let text = parse_error(lang, &error);
-            assert!(text.contains(FORM), "{text}");
+            assert!(text.contains(form(lang)), "{text}");
         }
     }
     assert!(
@@ -198,7 +198,7 @@ fn every_text_fits_a_message() {
             api_error(lang, 1, &ApiError::RateLimited { message: Some("slow down".into()) }),
             created_not_saved(lang, 1, &"x".repeat(300)),
         ] {
-            assert!(!text.is_empty() && text.chars().count() <= MESSAGE_LIMIT);
+            assert!(!text.is_empty() && telegram_len(&text) <= MESSAGE_LIMIT);
         }
     }
 }
@@ -265,4 +265,33 @@ fn an_unknown_outcome_says_what_happened_and_what_to_do() {
         Task { state: crate::task::TaskState::Rejected, error: Some(crate::task::RELEASED.into()), ..task() };
     let text = task_status(Lang::En, &released);
     assert!(text.contains("🚫 not created") && text.contains("no longer counts"), "{text}");
+}
+
+#[test]
+fn cuts_count_utf16_units_as_telegram_does() {
+    // Every emoji is two units: 600 of them are 1,200, over a caption.
+    let emoji = "🐱".repeat(600);
+    let cut_emoji = cut(&emoji, CAPTION_LIMIT);
+    assert_eq!(telegram_len(&cut_emoji), CAPTION_LIMIT - 1, "never half a pair: {}", telegram_len(&cut_emoji));
+    assert!(cut_emoji.ends_with('…'));
+    assert_eq!(cut("short", 10), "short");
+    let mut task = crate::task::Task::example();
+    task.prompt = "a".repeat(990) + &"🐱".repeat(40);
+    assert!(telegram_len(&video_caption(Lang::En, &task)) <= CAPTION_LIMIT);
+    assert!(telegram_len(&video_caption(Lang::Zh, &task)) <= CAPTION_LIMIT);
+}
+
+#[test]
+fn chinese_texts_have_no_english_placeholders_or_status_words() {
+    assert!(help(Lang::Zh).contains("/video [选项] <描述>"), "{}", help(Lang::Zh));
+    assert!(!help(Lang::Zh).contains("<prompt>"));
+    assert!(!parse_error(Lang::Zh, &crate::command::ParseError::EmptyPrompt).contains("options"));
+    for reason in ["gateway", "photos unusable", "timeout", "model_unavailable"] {
+        let mut failed = task();
+        failed.state = crate::task::TaskState::Rejected;
+        failed.error = Some(reason.into());
+        let text = task_status(Lang::Zh, &failed);
+        assert!(!text.contains(reason), "{text}");
+        assert!(task_status(Lang::En, &failed).contains(reason), "English keeps the code");
+    }
 }

@@ -11,8 +11,8 @@ use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    InFlight, Watcher, WatcherConfig,
-    decide::{Budget, Pace, PaceChange, concurrency_for, effective_interval, lease_ttl, next_poll, tick_every},
+    InFlight, QueryBudget, Watcher, WatcherConfig,
+    decide::{Pace, PaceChange, concurrency_for, effective_interval, lease_ttl, next_poll, tick_every},
 };
 use crate::store::now_ms;
 
@@ -35,7 +35,7 @@ pub(super) struct Rounds {
     ttl: Duration,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
-    budget: Budget,
+    pub(super) budget: QueryBudget,
     pace: Pace,
     /// Open tasks we held at the last lease renewal.
     open: u64,
@@ -56,7 +56,7 @@ impl Rounds {
             ttl: lease_ttl(config.poll_interval),
             permits: Arc::new(Semaphore::new(concurrency_for(rate, period))),
             tracker: TaskTracker::new(),
-            budget: Budget::new(rate, period, Instant::now()),
+            budget: QueryBudget::new(rate, config.poll_interval),
             pace: Pace::default(),
             open: 0,
             next_renewal: Instant::now(),
@@ -136,7 +136,7 @@ impl Watcher {
             rounds.next_hold_check = Instant::now() + rounds.hold_check_every;
             inner.end_unknown_holds(&rounds.tracker).await;
         }
-        let allowed = rounds.budget.available(Instant::now()).min(rounds.permits.available_permits());
+        let allowed = rounds.budget.lock().available(Instant::now()).min(rounds.permits.available_permits());
         if allowed == 0 {
             return;
         }
@@ -149,9 +149,9 @@ impl Watcher {
                 return;
             }
         };
-        rounds.budget.spend(due.len());
+        rounds.budget.lock().spend(due.len());
         let paced_from = tokio::time::Instant::now();
-        let gap = rounds.budget.gap();
+        let gap = rounds.budget.lock().gap();
         let per_step = (PACE_STEP.as_secs_f64() / gap.as_secs_f64()).max(1.0) as usize;
         for (i, task) in due.into_iter().enumerate() {
             if i > 0 && i % per_step == 0 {

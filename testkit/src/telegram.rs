@@ -87,6 +87,8 @@ pub enum Failure {
     /// 403 with this description, e.g. "Forbidden: bot can't initiate
     /// conversation with a user" (a private chat never started).
     Forbidden(String),
+    /// 500: Telegram could not answer.
+    ServerError,
 }
 
 /// Cheap to clone; all clones share one server and one record.

@@ -3,6 +3,7 @@
 
 mod access;
 mod albums;
+mod busy;
 mod buttons;
 mod flood;
 mod fuzz;

@@ -44,6 +44,7 @@ impl From<Failure> for ApiError {
             },
             Failure::BadRequest(description) => ApiError::new(400, &description),
             Failure::Forbidden(description) => ApiError::new(403, &description),
+            Failure::ServerError => ApiError::new(500, "Internal Server Error"),
             Failure::Conflict => ApiError::new(
                 409,
                 "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
