@@ -234,6 +234,9 @@ async fn shut_down_in_order(
     tracker.close();
     tracker.wait().await;
     telegram.flush_outbox(OUTBOX_FLUSH_LIMIT).await;
+    // A press's request is submitted from the outbox, once its "requested by"
+    // post is out: a create started there must finish too.
+    tracker.wait().await;
     shutdown.cancel();
     let _ = watcher.await;
     let _ = server.await;

@@ -388,6 +388,10 @@ async fn submit_press(
     let telegram = state.telegram.clone();
     let outbox = telegram.clone();
     outbox.queue(chat_id, Lane::Sends, async move {
+        if state.tracker.is_closed() {
+            // Stopping: no new paid create may start that shutdown would not wait for.
+            return tracing::warn!(chat_id, "stopping; a press's request was not made");
+        }
         let command = match telegram.reply(chat_id, reply_to, &text).await {
             Ok(command) => command,
             Err(error) => return tracing::warn!(chat_id, %error, "could not post a press's request; not submitted"),
