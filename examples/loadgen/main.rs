@@ -33,9 +33,15 @@
 //!   commands within a second, with Telegram's send limits on; meanwhile 20
 //!   other users (5 waves of 4) each send `/help` and `/video`: their p99
 //!   reply time (`/help`) and update → create time (`/video`).
+//! - `busy`: with Telegram's send limits on, a group that has used its 20
+//!   messages a minute (22 `/video`, a bare `/video`, 25 `/settings`): p99
+//!   update → create for 20 other members' `/video`; 20 members pressing
+//!   `🔁 Again` at once: p99 press → answer; 100 updates of one group waiting
+//!   at start: created / told / lost.
 //! - `idle` (N = 0): five starts on fresh databases, empty or holding N
 //!   running tasks: time from exec to the first getUpdates, and RSS 3 s later.
 
+mod busy;
 mod commands;
 mod failover;
 mod flood;
@@ -53,6 +59,7 @@ use clap::{Parser, ValueEnum};
 use serde_json::Value;
 use testkit::{BotProcess, Call, Chat, CreateCall, FakeTelegram, FakeVideoApi, Msg, TestEnv, User, percentile};
 
+use busy::*;
 use commands::*;
 use failover::*;
 use flood::*;
@@ -110,6 +117,8 @@ enum Mode {
     Flood,
     /// Start-up time and idle RSS, empty database or N open tasks (0).
     Idle,
+    /// A group past its send budget, simultaneous presses, a backlog at start.
+    Busy,
 }
 
 #[derive(Clone, Copy)]
@@ -195,7 +204,7 @@ impl From<Cli> for Args {
             match cli.mode {
                 Mode::Commands | Mode::Backlog | Mode::Floor | Mode::Failover | Mode::Flood => 1000,
                 Mode::Memory | Mode::Watcher => 10_000,
-                Mode::Idle => 0,
+                Mode::Idle | Mode::Busy => 0,
             },
             |n| n as usize,
         );
@@ -232,6 +241,7 @@ async fn main() -> ExitCode {
         Mode::Failover => failover(&bin, &args).await,
         Mode::Flood => flood(&bin, &args).await,
         Mode::Idle => idle(&bin, &args).await,
+        Mode::Busy => busy(&bin, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
