@@ -37,7 +37,7 @@ pub(super) async fn buy(state: &AppState, sender: &Sender) -> HandlerResult {
     let balance = state.store.balance(sender.user_id).await?;
     let markup = keyboards::packs(sender.lang, &payments.packs);
     let text = texts::buy_menu(sender.lang, balance);
-    state.telegram.reply_with_keyboard(sender.chat_id, sender.message_id, &text, markup).await?;
+    state.telegram.queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, markup, |_| async {});
     Ok(())
 }
 
