@@ -1,10 +1,10 @@
 //! The gate in front of the dispatcher: decides, per update and in O(1), whether
 //! it may reach its chat's queue at all.
 //!
-//! teloxide's dispatcher hands each chat's updates to that chat's worker through
-//! a bounded queue, and when one chat's queue is full it waits, which holds up
-//! every other chat. So what must not be handled is dropped here, before any
-//! queue: commands (guided answers included) and video-making presses over the
+//! The dispatcher (`src/dispatch.rs`) keeps a bounded queue per chat and drops
+//! what does not fit, so one flooding chat must not fill its queue with work
+//! that would be refused anyway. So what must not be handled is dropped here,
+//! before any queue: commands (guided answers included) and video-making presses over the
 //! user's rate limit, a press repeated within seconds, everything strangers
 //! send except `/start`, `/help` and one refused command a minute. A dropped
 //! press is still answered, so its spinner stops. Handlers then do only their
