@@ -66,6 +66,7 @@ pub struct Dispatch {
     /// The update kinds asked of Telegram when polling.
     allowed: Vec<AllowedUpdate>,
     on_overflow: Arc<dyn Fn(&Update) + Send + Sync>,
+    on_failure: Arc<dyn Fn(&UpdateContext) + Send + Sync>,
 }
 
 /// One run's chats with updates waiting, and its handlers in flight.
@@ -91,7 +92,15 @@ impl Dispatch {
             deps,
             allowed: crate::bot::HANDLED_UPDATES.to_vec(),
             on_overflow: Arc::new(|_| {}),
+            on_failure: Arc::new(|_| {}),
         }
+    }
+
+    /// Called for each update whose handler failed or panicked (after the
+    /// log line): the person who sent it should hear that it did not work.
+    pub fn on_failure(mut self, answer: impl Fn(&UpdateContext) + Send + Sync + 'static) -> Self {
+        self.on_failure = Arc::new(answer);
+        self
     }
 
     /// Asks Telegram for these update kinds instead of `HANDLED_UPDATES`.
@@ -150,10 +159,10 @@ impl Dispatch {
         let mut deps = self.deps.clone();
         deps.insert(update);
         let handled = AssertUnwindSafe(self.handler.dispatch(deps)).catch_unwind().await;
-        let UpdateContext { update_id, chat_id, user_id, kind } = context;
+        let UpdateContext { update_id, chat_id, user_id, ref kind, .. } = context;
         match handled {
             // Continue: nothing in the tree wanted it (a plain chat message).
-            Ok(std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_)) => {}
+            Ok(std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_)) => return,
             Ok(std::ops::ControlFlow::Break(Err(error))) => {
                 tracing::error!(update_id, chat_id, user_id, kind, %error, "an update's handler failed")
             }
@@ -165,17 +174,25 @@ impl Dispatch {
                 "an update's handler panicked; the chat's next updates are still handled"
             ),
         }
+        (self.on_failure)(&context);
     }
 }
 
 /// What a log line about an update needs to find it: its ids and what kind of
 /// request it was (the command's name, never the user's text).
+/// Also what an answer to a failed update needs: the message or press to answer, and in which language.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct UpdateContext {
-    update_id: u32,
-    chat_id: Option<i64>,
-    user_id: Option<u64>,
-    kind: String,
+pub struct UpdateContext {
+    pub update_id: u32,
+    pub chat_id: Option<i64>,
+    pub user_id: Option<u64>,
+    pub kind: String,
+    /// The message, for a message update.
+    pub message_id: Option<i32>,
+    /// The press, for a button press.
+    pub callback_id: Option<String>,
+    /// The sender's Telegram language code.
+    pub lang: Option<String>,
 }
 
 /// A command's name is short; a longer "/word" is someone's text, not a command.
@@ -194,11 +211,19 @@ impl UpdateContext {
             UpdateKind::InlineQuery(_) => "inline query".to_owned(),
             _ => "other".to_owned(),
         };
+        let (message_id, callback_id) = match &update.kind {
+            UpdateKind::Message(message) => (Some(message.id.0), None),
+            UpdateKind::CallbackQuery(press) => (None, Some(press.id.0.clone())),
+            _ => (None, None),
+        };
         UpdateContext {
             update_id: update.id.0,
             chat_id: update.chat().map(|chat| chat.id.0),
             user_id: update.from().map(|user| user.id.0),
             kind,
+            message_id,
+            callback_id,
+            lang: update.from().and_then(|user| user.language_code.clone()),
         }
     }
 }

@@ -202,6 +202,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .on_overflow({
             let gate = gate.clone();
             move |update| gate.overflowed(update)
+        })
+        .on_failure({
+            let gate = gate.clone();
+            move |context| gate.failed(context)
         });
     match webhook {
         Some(updates) => updates::by_webhook(&dispatch, &gate, updates, stopping.cancelled()).await,

@@ -211,6 +211,15 @@ pub fn too_busy(lang: Lang) -> String {
     .to_owned()
 }
 
+/// A command or press failed on our side (the database, say) before anything was sent to the video API.
+pub fn inside_failure(lang: Lang) -> String {
+    lang.pick(
+        "⚠️ Something went wrong on our side; nothing was charged. Please try again in a minute.",
+        "⚠️ 我们这边出了点问题，没有产生任何费用。请过一分钟再试。",
+    )
+    .to_owned()
+}
+
 pub fn too_many_images(lang: Lang, given: usize, max: usize, model: ModelName) -> String {
     match (lang, max) {
         (Lang::En, 0) => format!("⚠️ {model} makes videos from words only: send it without photos."),

@@ -97,6 +97,22 @@ impl Gate {
         }
     }
 
+    /// A command or a press whose handler failed inside (the database, say):
+    /// its sender hears so, instead of nothing. Nothing was paid for: the
+    /// create runs outside the handler and answers for itself.
+    pub fn failed(&self, context: &crate::dispatch::UpdateContext) {
+        let lang = Lang::from_code(context.lang.as_deref());
+        match (context.chat_id, context.message_id, &context.callback_id) {
+            (Some(chat_id), Some(message_id), _) if context.kind.starts_with('/') => {
+                self.telegram.queue_reply(chat_id, message_id, texts::inside_failure(lang));
+            }
+            (_, _, Some(callback_id)) => {
+                self.telegram.queue_press_answer(callback_id, Some(texts::inside_failure(lang)));
+            }
+            _ => {}
+        }
+    }
+
     /// A command for us, or an answer to our guided question.
     fn is_request(&self, message: &Message) -> bool {
         command_of(message, &self.username, self.config.payments.is_some()).is_some() || self.is_guided_answer(message)

@@ -5,6 +5,7 @@ mod access;
 mod albums;
 mod busy;
 mod buttons;
+mod failures;
 mod flood;
 mod fuzz;
 mod hostile_http;
