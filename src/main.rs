@@ -103,13 +103,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let images = ImageUrls::new(&config, telegram.files.clone(), store.clone());
     let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-    let lease_ttl = Watcher::lease_ttl(config.poll_interval);
+    if store.is_shared() {
+        // Before any task is leased to this replica: a lease names a replica,
+        // and is free once that replica's heartbeat is old.
+        store.heartbeat(&owner).await.map_err(|cause| anyhow!("DATABASE_URL: {cause}"))?;
+    }
     let tracker = TaskTracker::new();
     let listing = Arc::new(sora_bot::discovery::Listing::new());
     let models = Arc::new(Models::new(config.models.clone(), config.default_model, listing.clone()));
     let queries = QueryBudget::new(config.video_api_queries_per_second, config.poll_interval);
     let state = Arc::new(AppState {
-        queries: queries.clone(),
         config: config.clone(),
         models: models.clone(),
         store: store.clone(),
@@ -119,7 +122,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         albums: Albums::default(),
         tracker: tracker.clone(),
         owner: owner.clone(),
-        lease_ttl,
+        queries: queries.clone(),
     });
 
     let listener = http::bind(config.http_bind).await.map_err(|error| match error.kind() {

@@ -6,6 +6,7 @@
 mod decide;
 mod follow;
 mod rounds;
+mod timetable;
 
 use std::{
     collections::HashSet,
@@ -13,17 +14,16 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio_util::task::TaskTracker;
 
-use decide::{Budget, NoVideoCounts, lease_ttl, millis, tick_every};
-pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
+use decide::{Budget, NoVideoCounts, millis};
+pub use decide::{DELIVERY_GIVE_UP, LiveReplica, MIN_EDIT_GAP};
 use rounds::Rounds;
 
 use crate::{
-    metrics,
     net_guard::GuardedClient,
     store::{Store, now_ms},
     telegram::Telegram,
@@ -32,47 +32,22 @@ use crate::{
 };
 
 pub struct WatcherConfig {
-    /// Lease owner name of this process (the same one handlers lease new tasks to).
+    /// This replica's id: its heartbeat row, and the lease owner of its tasks
+    /// (the same one handlers lease new tasks to).
     pub owner: String,
     pub poll_interval: Duration,
     pub task_timeout: Duration,
     /// How long a create with an unknown outcome holds its requester's slot
     /// (`Config::unknown_hold`); its requester is told when that ends.
     pub unknown_hold: Duration,
-    /// Per process: the most task queries (or deliveries) started per second.
-    /// Tasks followed at the same time are sized from it.
+    /// For the whole deployment: the most task queries (or deliveries) started
+    /// per second by all live replicas together. Tasks followed at the same
+    /// time are sized from it.
     pub queries_per_second: u32,
     /// SQLite: only one process, so take over every lease at start.
     pub exclusive: bool,
     /// What the buttons under a delivered video may offer.
     pub catalog: crate::models::Catalog,
-}
-
-/// The video API query rate of this process (`VIDEO_API_QUERIES_PER_SECOND`),
-/// shared by the watcher's polls and the Refresh button, so presses cannot
-/// push the queries past it.
-#[derive(Clone)]
-pub struct QueryBudget(Arc<Mutex<Budget>>);
-
-impl QueryBudget {
-    pub fn new(queries_per_second: u32, poll_interval: Duration) -> Self {
-        let budget = Budget::new(queries_per_second.max(1), tick_every(poll_interval), std::time::Instant::now());
-        QueryBudget(Arc::new(Mutex::new(budget)))
-    }
-
-    /// Takes one query if the rate allows it now.
-    pub fn try_take(&self) -> bool {
-        let mut budget = self.lock();
-        let ok = budget.available(std::time::Instant::now()) >= 1;
-        if ok {
-            budget.spend(1);
-        }
-        ok
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Budget> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 pub struct Watcher {
@@ -102,7 +77,8 @@ struct Inner {
 }
 
 impl Watcher {
-    /// Polls within `budget`, shared with whoever else queries the video API.
+    /// Polls within `budget`, shared with whoever else on this replica queries
+    /// the video API (the Refresh button).
     pub fn with_budget(mut self, budget: QueryBudget) -> Self {
         self.rounds.budget = budget;
         self
@@ -127,11 +103,50 @@ impl Watcher {
             rounds,
         }
     }
+}
 
-    /// How long a lease lasts unless renewed: max(3 × poll interval, 30 s). The
-    /// watcher renews every third of it; handlers lease new tasks for as long.
-    pub fn lease_ttl(poll_interval: Duration) -> Duration {
-        lease_ttl(poll_interval)
+/// This replica's query bucket: the watcher's polls and the Refresh button's
+/// queries draw from it, so together they stay within this replica's share of
+/// `VIDEO_API_QUERIES_PER_SECOND`.
+#[derive(Clone)]
+pub struct QueryBudget(Arc<Mutex<Budget>>);
+
+impl QueryBudget {
+    /// `rate` per second to begin with (the watcher sets this replica's share
+    /// at its first round); saves up at most one watcher tick's worth.
+    pub fn new(rate: u32, poll_interval: Duration) -> Self {
+        let round = decide::tick_every(poll_interval);
+        QueryBudget(Arc::new(Mutex::new(Budget::new(rate.max(1), round, Instant::now()))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Budget> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes one query if there is one to take now.
+    pub fn try_take(&self) -> bool {
+        let mut budget = self.lock();
+        let available = budget.available(Instant::now()) > 0;
+        if available {
+            budget.spend(1);
+        }
+        available
+    }
+
+    fn available(&self) -> usize {
+        self.lock().available(Instant::now())
+    }
+
+    fn spend(&self, queries: usize) {
+        self.lock().spend(queries);
+    }
+
+    fn gap(&self) -> Duration {
+        self.lock().gap()
+    }
+
+    fn set_rate(&self, rate: f64, round: Duration) {
+        self.lock().set_rate(rate, round);
     }
 }
 
@@ -155,54 +170,13 @@ impl Drop for InFlight {
 }
 
 impl Inner {
-    /// Renews our leases (and takes free or expired ones). Returns how many
-    /// open tasks we hold, or `None` if the database failed.
-    ///
-    /// In exclusive mode (one process per database) nobody else reads our
-    /// leases, so they are not renewed, which rewrote every open row each
-    /// time; instead every open task not ours yet is taken: at the first call
-    /// all of them, so a restart after a crash resumes at once instead of
-    /// waiting for the dead process's leases to run out.
-    async fn renew_leases(&self, ttl: Duration, taken_over: &mut bool) -> Option<u64> {
-        let owner = &self.config.owner;
-        let until = now_ms() + millis(ttl);
-        let held = if self.config.exclusive {
-            match self.store.take_over_all(owner, until).await {
-                Ok(taken) => {
-                    if !*taken_over {
-                        tracing::info!(count = taken, "took over every open task");
-                        *taken_over = true;
-                    }
-                    // Every open task is ours.
-                    self.store.count_open().await.map(|open| open as u64)
-                }
-                Err(error) => Err(error),
-            }
-        } else {
-            self.store.claim_open_tasks(owner, until).await
-        };
-        match held {
-            Ok(count) => {
-                let open = if self.config.exclusive { Ok(count as i64) } else { self.store.count_open().await };
-                if let Ok(open) = open {
-                    metrics::open_tasks(open);
-                }
-                Some(count)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not renew task leases");
-                None
-            }
-        }
-    }
-
     /// Tells the users of creates cut off by a crash that their video's state
     /// is unknown, as soon as that is certain (see `Store::expire_cut_off_creates`).
-    async fn report_cut_off_creates(self: &Arc<Self>, tracker: &TaskTracker) {
+    async fn report_cut_off_creates(self: &Arc<Self>, tracker: &TaskTracker, stale_before: i64) {
         if self.cut_off_reported.load(Ordering::Relaxed) {
             return;
         }
-        let expired = match self.store.expire_cut_off_creates(self.started_at, self.held_until()).await {
+        let expired = match self.store.expire_cut_off_creates(self.started_at, self.held_until(), stale_before).await {
             Ok(expired) => {
                 // PostgreSQL: another replica may die and leave one at any time.
                 self.cut_off_reported.store(!self.store.is_shared(), Ordering::Relaxed);

@@ -38,6 +38,12 @@
 //!   update → create for 20 other members' `/video`; 20 members pressing
 //!   `🔁 Again` at once: p99 press → answer; 100 updates of one group waiting
 //!   at start: created / told / lost.
+//! - `replicas` (N = 1000): N running tasks whose answer never changes
+//!   ("processing, 50 %") on a fresh PostgreSQL database (127.0.0.1:5432),
+//!   followed by `--replicas` (2) bots for `--secs` with queries answered after
+//!   `--query-ms`: row writes per second in all tables (pg_stat_user_tables),
+//!   queries per second, poll gaps, CPU and RSS per replica; then the replica
+//!   holding the most tasks is SIGKILLed: how long until the others poll them.
 //! - `idle` (N = 0): five starts on fresh databases, empty or holding N
 //!   running tasks: time from exec to the first getUpdates, and RSS 3 s later.
 
@@ -46,6 +52,7 @@ mod commands;
 mod failover;
 mod flood;
 mod idle;
+mod replicas;
 mod report;
 mod restart;
 mod watcher;
@@ -64,6 +71,7 @@ use commands::*;
 use failover::*;
 use flood::*;
 use idle::*;
+use replicas::*;
 use report::*;
 use restart::*;
 use watcher::*;
@@ -119,6 +127,8 @@ enum Mode {
     Idle,
     /// A group past its send budget, simultaneous presses, a backlog at start.
     Busy,
+    /// N unchanging running tasks (1000) on PostgreSQL, --replicas bots: row writes/s, then a SIGKILL.
+    Replicas,
 }
 
 #[derive(Clone, Copy)]
@@ -169,6 +179,9 @@ struct Cli {
     /// watcher mode: how long the fake video API takes to answer a query.
     #[arg(long, default_value_t = 200)]
     query_ms: u64,
+    /// replicas mode: how many bots share the database.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
+    replicas: u64,
     /// Extra bot variable, set after the benchmark's own, e.g. --env RUST_LOG=warn,sqlx::query=debug.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     extra_env: Vec<(String, String)>,
@@ -194,6 +207,8 @@ struct Args {
     secs: u64,
     /// `watcher`: how long the fake video API takes to answer a query.
     query_ms: u64,
+    /// `replicas`: how many bots share the database.
+    replicas: usize,
     /// Set on the bot after the benchmark's own variables.
     extra_env: Vec<(String, String)>,
 }
@@ -202,7 +217,7 @@ impl From<Cli> for Args {
     fn from(cli: Cli) -> Args {
         let n = cli.n.map_or(
             match cli.mode {
-                Mode::Commands | Mode::Backlog | Mode::Floor | Mode::Failover | Mode::Flood => 1000,
+                Mode::Commands | Mode::Backlog | Mode::Floor | Mode::Failover | Mode::Flood | Mode::Replicas => 1000,
                 Mode::Memory | Mode::Watcher => 10_000,
                 Mode::Idle | Mode::Busy => 0,
             },
@@ -215,6 +230,7 @@ impl From<Cli> for Args {
             csv: cli.csv,
             secs: cli.secs,
             query_ms: cli.query_ms,
+            replicas: cli.replicas as usize,
             extra_env: cli.extra_env,
         }
     }
@@ -242,6 +258,7 @@ async fn main() -> ExitCode {
         Mode::Flood => flood(&bin, &args).await,
         Mode::Idle => idle(&bin, &args).await,
         Mode::Busy => busy(&bin, &args).await,
+        Mode::Replicas => replicas(&bin, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,7 +84,7 @@ async fn attach(sender: &Sender, args: &str, state: &AppState) -> Result<String,
     }
     // Leased to this replica, which then follows it like a task it created;
     // another one takes over if this one goes away.
-    let lease = Lease { owner: &state.owner, until: now_ms() + state.lease_ttl.as_millis() as i64 };
+    let lease = Lease { owner: &state.owner };
     let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
     let resolution = state.store.attach_upstream(id, upstream_id, lease, first_poll_at).await?;
     Ok(match resolution {

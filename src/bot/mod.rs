@@ -12,7 +12,7 @@ mod photos;
 mod settings;
 mod submit;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use teloxide::{
     dispatching::UpdateHandler,
@@ -111,10 +111,9 @@ pub struct AppState {
     pub albums: Albums,
     /// Submissions run here, off the dispatcher, so shutdown can wait for them.
     pub tracker: TaskTracker,
-    /// This process's lease name (see `store::Lease`).
+    /// This replica's id, the lease owner of the tasks it creates (see `store::Lease`).
     pub owner: String,
-    pub lease_ttl: Duration,
-    /// The video API query rate, shared with the watcher (Refresh draws on it).
+    /// This replica's task queries per second, shared with the watcher.
     pub queries: crate::watcher::QueryBudget,
 }
 

@@ -28,7 +28,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
         tracing::error!(chat_id, model = %new.options.model, "a request for a model not in the catalog; not sent");
         return reply(texts::model_retired(lang, new.options.model, false)).await;
     };
-    let lease = Lease { owner: &state.owner, until: now_ms() + state.lease_ttl.as_millis() as i64 };
+    let lease = Lease { owner: &state.owner };
     let guards = Guards {
         limits: &state.config.limits,
         exempt: state.config.access.is_admin(user_id),

@@ -246,7 +246,7 @@ mod tests {
             daily_total: None,
             daily_per_chat: None,
         };
-        let lease = Lease { owner: "me", until: i64::MAX };
+        let lease = Lease { owner: "me" };
         for (msg, prompt) in [(1, "A cat 100%"), (2, "a dog"), (3, "a cat_x"), (4, "Ölfeld im Regen, Кот")] {
             let new =
                 NewTask { chat_id: 7, user_id: 7, command_msg_id: msg, prompt: prompt.into(), ..NewTask::example() };

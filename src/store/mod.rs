@@ -53,6 +53,10 @@ pub struct Store {
     db: Database,
     /// PostgreSQL: other processes may write at the same time (see `reserve`).
     shared_writers: bool,
+    /// Tasks this process marked created, with their first poll time, until
+    /// its watcher picks them up: it learns of its new tasks without reading
+    /// the table every tick.
+    created: std::sync::Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
 }
 
 impl Store {
@@ -82,7 +86,7 @@ impl Store {
             sqlx::migrate!("./migrations").run(&mut *db.conn().await?).await?;
             db
         };
-        Ok(Store { db, shared_writers: !is_sqlite })
+        Ok(Store { db, shared_writers: !is_sqlite, created: Default::default() })
     }
 
     /// For the bot's start: `connect`, and prove the database takes a write,

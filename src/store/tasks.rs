@@ -34,11 +34,10 @@ pub enum Reservation {
     Refused(Refusal),
 }
 
-/// Which process follows a task, and until when unless renewed.
+/// Which replica follows a task: as long as that replica's heartbeat is fresh.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
     pub owner: &'a str,
-    pub until: i64,
 }
 
 impl Store {
@@ -77,7 +76,7 @@ impl Store {
             .bind(now)
             .bind(day)
             .bind(guards.lease.owner)
-            .bind(guards.lease.until)
+            .bind(None::<i64>)
             .bind(per_user(limits.daily_per_user))
             .bind(per_user(limits.max_active_per_user))
             .bind(unlimited(limits.max_active_total))
@@ -145,7 +144,11 @@ impl Store {
             .bind(TaskState::Unknown.as_str())
             .fetch_all(&mut *self.db.conn().await?)
             .await?;
-        rows.first().map(task_from_row).transpose()
+        let task = rows.first().map(task_from_row).transpose()?;
+        if let Some(task) = &task {
+            self.created.lock().unwrap_or_else(|e| e.into_inner()).push((task.id, first_poll_at));
+        }
+        Ok(task)
     }
 
     /// Ends a task that is still open. Returns whether this call ended it, so a

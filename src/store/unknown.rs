@@ -90,13 +90,17 @@ impl Store {
         .bind(first_poll_at)
         .bind(now_ms())
         .bind(lease.owner)
-        .bind(lease.until)
+        .bind(None::<i64>)
         .bind(id)
         .bind(TaskState::Unknown.as_str())
         .fetch_all(&mut *tx)
         .await?;
         let resolution = resolution(&mut tx, id, rows.first()).await?;
         tx.commit().await?;
+        if let Resolution::Resolved(task) = &resolution {
+            // Followed from now on by this process's watcher, like a task it created.
+            self.created.lock().unwrap_or_else(|e| e.into_inner()).push((task.id, first_poll_at));
+        }
         Ok(resolution)
     }
 

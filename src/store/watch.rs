@@ -1,8 +1,12 @@
-//! What the watcher needs: leases so that each open task is followed by exactly
-//! one process, due tasks, progress, and the delivery hand-off.
+//! What the watcher needs: one heartbeat per replica and task leases that name
+//! a replica, so that each open task is followed by exactly one process; the
+//! tasks to follow, progress, and the delivery hand-off.
 
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row};
-use crate::task::{Task, TaskState};
+use crate::{
+    task::{Task, TaskState},
+    watcher::LiveReplica,
+};
 
 /// When a round's tasks are polled next: each at `earliest` plus its own offset
 /// in `0..spread` ms, `(id * 7919 + salt) % spread`, so tasks taken together do
@@ -19,78 +23,138 @@ impl Schedule {
     pub fn fixed(after_ms: i64) -> Self {
         Schedule { earliest: now_ms() + after_ms, spread: 1, salt: 0 }
     }
+
+    /// Unix ms of task `id`'s next poll.
+    pub fn at(&self, id: i64) -> i64 {
+        self.earliest + (id.wrapping_mul(7919).wrapping_add(self.salt)).rem_euclid(self.spread.max(1))
+    }
+}
+
+/// A lease is free when nobody holds it, when its replica's heartbeat is older
+/// than `$stale` (a bind parameter), or when it is a lease from before
+/// heartbeats (`lease_until` set) that ran out by `$now`. A lease taken now
+/// names a replica whose heartbeat is fresh, so when two replicas race for a
+/// row, PostgreSQL re-checks this against the first one's claim and the second
+/// gets nothing.
+fn free_lease_sql(stale: &str, now: &str) -> String {
+    format!(
+        "(lease_owner IS NULL OR lease_owner IN (SELECT id FROM replicas WHERE heartbeat_at < {stale}) \
+         OR (lease_until IS NOT NULL AND lease_until < {now}))"
+    )
 }
 
 impl Store {
-    /// Renews our own leases (a `submitting` row's too: that is how other
-    /// replicas know its create is still in flight) and takes the created tasks
-    /// that are free or whose lease ran out. Another replica's `submitting` row
-    /// is never taken: once its lease runs out, its create was cut off
-    /// (`expire_cut_off_creates`). The lease condition sits in the UPDATE's own
-    /// WHERE, so PostgreSQL re-checks it against a row another replica just
-    /// claimed and the second claimer gets nothing.
-    pub async fn claim_open_tasks(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
+    /// Says this replica is alive: one row written, whatever the number of
+    /// tasks it holds.
+    pub async fn heartbeat(&self, replica: &str) -> StoreResult<()> {
+        let now = now_ms();
+        let query = sqlx::query(
+            "INSERT INTO replicas (id, heartbeat_at, started_at) VALUES ($1, $2, $2) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(replica)
+        .bind(now);
+        self.write(query).await?;
+        Ok(())
+    }
+
+    /// On a clean stop: the others stop counting this replica at once.
+    pub async fn retire(&self, replica: &str) -> StoreResult<()> {
+        self.write(sqlx::query("UPDATE replicas SET heartbeat_at = 0 WHERE id = $1").bind(replica)).await?;
+        Ok(())
+    }
+
+    /// The replicas whose heartbeat is not older than `fresh_since`, by id,
+    /// with how many running or delivering tasks each holds.
+    pub async fn live_replicas(&self, fresh_since: i64) -> StoreResult<Vec<LiveReplica>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, (SELECT COUNT(*) FROM tasks WHERE lease_owner = replicas.id AND state IN ($2, $3)) AS holds \
+             FROM replicas WHERE heartbeat_at >= $1 ORDER BY id",
+        )
+        .bind(fresh_since)
+        .bind(TaskState::Running.as_str())
+        .bind(TaskState::Delivering.as_str())
+        .fetch_all(&mut *self.db.conn().await?)
+        .await?;
+        Ok(rows.into_iter().map(|(id, holds)| LiveReplica { id, holds: holds.max(0) as u64 }).collect())
+    }
+
+    /// Takes the created open tasks whose lease is free (see `free_lease_sql`;
+    /// `stale_before`: a heartbeat older than this is a dead replica's) and
+    /// returns how many it took. Our own rows are not rewritten: our heartbeat
+    /// keeps them. Another replica's `submitting` row is never taken: once that
+    /// replica is dead, its create was cut off (`expire_cut_off_creates`).
+    pub async fn claim_open_tasks(&self, owner: &str, stale_before: i64) -> StoreResult<u64> {
         let sql = format!(
-            "UPDATE tasks SET lease_owner = $1, lease_until = $2 \
-             WHERE state IN ({}) AND (lease_owner = $1 OR (state <> $4 AND (lease_owner IS NULL OR lease_until < $3)))",
-            open_states_sql()
+            "UPDATE tasks SET lease_owner = $1, lease_until = NULL \
+             WHERE state IN ({}) AND state <> $4 AND (lease_owner IS NULL OR lease_owner <> $1) AND {}",
+            open_states_sql(),
+            free_lease_sql("$2", "$3")
         );
-        let query = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now_ms()).bind(TaskState::Submitting.as_str());
+        let query =
+            sqlx::query(&sql).bind(owner).bind(stale_before).bind(now_ms()).bind(TaskState::Submitting.as_str());
         self.write(query).await
     }
 
     /// Takes every created open task that is not ours yet, whatever its lease
     /// says, and returns how many it took. Only for a single-process
     /// deployment (SQLite): a lease left by our own previous run (killed
-    /// without releasing it) would otherwise hold its tasks back until it ran
-    /// out. Rows already ours are not rewritten.
-    pub async fn take_over_all(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
+    /// without releasing it) would otherwise hold its tasks back. Rows already
+    /// ours are not rewritten.
+    pub async fn take_over_all(&self, owner: &str) -> StoreResult<u64> {
         let sql = format!(
-            "UPDATE tasks SET lease_owner = $1, lease_until = $2 \
-             WHERE state IN ({}) AND state <> $3 AND (lease_owner IS NULL OR lease_owner <> $1)",
+            "UPDATE tasks SET lease_owner = $1, lease_until = NULL \
+             WHERE state IN ({}) AND state <> $2 AND (lease_owner IS NULL OR lease_owner <> $1)",
             open_states_sql()
         );
-        let query = sqlx::query(&sql).bind(owner).bind(lease_until).bind(TaskState::Submitting.as_str());
-        self.write(query).await
+        self.write(sqlx::query(&sql).bind(owner).bind(TaskState::Submitting.as_str())).await
     }
 
     /// On a clean stop: let another replica (or our next start) take over at once.
     pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1")
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
             .bind(owner)
             .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
 
-    /// At most `limit` open, created tasks of ours whose next poll is due, the
-    /// longest-due first; each one's next poll is set per `next` so the next round
-    /// skips it.
-    pub async fn take_due_tasks(&self, owner: &str, limit: i64, next: &Schedule) -> StoreResult<Vec<Task>> {
-        let now = now_ms();
+    /// Our running and delivering tasks with their stored next poll time: what
+    /// the polling schedule is rebuilt from at start and after a take-over.
+    pub async fn owned_open_tasks(&self, owner: &str) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, next_poll_at FROM tasks WHERE lease_owner = $1 AND state IN ($2, $3) ORDER BY next_poll_at",
+        )
+        .bind(owner)
+        .bind(TaskState::Running.as_str())
+        .bind(TaskState::Delivering.as_str())
+        .fetch_all(&mut *self.db.conn().await?)
+        .await?)
+    }
+
+    /// The tasks among `ids` that are still ours and running or delivering: a
+    /// task that ended, or that another replica took over, is left out.
+    pub async fn owned_tasks(&self, owner: &str, ids: &[i64]) -> StoreResult<Vec<Task>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are integers from our own schedule.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
         let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE lease_owner = $1 AND state IN ($2, $3) AND next_poll_at <= $4 \
-             ORDER BY next_poll_at LIMIT $5"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id IN ({list}) AND lease_owner = $1 AND state IN ($2, $3)"
         ))
         .bind(owner)
         .bind(TaskState::Running.as_str())
         .bind(TaskState::Delivering.as_str())
-        .bind(now)
-        .bind(limit)
         .fetch_all(&mut *self.db.conn().await?)
         .await?;
-        let tasks = rows.iter().map(task_from_row).collect::<StoreResult<Vec<_>>>()?;
-        if !tasks.is_empty() {
-            // One statement for the whole round; ids are integers we just read.
-            let ids = tasks.iter().map(|t| t.id.to_string()).collect::<Vec<_>>().join(", ");
-            sqlx::query(&format!("UPDATE tasks SET next_poll_at = $1 + (id * 7919 + $2) % $3 WHERE id IN ({ids})"))
-                .bind(next.earliest)
-                .bind(next.salt)
-                .bind(next.spread.max(1))
-                .execute(&mut *self.db.conn().await?)
-                .await?;
-        }
-        Ok(tasks)
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// The tasks this process marked created since the last call, with their
+    /// first poll time.
+    pub fn take_created(&self) -> Vec<(i64, i64)> {
+        std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub async fn record_progress(&self, id: i64, upstream_status: &str, progress_pct: Option<u8>) -> StoreResult<()> {
@@ -133,21 +197,28 @@ impl Store {
     /// Creates cut off by a crash: rows left `submitting` by a process that is
     /// gone, so their answer can never be stored. On SQLite only one process
     /// uses the file, so every such row from before this process `started_at`
-    /// is one; on PostgreSQL a row whose lease ran out is one (its replica
-    /// renews the lease while its create is in flight). They become `unknown`
-    /// (never created again) and are returned so their users can be told.
+    /// is one; on PostgreSQL a row whose lease is free (its replica's heartbeat
+    /// is older than `stale_before`; a live replica keeps beating while its
+    /// create is in flight) is one. They become `unknown` (never created again)
+    /// and are returned so their users can be told.
     /// One whose hold is already over (created at or before `held_until`: the
     /// bot was down longer) is marked told at once, since the message about
     /// the cut-off says everything the end of the hold would.
-    pub async fn expire_cut_off_creates(&self, started_at: i64, held_until: i64) -> StoreResult<Vec<Task>> {
+    pub async fn expire_cut_off_creates(
+        &self,
+        started_at: i64,
+        held_until: i64,
+        stale_before: i64,
+    ) -> StoreResult<Vec<Task>> {
         let (condition, bound) = if self.shared_writers {
-            ("(lease_owner IS NULL OR lease_until < $2)", now_ms())
+            (free_lease_sql("$3", "$2"), now_ms())
         } else {
-            ("created_at < $2", started_at)
+            ("created_at < $2 AND $3 = $3".to_owned(), started_at)
         };
         let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 AND {condition}"))
             .bind(TaskState::Submitting.as_str())
             .bind(bound)
+            .bind(stale_before)
             .fetch_all(&mut *self.db.conn().await?)
             .await?;
         let mut expired = Vec::new();
@@ -185,16 +256,20 @@ mod tests {
     use crate::{
         command::{Shape, Size, VideoOptions},
         config::Limits,
-        store::{Guards, Lease, Reservation, Schedule, Store, now_ms, test_support},
+        store::{Guards, Lease, Reservation, Store, now_ms, test_support},
         task::{NewTask, TaskState},
+        watcher::LiveReplica,
     };
+
+    /// A heartbeat older than this is a dead replica's (the lease time).
+    const TTL: i64 = 30_000;
 
     fn guards(lease: Lease<'_>) -> Guards<'_> {
         Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease, cost: 1 }
     }
 
-    async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
-        let new = NewTask {
+    fn request(msg: i32) -> NewTask {
+        NewTask {
             chat_id: 5,
             user_id: 5,
             command_msg_id: msg,
@@ -207,33 +282,59 @@ mod tests {
                 duration: Some(25),
             },
             image_file_ids: vec![],
-        };
-        let Reservation::Reserved(id) =
-            store.reserve(&new, &guards(Lease { owner, until: now_ms() + 60_000 })).await.unwrap()
-        else {
+        }
+    }
+
+    async fn reserved(store: &Store, msg: i32, owner: &str) -> i64 {
+        let Reservation::Reserved(id) = store.reserve(&request(msg), &guards(Lease { owner })).await.unwrap() else {
             panic!()
         };
+        id
+    }
+
+    async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
+        let id = reserved(store, msg, owner).await;
         store.mark_created(id, &format!("up-{id}"), "pending", 0).await.unwrap();
         id
     }
 
+    /// Makes `replica`'s last heartbeat a long time ago, as when it was killed.
+    async fn die(store: &Store, replica: &str) {
+        store.heartbeat(replica).await.unwrap();
+        sqlx::query("UPDATE replicas SET heartbeat_at = 1 WHERE id = $1")
+            .bind(replica)
+            .execute(&mut *store.db.conn().await.unwrap())
+            .await
+            .unwrap();
+    }
+
+    fn ids(tasks: &[crate::task::Task]) -> Vec<i64> {
+        tasks.iter().map(|t| t.id).collect()
+    }
+
     async fn story(store: Store) {
+        store.heartbeat("replica-a").await.unwrap();
+        store.heartbeat("replica-b").await.unwrap();
         let a = created(&store, 1, "replica-a").await;
         let b = created(&store, 2, "replica-b").await;
-        let far = now_ms() + 60_000;
-        // Each replica keeps what it created; nobody steals a live lease.
-        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 1);
-        let due_a = store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap();
-        assert_eq!(due_a.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
-        assert!(
-            store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap().is_empty(),
-            "not due again until the next interval"
-        );
-        // Replica b stops cleanly: a takes its task over.
+        assert_eq!(store.take_created(), vec![(a, 0), (b, 0)], "what this process created, once");
+        assert!(store.take_created().is_empty());
+        let stale = now_ms() - TTL;
+        // Each replica keeps what it created; nobody steals a live lease, and
+        // our own leases are not rewritten.
+        assert_eq!(store.claim_open_tasks("replica-a", stale).await.unwrap(), 0);
+        assert_eq!(store.owned_open_tasks("replica-a").await.unwrap(), vec![(a, 0)]);
+        assert_eq!(ids(&store.owned_tasks("replica-a", &[a, b]).await.unwrap()), vec![a], "b is not ours");
+        let live = |pairs: &[(&str, u64)]| {
+            pairs.iter().map(|(id, holds)| LiveReplica { id: (*id).to_owned(), holds: *holds }).collect::<Vec<_>>()
+        };
+        assert_eq!(store.live_replicas(stale).await.unwrap(), live(&[("replica-a", 1), ("replica-b", 1)]));
+        // Replica b stops cleanly: a takes its task over at once.
         store.release_leases("replica-b").await.unwrap();
-        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2);
-        let due_b = store.take_due_tasks("replica-a", 10, &Schedule::fixed(60_000)).await.unwrap();
-        assert_eq!(due_b.iter().map(|t| t.id).collect::<Vec<_>>(), vec![b]);
+        store.retire("replica-b").await.unwrap();
+        assert_eq!(store.live_replicas(stale).await.unwrap(), live(&[("replica-a", 1)]));
+        assert_eq!(store.claim_open_tasks("replica-a", stale).await.unwrap(), 1);
+        assert_eq!(ids(&store.owned_tasks("replica-a", &[b]).await.unwrap()), vec![b]);
 
         store.record_progress(a, "processing", Some(42)).await.unwrap();
         assert!(store.begin_delivery(a, "completed", "https://v/1.mp4").await.unwrap());
@@ -244,59 +345,38 @@ mod tests {
             (TaskState::Delivering, Some("https://v/1.mp4"), Some(100))
         );
         assert_eq!(store.count_open().await.unwrap(), 2);
+        store.end_task(b, TaskState::Done, None).await.unwrap();
+        assert_eq!(ids(&store.owned_tasks("replica-a", &[a, b]).await.unwrap()), vec![a], "ended: left out");
 
-        // A row stuck in `submitting` (crash mid-create) becomes unknown once.
-        let new = NewTask {
-            command_msg_id: 3,
-            ..NewTask {
-                chat_id: 5,
-                user_id: 5,
-                command_msg_id: 0,
-                lang: crate::lang::Lang::En,
-                prompt: "q".into(),
-                options: task.options,
-                image_file_ids: vec![],
-            }
-        };
-        store.reserve(&new, &guards(Lease { owner: "replica-a", until: 0 })).await.unwrap();
-        let expired = store.expire_cut_off_creates(now_ms() + 1, 0).await.unwrap();
-        assert_eq!(expired.len(), 1);
-        assert!(store.expire_cut_off_creates(now_ms() + 1, 0).await.unwrap().is_empty());
-        assert_eq!(store.task(expired[0].id).await.unwrap().unwrap().state, TaskState::Unknown);
+        // A row stuck in `submitting` by a replica that died mid-create
+        // becomes unknown once, and is never taken.
+        die(&store, "replica-dead").await;
+        let cut_off = reserved(&store, 3, "replica-dead").await;
+        assert_eq!(store.claim_open_tasks("replica-a", now_ms() - TTL).await.unwrap(), 0);
+        let expired = store.expire_cut_off_creates(now_ms() + 1, 0, now_ms() - TTL).await.unwrap();
+        assert_eq!(ids(&expired), vec![cut_off]);
+        assert!(store.expire_cut_off_creates(now_ms() + 1, 0, now_ms() - TTL).await.unwrap().is_empty());
+        assert_eq!(store.task(cut_off).await.unwrap().unwrap().state, TaskState::Unknown);
 
         // A create in flight on a live replica is neither taken nor expired.
-        let in_flight = NewTask { command_msg_id: 4, ..new };
-        let Reservation::Reserved(live) =
-            store.reserve(&in_flight, &guards(Lease { owner: "replica-b", until: far })).await.unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(store.claim_open_tasks("replica-a", far).await.unwrap(), 2, "only its own two tasks");
+        store.heartbeat("replica-b").await.unwrap();
+        let live = reserved(&store, 4, "replica-b").await;
+        assert_eq!(store.claim_open_tasks("replica-a", now_ms() - TTL).await.unwrap(), 0);
         assert!(
-            store.expire_cut_off_creates(0, 0).await.unwrap().is_empty(),
-            "SQLite: created after this process started; PostgreSQL: leased"
+            store.expire_cut_off_creates(0, 0, now_ms() - TTL).await.unwrap().is_empty(),
+            "SQLite: created after this process started; PostgreSQL: its replica beats"
         );
-        let task = store.task(live).await.unwrap().unwrap();
-        assert_eq!(task.state, TaskState::Submitting);
+        assert_eq!(store.task(live).await.unwrap().unwrap().state, TaskState::Submitting);
     }
 
     async fn take_over(store: Store) {
         let a = created(&store, 1, "dead-process").await;
-        assert_eq!(store.claim_open_tasks("me", now_ms() + 60_000).await.unwrap(), 0, "a live lease is respected");
-        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 1);
-        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "already ours: not rewritten");
-        assert_eq!(
-            store
-                .take_due_tasks("me", 10, &Schedule::fixed(60_000))
-                .await
-                .unwrap()
-                .iter()
-                .map(|t| t.id)
-                .collect::<Vec<_>>(),
-            vec![a]
-        );
+        assert_eq!(store.claim_open_tasks("me", now_ms() - TTL).await.unwrap(), 0, "never seen dead: respected");
+        assert_eq!(store.take_over_all("me").await.unwrap(), 1);
+        assert_eq!(store.take_over_all("me").await.unwrap(), 0, "already ours: not rewritten");
+        assert_eq!(ids(&store.owned_tasks("me", &[a]).await.unwrap()), vec![a]);
         store.end_task(a, TaskState::Done, None).await.unwrap();
-        assert_eq!(store.take_over_all("me", now_ms() + 60_000).await.unwrap(), 0, "closed tasks are left alone");
+        assert_eq!(store.take_over_all("me").await.unwrap(), 0, "closed tasks are left alone");
     }
 
     #[tokio::test]
@@ -321,64 +401,56 @@ mod tests {
         story(test_support::postgres().await).await;
     }
 
-    /// 10,000 running tasks of "me", due at distinct past times in an order
-    /// unrelated to their ids; returns each id's due time.
-    async fn many_due(store: &Store) -> std::collections::HashMap<i64, i64> {
-        let base = now_ms() - 1_000_000;
-        let due_at = |id: i64| base + (id * 7703) % 10_000 * 10;
-        for chunk in (1..=10_000_i64).collect::<Vec<_>>().chunks(500) {
-            let rows = chunk
-                .iter()
-                .map(|id| {
-                    format!(
-                        "({id}, 5, 5, {id}, 'en', 'p', 'sora-2', 'portrait', 'large', 15, '[]', 'up-{id}', 'running', 0, 0, 0, {}, 'me', {})",
-                        due_at(*id),
-                        now_ms() + 600_000
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            sqlx::query(&format!(
-                "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
-                 image_file_ids, upstream_id, state, created_at, updated_at, day, next_poll_at, lease_owner, lease_until) VALUES {rows}"
-            ))
-            .execute(&mut *store.db.conn().await.unwrap())
-            .await
-            .unwrap();
-        }
-        (1..=10_000).map(|id| (id, due_at(id))).collect()
-    }
-
-    /// A rate of 400 queries/s with one-second rounds takes 400 a round, the
-    /// longest-due first, and schedules each within the jitter window.
-    async fn rate_sized_batches(store: Store) {
-        let due_at = many_due(&store).await;
-        let next = Schedule { earliest: now_ms() + 30_000, spread: 6_000, salt: 17 };
-        let mut taken = Vec::new();
-        for round in 0..25 {
-            let batch = store.take_due_tasks("me", 400, &next).await.unwrap();
-            assert_eq!(batch.len(), 400, "round {round}");
-            taken.extend(batch.iter().map(|t| due_at[&t.id]));
-        }
-        assert!(store.take_due_tasks("me", 400, &next).await.unwrap().is_empty(), "every task taken once");
-        assert!(taken.windows(2).all(|w| w[0] < w[1]), "in next_poll_at order");
-        let rows = sqlx::query("SELECT MIN(next_poll_at) AS lo, MAX(next_poll_at) AS hi FROM tasks")
-            .fetch_one(&mut *store.db.conn().await.unwrap())
-            .await
-            .unwrap();
-        let (lo, hi): (i64, i64) = (sqlx::Row::get(&rows, "lo"), sqlx::Row::get(&rows, "hi"));
-        assert!(lo >= next.earliest && hi < next.earliest + next.spread, "{lo}..{hi}");
-        assert!(hi - lo > 5_000, "spread over the window: {lo}..{hi}");
-    }
-
+    /// A lease from before heartbeats (`lease_until` set) holds until then.
     #[tokio::test]
-    async fn ten_thousand_tasks_in_rate_sized_batches_on_sqlite() {
-        let (store, _dir) = test_support::sqlite().await;
-        rate_sized_batches(store).await;
+    async fn a_lease_from_before_heartbeats_holds_until_it_runs_out() {
+        let store = test_support::postgres().await;
+        let id = created(&store, 1, "old-version").await;
+        let set = |until: i64| sqlx::query("UPDATE tasks SET lease_until = $1 WHERE id = $2").bind(until).bind(id);
+        set(now_ms() + 60_000).execute(&mut *store.db.conn().await.unwrap()).await.unwrap();
+        assert_eq!(store.claim_open_tasks("me", now_ms() - TTL).await.unwrap(), 0);
+        set(now_ms() - 1).execute(&mut *store.db.conn().await.unwrap()).await.unwrap();
+        assert_eq!(store.claim_open_tasks("me", now_ms() - TTL).await.unwrap(), 1);
     }
 
+    /// 3,000 tasks of a replica that died, and three live replicas taking over
+    /// at the same moment, twice: each task gets exactly one new owner, and
+    /// the heartbeats and take-overs rewrite nothing else.
     #[tokio::test]
-    async fn ten_thousand_tasks_in_rate_sized_batches_on_postgres() {
-        rate_sized_batches(test_support::postgres().await).await;
+    async fn a_dead_replicas_tasks_are_taken_over_exactly_once() {
+        let store = test_support::postgres().await;
+        die(&store, "dead").await;
+        let rows = (1..=3_000)
+            .map(|id| {
+                format!(
+                    "({id}, 5, 5, {id}, 'en', 'p', 'sora-2', 'portrait', 'large', 15, '[]', 'up-{id}', 'running', 0, 0, 0, 0, 'dead')"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
+             image_file_ids, upstream_id, state, created_at, updated_at, day, next_poll_at, lease_owner) VALUES {rows}"
+        ))
+        .execute(&mut *store.db.conn().await.unwrap())
+        .await
+        .unwrap();
+        for live in ["x", "y", "z"] {
+            store.heartbeat(live).await.unwrap();
+        }
+        let claim = |owner: &'static str| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_open_tasks(owner, now_ms() - TTL).await.unwrap() })
+        };
+        let (x, y, z) = (claim("x"), claim("y"), claim("z"));
+        let (x, y, z) = (x.await.unwrap(), y.await.unwrap(), z.await.unwrap());
+        assert_eq!(x + y + z, 3_000, "{x} + {y} + {z}");
+        let (x2, y2, z2) = (claim("x"), claim("y"), claim("z"));
+        assert_eq!(x2.await.unwrap() + y2.await.unwrap() + z2.await.unwrap(), 0, "nothing taken twice");
+        let mut owned = 0;
+        for live in ["x", "y", "z"] {
+            owned += store.owned_open_tasks(live).await.unwrap().len() as u64;
+        }
+        assert_eq!(owned, 3_000);
     }
 }

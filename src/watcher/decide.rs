@@ -147,10 +147,24 @@ pub fn delivery_expired(task: &Task, now_ms: i64) -> bool {
     now_ms.saturating_sub(task.updated_at) >= millis(DELIVERY_GIVE_UP)
 }
 
-/// How long a lease lasts unless renewed: several polls, and never so short that a
-/// slow database round makes us lose our own tasks.
+/// The longest a dead replica's tasks may wait for another one: several polls,
+/// and never so short that a slow database round makes us lose our own tasks.
 pub fn lease_ttl(poll_interval: Duration) -> Duration {
     (poll_interval * 3).max(Duration::from_secs(30))
+}
+
+/// How often a replica renews its heartbeat (and looks for dead replicas'
+/// tasks): a sixth of the lease time.
+pub fn heartbeat_every(poll_interval: Duration) -> Duration {
+    lease_ttl(poll_interval) / 6
+}
+
+/// A heartbeat older than this is a dead replica's: two thirds of the lease
+/// time, so that with the next look for its tasks a heartbeat period later,
+/// they are taken within a lease time of its death. A live replica would have
+/// to miss three heartbeats in a row to lose them.
+pub fn heartbeat_stale_after(poll_interval: Duration) -> Duration {
+    lease_ttl(poll_interval) * 2 / 3
 }
 
 /// How often the watcher looks for due tasks: due times are per task, so a short
@@ -227,6 +241,35 @@ impl Budget {
     pub fn gap(&self) -> Duration {
         Duration::from_secs_f64(1.0 / self.rate.max(1.0))
     }
+}
+
+impl Budget {
+    /// A new rate (this replica's share changed); the saved-up queries stay
+    /// within the new burst.
+    pub fn set_rate(&mut self, rate: f64, round: Duration) {
+        self.rate = rate;
+        self.burst = (rate * round.as_secs_f64()).max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
+}
+
+/// A live replica and the running or delivering tasks it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveReplica {
+    pub id: String,
+    pub holds: u64,
+}
+
+/// This replica's share of the deployment's query rate `total`, divided among
+/// the `live` replicas in proportion to the tasks each holds (plus one, so a
+/// replica without tasks keeps a little for new ones and Refresh presses): the
+/// queries go where the tasks are, and the shares add up to `total`. A replica
+/// not (yet) among them counts itself with the `holds` it knows of.
+pub fn share_of(total: u32, live: &[LiveReplica], me: &str, holds: u64) -> f64 {
+    let weight = |holds: u64| holds as f64 + 1.0;
+    let mine = live.iter().find(|replica| replica.id == me).map_or(weight(holds), |replica| weight(replica.holds));
+    let others: f64 = live.iter().filter(|replica| replica.id != me).map(|replica| weight(replica.holds)).sum();
+    f64::from(total) * mine / (mine + others)
 }
 
 /// Whether the rate limit keeps up with the open tasks, remembered so the log
@@ -424,6 +467,13 @@ mod tests {
     fn lease_and_tick_follow_the_poll_interval() {
         assert_eq!(lease_ttl(Duration::from_secs(30)), Duration::from_secs(90));
         assert_eq!(lease_ttl(Duration::from_secs(2)), Duration::from_secs(30));
+        assert_eq!(heartbeat_every(Duration::from_secs(2)), Duration::from_secs(5));
+        assert_eq!(heartbeat_stale_after(Duration::from_secs(2)), Duration::from_secs(20));
+        // Dead right after a beat: stale after 20 s, found at the next look, 5 s later at most.
+        assert!(
+            heartbeat_stale_after(Duration::from_secs(30)) + heartbeat_every(Duration::from_secs(30))
+                < lease_ttl(Duration::from_secs(30))
+        );
         assert_eq!(tick_every(Duration::from_secs(30)), Duration::from_secs(1));
         assert_eq!(tick_every(Duration::from_millis(200)), Duration::from_millis(200));
         assert_eq!(tick_every(Duration::ZERO), Duration::from_millis(50));
@@ -477,6 +527,29 @@ mod tests {
         assert_eq!(budget.available(t0 + Duration::from_secs(60)), 20);
         assert_eq!(budget.gap(), Duration::from_millis(50));
         assert_eq!(Budget::new(1, Duration::from_millis(50), t0).available(t0), 1, "at least one query");
+    }
+
+    #[test]
+    fn the_rate_is_split_among_live_replicas_by_the_tasks_they_hold() {
+        let live = |pairs: &[(&str, u64)]| {
+            pairs.iter().map(|(id, holds)| LiveReplica { id: (*id).to_owned(), holds: *holds }).collect::<Vec<_>>()
+        };
+        assert_eq!(share_of(20, &live(&[("a", 10)]), "a", 10), 20.0);
+        assert_eq!(share_of(20, &[], "a", 0), 20.0, "before its first heartbeat is seen");
+        let even = live(&[("a", 499), ("b", 499)]);
+        assert_eq!((share_of(100, &even, "a", 0), share_of(100, &even, "b", 0)), (50.0, 50.0));
+        // One replica took every task at start: the queries follow them.
+        let lopsided = live(&[("a", 998), ("b", 0)]);
+        let (a, b) = (share_of(100, &lopsided, "a", 0), share_of(100, &lopsided, "b", 0));
+        assert_eq!((a, b), (99.9, 0.1));
+        let three = live(&[("a", 300), ("b", 200), ("c", 0)]);
+        let shares: Vec<f64> = ["a", "b", "c"].iter().map(|me| share_of(20, &three, me, 0)).collect();
+        assert!((shares.iter().sum::<f64>() - 20.0).abs() < 1e-9, "{shares:?}");
+        assert!(shares[0] > shares[1] && shares[1] > shares[2] && shares[2] > 0.0, "{shares:?}");
+        assert_eq!(share_of(20, &live(&[("a", 0)]), "b", 0), 10.0, "not seen yet: counts itself");
+        let mut budget = Budget::new(20, Duration::from_secs(1), Instant::now());
+        budget.set_rate(10.0, Duration::from_secs(1));
+        assert_eq!(budget.available(Instant::now()), 10, "the saved-up queries shrink with the share");
     }
 
     #[test]

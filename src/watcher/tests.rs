@@ -25,7 +25,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
         options: Task::example().options,
         image_file_ids: vec![],
     };
-    let lease = Lease { owner, until: now_ms() + 3_600_000 };
+    let lease = Lease { owner };
     let Reservation::Reserved(id) = store
         .reserve(&new, &Guards { limits: &Limits::ROOMY, exempt: false, unknown_active_since: 0, lease, cost: 1 })
         .await
@@ -204,7 +204,7 @@ async fn a_restart_takes_over_and_finishes_an_interrupted_delivery() {
     let other = store.task(other).await.unwrap().unwrap();
     assert_eq!((other.state, other.progress_pct), (TaskState::Running, Some(10)));
     // Leases were released at the end: another owner can claim both... one open task left.
-    assert_eq!(store.claim_open_tasks("next", now_ms() + 60_000).await.unwrap(), 1);
+    assert_eq!(store.claim_open_tasks("next", now_ms()).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -227,7 +227,7 @@ async fn run_stops_when_told_and_releases_its_leases() {
     let handle = tokio::spawn(watcher(&store, &fake, "me", Duration::from_secs(3600), false).run(shutdown.clone()));
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), handle).await.expect("watcher stops").unwrap();
-    assert_eq!(store.claim_open_tasks("next", now_ms() + 60_000).await.unwrap(), 1);
+    assert_eq!(store.claim_open_tasks("next", now_ms()).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -249,4 +249,109 @@ async fn a_task_is_handled_by_one_round_at_a_time() {
     assert!(super::InFlight::enter(&watcher.inner, 8).is_some());
     drop(first);
     assert!(super::InFlight::enter(&watcher.inner, 7).is_some());
+}
+
+/// Row writes in every table of the database so far (inserts, updates and
+/// deletes, as PostgreSQL counts them once the writing sessions have ended).
+async fn row_writes(url: &str) -> i64 {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT) AS n FROM pg_stat_user_tables",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::Row::get(&row, "n")
+}
+
+/// 1,000 open tasks whose answer never changes ("processing, 50 %"), held by
+/// two replicas on one PostgreSQL database: polling them writes nothing (the
+/// schedule is in memory, the leases ride on one heartbeat per replica), and
+/// the two together query at the deployment's rate, not twice it.
+#[tokio::test]
+async fn unchanging_tasks_cost_no_writes_and_two_replicas_share_one_rate() {
+    const TASKS: i64 = 1_000;
+    const RATE: u32 = 100;
+    let url = test_support::postgres_url().await;
+    let setup = Store::connect(&url).await.unwrap();
+    for replica in ["a", "b"] {
+        setup.heartbeat(replica).await.unwrap();
+    }
+    let new = NewTask {
+        chat_id: 1,
+        user_id: 1,
+        command_msg_id: 0,
+        lang: crate::lang::Lang::En,
+        prompt: "p".into(),
+        options: Task::example().options,
+        image_file_ids: vec![],
+    };
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| (NewTask { chat_id: 1_000 + i, command_msg_id: i as i32, ..new.clone() }, format!("up-{i}")))
+        .collect();
+    setup.insert_running(&tasks).await.unwrap();
+    sqlx::query(
+        "UPDATE tasks SET lease_owner = CASE WHEN id % 2 = 0 THEN 'a' ELSE 'b' END, \
+         upstream_status = 'processing', progress_pct = 50, next_poll_at = 0",
+    )
+    .execute(&mut <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    setup.close().await;
+    let fake = Fakes::start().await;
+    fake.api.answer_all(Reply::json(200, json!({"status": "processing", "progress": 50})));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = row_writes(&url).await;
+
+    let stop = CancellationToken::new();
+    let mut replicas = Vec::new();
+    for owner in ["a", "b"] {
+        let store = Store::connect(&url).await.unwrap();
+        let config = WatcherConfig {
+            owner: owner.into(),
+            // 1,000 tasks every 5 s would need 200 queries a second.
+            poll_interval: Duration::from_secs(5),
+            task_timeout: Duration::from_secs(3600),
+            unknown_hold: Duration::from_secs(600),
+            queries_per_second: RATE,
+            exclusive: false,
+            catalog: crate::models::Catalog::builtin(),
+        };
+        let mut watcher = Watcher::new(store.clone(), fake.video_api(), fake.telegram(), fake.downloads(), config);
+        let stop = stop.clone();
+        replicas.push((
+            store,
+            tokio::spawn(async move {
+                // `run` without its clean stop, whose lease release would count.
+                let mut ticker = tokio::time::interval(Duration::from_secs(1));
+                while !stop.is_cancelled() {
+                    ticker.tick().await;
+                    watcher.round(&stop).await;
+                }
+                watcher.settle().await;
+            }),
+        ));
+    }
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (from, queries_before) = (std::time::Instant::now(), fake.api.queries().len());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (window, queries) = (from.elapsed().as_secs_f64(), fake.api.queries().len() - queries_before);
+    stop.cancel();
+    for (store, handle) in replicas {
+        handle.await.unwrap();
+        store.close().await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes = row_writes(&url).await - before;
+    let rate = queries as f64 / window;
+    eprintln!(
+        "{TASKS} unchanging tasks, 2 replicas, {RATE} queries/s for both: {writes} row writes in {secs:.1} s \
+         ({:.2}/s); {rate:.1} queries/s",
+        writes as f64 / secs
+    );
+    assert!(writes as f64 <= 5.0 * secs, "{writes} row writes in {secs:.1} s");
+    assert!(rate <= f64::from(RATE) * 1.15, "{rate:.1} queries/s for a deployment rate of {RATE}");
+    assert!(rate >= f64::from(RATE) * 0.7, "{rate:.1} queries/s: the rate is not used");
 }

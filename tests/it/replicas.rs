@@ -14,8 +14,8 @@ use testkit::*;
 
 use crate::*;
 const WEBHOOK_SECRET: &str = "replicas_secret_1";
-/// A task's lease lasts max(3 × POLL_INTERVAL_SECS, 30 s): the tasks of a
-/// killed replica are taken over by the others only once it runs out.
+/// The lease time, max(3 × POLL_INTERVAL_SECS, 30 s): the tasks of a killed
+/// replica are taken over by the others within it, once its heartbeat is old.
 const LEASE_TTL: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
@@ -208,5 +208,57 @@ async fn three_replicas_share_albums_and_deliver_every_video_once_after_one_is_k
     }
     assert_eq!(per_command.len(), expected_commands.len(), "{per_command:?}");
     assert_eq!(replicas.env.video.creates().len(), 8, "no task created twice\n{}", replicas.logs());
+    replicas.finish().await;
+}
+
+/// A replica holding open tasks is killed (SIGKILL, its heartbeat simply
+/// stops): the survivor takes every one of them over within the lease time,
+/// each exactly once, and polls them from then on.
+#[tokio::test]
+async fn a_killed_replicas_tasks_are_taken_over_once_within_the_lease_time() {
+    let mut replicas = Replicas::start(2).await;
+    for i in 0..4_i64 {
+        let user = 9300 + i;
+        let command = Msg::text(&Chat::private(user), &User::new(user), &format!("/video take over {i}")).build();
+        replicas.deliver_to(0, &command).await;
+    }
+    replicas.env.video.wait_creates(4, WAIT).await;
+    let ids: Vec<String> = (1..=4).map(FakeVideoApi::task_id).collect();
+    // Followed by the replica that created them (POLL_INTERVAL_SECS=1).
+    let polled = poll_until(WAIT, || {
+        let queries = replicas.env.video.queries();
+        ids.iter().all(|id| queries.iter().any(|q| &q.id == id)).then_some(())
+    })
+    .await;
+    assert!(polled.is_some(), "{}", replicas.env.video.dump());
+    let survivor_log = |r: &Replicas| r.bots[1].as_ref().expect("alive").logs();
+    assert!(!survivor_log(&replicas).contains("took over open tasks"), "nothing taken while the owner lives");
+
+    replicas.kill(0);
+    let killed = std::time::Instant::now();
+    let resumed = poll_until(LEASE_TTL + WAIT, || {
+        let queries = replicas.env.video.queries();
+        let firsts: Option<Vec<std::time::Instant>> =
+            ids.iter().map(|id| queries.iter().filter(|q| &q.id == id && q.at > killed).map(|q| q.at).min()).collect();
+        firsts.map(|firsts| firsts.into_iter().max().expect("four"))
+    })
+    .await
+    .unwrap_or_else(|| panic!("not taken over\n{}", replicas.logs()));
+    let took = resumed.duration_since(killed);
+    eprintln!("take-over after kill -9: every task polled again {:.1} s after the kill", took.as_secs_f64());
+    assert!(took <= LEASE_TTL, "taken over after {took:?}, the lease time is {LEASE_TTL:?}");
+    assert!(took >= Duration::from_secs(10), "a live heartbeat is a few seconds old: taken too soon ({took:?})");
+    let log = survivor_log(&replicas);
+    assert_eq!(log.matches("took over open tasks").count(), 1, "{log}");
+    assert!(log.contains("count=4"), "{log}");
+
+    // Each one is finished and delivered once.
+    for (n, id) in ids.iter().enumerate() {
+        let url = replicas.env.video.file_url(&format!("takeover-v{n}.mp4"));
+        replicas.env.video.script_task(id, vec![Reply::completed(id, &url)]);
+    }
+    replicas.env.tg.wait_for("sendVideo", 4, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(replicas.env.tg.attempts_of("sendVideo").len(), 4, "{}", replicas.env.tg.dump());
     replicas.finish().await;
 }

@@ -255,11 +255,13 @@ async fn crash_between_create_and_store(backend: Backend) {
     assert!(replies(&setup.env, request.chat_id, request.id()).is_empty(), "nothing said before the crash");
 
     // SQLite: one process per file, so at start the row is certainly cut off.
-    // PostgreSQL: only once the lease of the replica that reserved it ran out;
-    // let that time pass in the database.
+    // PostgreSQL: only once the heartbeat of the replica that reserved it is
+    // old; let that time pass in the database.
     if backend == Backend::Postgres {
         let sql = setup.sql().await;
-        let aged = sqlx::query("UPDATE tasks SET lease_until = lease_until - $1 WHERE id = $2")
+        let aged = sqlx::query(
+            "UPDATE replicas SET heartbeat_at = heartbeat_at - $1 WHERE id = (SELECT lease_owner FROM tasks WHERE id = $2)",
+        )
             .bind(10 * 60 * 1000_i64)
             .bind(1_i64)
             .execute(&sql)

@@ -12,7 +12,7 @@ const LIMITS: Limits = Limits {
     daily_total: None,
     daily_per_chat: None,
 };
-const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
+const ME: Lease<'static> = Lease { owner: "me" };
 
 fn guards(limits: &Limits, exempt: bool) -> Guards<'_> {
     Guards { limits, exempt, unknown_active_since: now_ms() - 60_000, lease: ME, cost: 1 }

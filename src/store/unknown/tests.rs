@@ -12,7 +12,7 @@ const LIMITS: Limits = Limits {
     daily_total: None,
     daily_per_chat: None,
 };
-const ME: Lease<'static> = Lease { owner: "me", until: i64::MAX };
+const ME: Lease<'static> = Lease { owner: "me" };
 
 fn guards(unknown_active_since: i64) -> Guards<'static> {
     Guards { limits: &LIMITS, exempt: false, unknown_active_since, lease: ME, cost: 1 }
@@ -64,14 +64,15 @@ async fn story(store: Store) {
     // /attach: running, leased to the attaching process, due when asked.
     let second = unknown(&store, 3).await;
     let third = unknown(&store, 4).await;
-    let lease = Lease { owner: "replica-a", until: now_ms() + 60_000 };
+    let lease = Lease { owner: "replica-a" };
     let Resolution::Resolved(attached) = store.attach_upstream(second, "sora-2:task_x", lease, 0).await.unwrap() else {
         panic!()
     };
     assert_eq!((attached.state, attached.upstream_id.as_deref()), (TaskState::Running, Some("sora-2:task_x")));
     assert_eq!(attached.error, None);
-    let due = store.take_due_tasks("replica-a", 10, &crate::store::Schedule::fixed(60_000)).await.unwrap();
-    assert_eq!(due.iter().map(|t| t.id).collect::<Vec<_>>(), [second]);
+    let ours = store.owned_tasks("replica-a", &[second, third]).await.unwrap();
+    assert_eq!(ours.iter().map(|t| t.id).collect::<Vec<_>>(), [second]);
+    assert!(store.take_created().iter().any(|(id, _)| *id == second), "its watcher learns of it");
     // One upstream id, one task: a second task on it would deliver the video twice.
     assert_eq!(
         store.attach_upstream(third, "sora-2:task_x", lease, 0).await.unwrap(),
