@@ -150,11 +150,14 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
             upstream.iter().all(|id| queried.contains(id))
         })
         .await?;
-        let first_after = |id: &String| {
-            env.video.queries().into_iter().filter(|q| &q.id == id && q.at > killed + delay).map(|q| q.at).min()
-        };
-        let first = upstream.iter().filter_map(first_after).min().unwrap_or(killed);
-        let last = upstream.iter().filter_map(first_after).max().unwrap_or(killed);
+        let mut first_after: HashMap<String, Instant> = HashMap::new();
+        for query in env.video.queries().into_iter().filter(|q| q.at > killed + delay) {
+            let at = first_after.entry(query.id).or_insert(query.at);
+            *at = (*at).min(query.at);
+        }
+        let theirs: Vec<Instant> = upstream.iter().filter_map(|id| first_after.get(id).copied()).collect();
+        let first = theirs.iter().min().copied().unwrap_or(killed);
+        let last = theirs.iter().max().copied().unwrap_or(killed);
         println!(
             "  take-over after SIGKILL of the replica holding {held}: first of its tasks polled again {:.1} s later, \
              all {:.1} s later",

@@ -33,7 +33,7 @@ fn hold_check_every(hold: Duration) -> Duration {
     (hold / 4).clamp(Duration::from_millis(250), Duration::from_secs(5))
 }
 
-/// Every this many renewals the timetable is checked against the database
+/// Every this many heartbeats the timetable is checked against the database
 /// even without a take-over, in case a task of ours was missed.
 const FULL_REBUILD_EVERY: u32 = 10;
 
@@ -52,8 +52,8 @@ pub(super) struct Rounds {
     timetable: Timetable,
     next_renewal: Instant,
     renewals: u32,
-    /// The last heartbeat stored: once it is older than a lease, other replicas
-    /// may have taken our tasks, so none is followed until the next one.
+    /// When the last heartbeat was stored: once it is nearly stale, other
+    /// replicas may take our tasks, so none is followed until the next one.
     last_beat: Option<Instant>,
     /// Exclusive mode: the first take-over (every open task, logged) is done.
     taken_over: bool,
