@@ -84,19 +84,7 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let writes = row_writes(&pool).await? - writes_before;
 
-    let mut by_task: HashMap<String, Vec<Instant>> = HashMap::new();
-    let mut in_window = 0;
-    for query in env.video.queries() {
-        if query.at >= from && query.at < from + window {
-            in_window += 1;
-            by_task.entry(query.id).or_default().push(query.at);
-        }
-    }
-    let mut gaps = Vec::new();
-    for times in by_task.values_mut() {
-        times.sort_unstable();
-        gaps.extend(times.windows(2).map(|pair| pair[1].duration_since(pair[0])));
-    }
+    let (in_window, _, gaps) = report::poll_gaps(env.video.queries(), from, from + window);
     let secs = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
     println!("results");
     println!(

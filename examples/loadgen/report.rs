@@ -88,6 +88,29 @@ pub(crate) fn print_stats(label: &str, samples: &[Duration], suffix: &str) {
 }
 
 /// Milliseconds with 3 decimals.
+/// The task queries made in `[from, until)`: how many, of how many tasks,
+/// and the gaps between each task's consecutive queries.
+pub(crate) fn poll_gaps(
+    queries: Vec<testkit::QueryCall>,
+    from: Instant,
+    until: Instant,
+) -> (usize, usize, Vec<Duration>) {
+    let mut by_task: std::collections::HashMap<String, Vec<Instant>> = std::collections::HashMap::new();
+    let mut in_window = 0;
+    for query in queries {
+        if query.at >= from && query.at < until {
+            in_window += 1;
+            by_task.entry(query.id).or_default().push(query.at);
+        }
+    }
+    let mut gaps = Vec::new();
+    for times in by_task.values_mut() {
+        times.sort_unstable();
+        gaps.extend(times.windows(2).map(|pair| pair[1].duration_since(pair[0])));
+    }
+    (in_window, by_task.len(), gaps)
+}
+
 pub(crate) fn ms(duration: Duration) -> String {
     format!("{:.3}", duration.as_secs_f64() * 1e3)
 }

@@ -43,25 +43,13 @@ pub(crate) async fn watcher(bin: &Path, args: &Args) -> Result<(), String> {
     let cpu_after = cpu_ticks(bot.pid());
     let memory = memory_of(bot.pid());
 
-    let mut by_task: HashMap<String, Vec<Instant>> = HashMap::new();
-    let mut in_window = 0;
-    for query in env.video.queries() {
-        if query.at >= started {
-            in_window += 1;
-            by_task.entry(query.id).or_default().push(query.at);
-        }
-    }
-    let mut gaps = Vec::new();
-    for times in by_task.values_mut() {
-        times.sort_unstable();
-        gaps.extend(times.windows(2).map(|pair| pair[1].duration_since(pair[0])));
-    }
+    let (in_window, tasks_queried, gaps) = report::poll_gaps(env.video.queries(), started, Instant::now());
     println!("results");
     println!(
         "  queries: {in_window} in {:.1} s = {:.1}/s; {} of {n} tasks queried at least once",
         window.as_secs_f64(),
         in_window as f64 / window.as_secs_f64(),
-        by_task.len()
+        tasks_queried
     );
     let secs = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
     println!(
