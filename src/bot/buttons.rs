@@ -37,7 +37,6 @@ use super::{
 };
 use crate::{
     command::{ParseError, VideoRequest, parse_video_args_with_duration},
-    discovery::Availability,
     keyboards::{self, Press},
     store::{Refusal, now_ms},
     task::{Task, TaskState},
@@ -319,12 +318,7 @@ async fn model_menu(state: &AppState, pressed: &Pressed, press: Press, id: i64) 
     let models = &state.models;
     let markup = match press {
         Press::Models(_) => {
-            let others: Vec<_> = models
-                .catalog()
-                .offered()
-                .iter()
-                .filter(|m| m.name != task.options.model && models.availability(m.name) != Availability::Unlisted)
-                .collect();
+            let others: Vec<_> = models.alternatives(task.options.model).collect();
             keyboards::model_choices(pressed.lang, task.id, &others)
         }
         _ => keyboards::video(pressed.lang, &task, models.catalog()),

@@ -165,9 +165,12 @@ const ALTERNATIVES: usize = 3;
 /// the same request with that model, as the presser's own.
 async fn offer_other_models(state: &AppState, new: &NewTask, id: i64) {
     let photos = new.image_file_ids.len();
-    let models = state.models.alternatives(new.options.model, usize::MAX);
-    let fitting: Vec<_> =
-        models.into_iter().filter(|m| m.max_images(state.config.max_images) >= photos).take(ALTERNATIVES).collect();
+    let fitting: Vec<_> = state
+        .models
+        .alternatives(new.options.model)
+        .filter(|m| m.max_images(state.config.max_images) >= photos)
+        .take(ALTERNATIVES)
+        .collect();
     let text = texts::model_retired(new.lang, new.options.model, !fitting.is_empty());
     let sent = if fitting.is_empty() {
         state.telegram.reply(new.chat_id, new.command_msg_id, &text).await

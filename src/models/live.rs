@@ -144,17 +144,14 @@ impl Models {
         self.log_default();
     }
 
-    /// Up to `count` offered models other than `name` that the video API
-    /// lists (or, before any listing, does not rule out), in menu order.
-    pub fn alternatives(&self, name: ModelName, count: usize) -> Vec<&ModelSpec> {
-        let usable = |m: &&ModelSpec| m.name != name && self.availability(m.name) != Availability::Unlisted;
-        let listed = |m: &&ModelSpec| self.availability(m.name) == Availability::Listed;
-        let offered = self.catalog.offered().iter();
-        let mut found: Vec<&ModelSpec> = offered.clone().filter(usable).filter(listed).take(count).collect();
-        if found.is_empty() {
-            found = offered.filter(usable).take(count).collect();
-        }
-        found
+    /// The offered models other than `name` that the video API is not known
+    /// to have dropped, in menu order: once any listing has worked those are
+    /// exactly the listed ones (only "no listing yet" leaves a model unknown).
+    pub fn alternatives(&self, name: ModelName) -> impl Iterator<Item = &ModelSpec> {
+        self.catalog
+            .offered()
+            .iter()
+            .filter(move |m| m.name != name && self.availability(m.name) != Availability::Unlisted)
     }
 }
 
