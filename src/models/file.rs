@@ -100,7 +100,7 @@ fn read_entry(
 
     let family = match entry.get("family") {
         Some(value) => {
-            let text = string(value).ok_or_else(|| fail("family", "must be a string".to_owned()))?;
+            let text = value.as_str().ok_or_else(|| fail("family", "must be a string".to_owned()))?;
             text.trim()
                 .to_lowercase()
                 .parse::<Family>()
@@ -112,7 +112,8 @@ fn read_entry(
     let base = base.filter(|b| b.family == family);
 
     let label = match entry.get("label") {
-        Some(value) => string(value)
+        Some(value) => value
+            .as_str()
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty() && s.chars().count() <= 40)
             .ok_or_else(|| fail("label", "must be a string of 1-40 characters".to_owned()))?,
@@ -229,7 +230,7 @@ fn read_entry(
 
     let pro = match entry.get("pro") {
         Some(value) => {
-            let text = string(value).ok_or_else(|| fail("pro", "must be a model name".to_owned()))?;
+            let text = value.as_str().ok_or_else(|| fail("pro", "must be a model name".to_owned()))?;
             Some(ModelName::new(text.trim()).map_err(|e| fail("pro", e.to_string()))?)
         }
         None => base.and_then(|b| b.pro),
@@ -272,10 +273,6 @@ fn default_shapes(family: Family) -> Vec<Shape> {
 
 fn default_sizes(family: Family) -> Vec<Size> {
     if family.takes_sizes() { vec![Size::Large, Size::Small] } else { Vec::new() }
-}
-
-fn string(value: &Value) -> Option<&str> {
-    value.as_str()
 }
 
 fn strings(value: &Value) -> Option<Vec<&str>> {
