@@ -109,7 +109,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         store.heartbeat(&owner).await.map_err(|cause| anyhow!("DATABASE_URL: {cause}"))?;
     }
     let tracker = TaskTracker::new();
-    let listing = Arc::new(sora_bot::discovery::Listing::new());
+    let listing = Arc::new(sora_bot::models::listing::Listing::new());
     let models = Arc::new(Models::new(config.models.clone(), config.default_model, listing.clone()));
     let queries = QueryBudget::new(config.video_api_queries_per_second, config.poll_interval);
     let state = Arc::new(AppState {

@@ -12,7 +12,11 @@
 use std::{fmt, str::FromStr};
 
 pub mod file;
+pub mod listing;
 pub mod live;
+mod options;
+
+pub use options::{Setting, VideoOption, VideoOptions};
 
 /// Longest model name the catalog takes: button data (64 bytes) names a task
 /// and a model, and names are kept inline so that options stay `Copy`.

@@ -20,7 +20,7 @@ use std::{
 use tokio_util::task::TaskTracker;
 
 use decide::{Budget, NoVideoCounts, millis};
-pub use decide::{DELIVERY_GIVE_UP, LiveReplica, MIN_EDIT_GAP};
+pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
 use rounds::Rounds;
 
 use crate::{

@@ -13,8 +13,8 @@ use teloxide::{prelude::*, types::ChatMemberKind};
 use super::{AppState, HandlerResult, buttons::notice, handlers::Sender};
 use crate::{
     command::VideoOptions,
-    keyboards::{self, Setting},
-    models::{ModelName, live::ChatChoices},
+    keyboards,
+    models::{ModelName, Setting, VideoOption, live::ChatChoices},
     telegram::with_retry,
     texts,
 };
@@ -62,7 +62,7 @@ pub(super) async fn change(
         state.telegram.queue_edit_keyboard(sender.chat_id, sender.message_id, markup);
         return Ok(());
     }
-    if let Setting::Model(model) = setting
+    if let Setting::Choose(VideoOption::Model(model)) = setting
         && !catalog.is_offered(model)
     {
         return notice(state, callback_id, Some(texts::press_gone(sender.lang))).await;

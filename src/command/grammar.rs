@@ -3,7 +3,7 @@
 //! documentation.
 
 use super::{VideoOptions, VideoRequest};
-use crate::models::{Catalog, ModelName, ModelSpec, Shape, ShapeClass, ShapeWish, Size};
+use crate::models::{Catalog, ModelName, ModelSpec, Shape, ShapeClass, ShapeWish, Size, VideoOption};
 
 /// A flag has no written value (class flags always fit a model that has the class).
 const NOWHERE: Written = Written { start: 0, end: 0 };
@@ -77,15 +77,9 @@ enum ModelWish {
     Pro,
 }
 
-/// One option value, read but not yet checked against the final model.
-#[derive(Debug, Clone, Copy)]
-enum Setting {
-    Model(ModelWish),
-    /// With the value as written, for the error that names it.
-    Orientation(ShapeWish, Written),
-    Size(Size, Written),
-    Duration(u32),
-}
+/// One option value, read but not yet checked against the final model; the
+/// shape and size with the value as written, for the error that names it.
+type ReadOption = VideoOption<ModelWish, (ShapeWish, Written), (Size, Written)>;
 
 /// Where a value was written in the arguments (so errors can quote it
 /// without an allocation per option).
@@ -95,23 +89,21 @@ struct Written {
     end: usize,
 }
 
-impl Setting {
-    fn key(self) -> Key {
-        match self {
-            Setting::Model(_) => Key::Model,
-            Setting::Orientation(..) => Key::Orientation,
-            Setting::Size(..) => Key::Size,
-            Setting::Duration(_) => Key::Duration,
-        }
+fn key_of(option: ReadOption) -> Key {
+    match option {
+        ReadOption::Model(_) => Key::Model,
+        ReadOption::Shape(_) => Key::Orientation,
+        ReadOption::Size(_) => Key::Size,
+        ReadOption::Duration(_) => Key::Duration,
     }
 }
 
 /// The shorthand flags (`--pro`, `--portrait`, `--landscape`).
-fn lookup_flag(written: &str) -> Option<Setting> {
+fn lookup_flag(written: &str) -> Option<ReadOption> {
     match written.to_ascii_lowercase().as_str() {
-        "pro" => Some(Setting::Model(ModelWish::Pro)),
-        "portrait" => Some(Setting::Orientation(ShapeWish::Class(ShapeClass::Tall), NOWHERE)),
-        "landscape" => Some(Setting::Orientation(ShapeWish::Class(ShapeClass::Wide), NOWHERE)),
+        "pro" => Some(ReadOption::Model(ModelWish::Pro)),
+        "portrait" => Some(ReadOption::Shape((ShapeWish::Class(ShapeClass::Tall), NOWHERE))),
+        "landscape" => Some(ReadOption::Shape((ShapeWish::Class(ShapeClass::Wide), NOWHERE))),
         _ => None,
     }
 }
@@ -126,19 +118,19 @@ fn parse_duration(value: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn parse_setting(key: Key, value: &str, written: Written, catalog: &Catalog) -> Result<Setting, ParseError> {
+fn parse_setting(key: Key, value: &str, written: Written, catalog: &Catalog) -> Result<ReadOption, ParseError> {
     let bad = || ParseError::BadValue { key: key.name(), value: value.to_owned() };
     match key {
         Key::Model => match catalog.lookup(value) {
-            Some(spec) => Ok(Setting::Model(ModelWish::Named(spec.name))),
+            Some(spec) => Ok(ReadOption::Model(ModelWish::Named(spec.name))),
             None => Err(ParseError::UnknownModel {
                 value: value.to_owned(),
                 offered: catalog.offered().iter().map(|m| m.name).collect(),
             }),
         },
-        Key::Orientation => value.parse().map(|wish| Setting::Orientation(wish, written)).map_err(|_| bad()),
-        Key::Size => value.parse().map(|size| Setting::Size(size, written)).map_err(|_| bad()),
-        Key::Duration => parse_duration(value).map(Setting::Duration).ok_or_else(bad),
+        Key::Orientation => value.parse().map(|wish| ReadOption::Shape((wish, written))).map_err(|_| bad()),
+        Key::Size => value.parse().map(|size| ReadOption::Size((size, written))).map_err(|_| bad()),
+        Key::Duration => parse_duration(value).map(ReadOption::Duration).ok_or_else(bad),
     }
 }
 
@@ -269,12 +261,12 @@ impl Given {
         }
     }
 
-    fn set(&mut self, setting: Setting) {
+    fn set(&mut self, setting: ReadOption) {
         match setting {
-            Setting::Model(m) => self.model = Some(m),
-            Setting::Orientation(o, at) => self.orientation = Some((o, at)),
-            Setting::Size(s, at) => self.size = Some((s, at)),
-            Setting::Duration(d) => self.duration = Some(d),
+            ReadOption::Model(m) => self.model = Some(m),
+            ReadOption::Shape(shape) => self.orientation = Some(shape),
+            ReadOption::Size(size) => self.size = Some(size),
+            ReadOption::Duration(d) => self.duration = Some(d),
         }
     }
 }
@@ -355,8 +347,8 @@ fn parse_with_duration(
             let start = value.as_ptr() as usize - args.as_ptr() as usize;
             parse_setting(key, value, Written { start, end: start + value.len() }, catalog)?
         };
-        if given.is_set(setting.key()) {
-            return Err(ParseError::Repeated(setting.key().name()));
+        if given.is_set(key_of(setting)) {
+            return Err(ParseError::Repeated(key_of(setting).name()));
         }
         given.set(setting);
     };

@@ -3,6 +3,7 @@ use std::sync::Mutex;
 use testkit::{FakeVideoApi, Reply, VIDEO_API_KEY};
 
 use super::*;
+use crate::models::listing::Availability;
 
 fn listed(models: &[&str]) -> Result<Vec<String>, ApiError> {
     Ok(models.iter().map(|&model| model.to_owned()).collect())

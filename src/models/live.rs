@@ -3,10 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Catalog, ModelName, ModelSpec};
-use crate::{
-    command::VideoOptions,
-    discovery::{Availability, Listing},
+use super::{
+    Catalog, ModelName, ModelSpec, VideoOptions,
+    listing::{Availability, Listing},
 };
 
 /// Why the default model is the one it is (said once in the log when it changes).

@@ -26,7 +26,7 @@ pub use buttons::PendingRequest;
 pub use credits::{ChargeTakeBack, CreditReason, GivenBack, Granted, Invoice, Movement, Purchase};
 pub use tasks::{Guards, Lease, Price, Refusal, Reservation, Usage, is_group_chat, limit_reached};
 pub use unknown::Resolution;
-pub use watch::Schedule;
+pub use watch::{LiveReplica, Schedule};
 
 use database::Database;
 

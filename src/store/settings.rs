@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, StoreResult, now_ms};
-use crate::{keyboards::Setting, models::live::ChatChoices};
+use crate::models::{Setting, VideoOption, live::ChatChoices};
 
 impl Store {
     /// The chat's own choices (none for a chat that made none).
@@ -37,10 +37,10 @@ impl Store {
                     .await?;
                 return Ok(());
             }
-            Setting::Model(model) => ("model", Some(model.to_string()), None),
-            Setting::Shape(shape) => ("orientation", Some(shape.stored()), None),
-            Setting::Size(size) => ("size", Some(size.as_str().to_owned()), None),
-            Setting::Duration(seconds) => ("duration", None, Some(i64::from(seconds))),
+            Setting::Choose(VideoOption::Model(model)) => ("model", Some(model.to_string()), None),
+            Setting::Choose(VideoOption::Shape(shape)) => ("orientation", Some(shape.stored()), None),
+            Setting::Choose(VideoOption::Size(size)) => ("size", Some(size.as_str().to_owned()), None),
+            Setting::Choose(VideoOption::Duration(seconds)) => ("duration", None, Some(i64::from(seconds))),
         };
         let now = now_ms();
         sqlx::query("INSERT INTO chat_settings (chat_id, updated_at) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING")
@@ -69,14 +69,14 @@ mod tests {
 
     async fn story(store: Store) {
         assert_eq!(store.chat_choices(-1).await.unwrap(), ChatChoices::default());
-        store.change_setting(-1, Setting::Shape(Shape::LANDSCAPE)).await.unwrap();
-        store.change_setting(-1, Setting::Duration(10)).await.unwrap();
+        store.change_setting(-1, Setting::Choose(VideoOption::Shape(Shape::LANDSCAPE))).await.unwrap();
+        store.change_setting(-1, Setting::Choose(VideoOption::Duration(10))).await.unwrap();
         let changed = ChatChoices { shape: Some(Shape::LANDSCAPE), duration: Some(10), ..ChatChoices::default() };
         assert_eq!(store.chat_choices(-1).await.unwrap(), changed);
         let veo = ModelName::new("veo3.1-fast").unwrap();
-        store.change_setting(-1, Setting::Model(veo)).await.unwrap();
-        store.change_setting(-1, Setting::Shape(Shape { width: 21, height: 9 })).await.unwrap();
-        store.change_setting(-1, Setting::Size(Size::Small)).await.unwrap();
+        store.change_setting(-1, Setting::Choose(VideoOption::Model(veo))).await.unwrap();
+        store.change_setting(-1, Setting::Choose(VideoOption::Shape(Shape { width: 21, height: 9 }))).await.unwrap();
+        store.change_setting(-1, Setting::Choose(VideoOption::Size(Size::Small))).await.unwrap();
         assert_eq!(
             store.chat_choices(-1).await.unwrap(),
             ChatChoices {

@@ -3,10 +3,14 @@
 //! tasks to follow, progress, and the delivery hand-off.
 
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row};
-use crate::{
-    task::{Task, TaskState},
-    watcher::LiveReplica,
-};
+use crate::task::{Task, TaskState};
+
+/// A live replica and the running or delivering tasks it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveReplica {
+    pub id: String,
+    pub holds: u64,
+}
 
 /// When a round's tasks are polled next: each at `earliest` plus its own offset
 /// in `0..spread` ms, `(id * 7919 + salt) % spread`, so tasks taken together do
@@ -256,9 +260,8 @@ mod tests {
     use crate::{
         command::{Shape, Size, VideoOptions},
         config::Limits,
-        store::{Guards, Lease, Reservation, Store, now_ms, test_support},
+        store::{Guards, Lease, LiveReplica, Reservation, Store, now_ms, test_support},
         task::{NewTask, TaskState},
-        watcher::LiveReplica,
     };
 
     /// A heartbeat older than this is a dead replica's (the lease time).

@@ -2,10 +2,7 @@
 //! and the choices a model offers when a request asks for something else.
 
 use super::{Lang, button_seconds, shape_name, size_name};
-use crate::{
-    discovery::Availability,
-    models::{ModelName, ModelSpec, Shape, Size},
-};
+use crate::models::{ModelName, ModelSpec, Shape, Size, listing::Availability};
 
 /// `/models`: one block per offered model, in menu order.
 pub fn models(lang: Lang, models: &[(&ModelSpec, Availability, usize)], default: ModelName) -> String {

@@ -7,7 +7,7 @@ use std::{
 };
 
 use crate::{
-    store::Schedule,
+    store::{LiveReplica, Schedule},
     task::Task,
     texts::NO_VIDEO_REASON,
     video_api::{ApiError, TaskPhase, TaskReport},
@@ -251,13 +251,6 @@ impl Budget {
         self.burst = (rate * round.as_secs_f64()).max(1.0);
         self.tokens = self.tokens.min(self.burst);
     }
-}
-
-/// A live replica and the running or delivering tasks it holds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveReplica {
-    pub id: String,
-    pub holds: u64,
 }
 
 /// This replica's share of the deployment's query rate `total`, divided among
