@@ -16,13 +16,7 @@
 //! - A panicking handler killed its worker, and the next update for that chat
 //!   panicked the dispatcher. Here the panic is logged and the chat goes on.
 
-use std::{
-    collections::{HashMap, VecDeque, hash_map::Entry},
-    panic::AssertUnwindSafe,
-    pin::pin,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{fmt::Display, panic::AssertUnwindSafe, pin::pin, sync::Arc, time::Duration};
 
 use futures_util::{FutureExt, StreamExt};
 use teloxide::{
@@ -33,9 +27,8 @@ use teloxide::{
     update_listeners::UpdateListener,
 };
 use tokio::sync::Semaphore;
-use tokio_util::task::TaskTracker;
 
-use crate::bot::HandlerError;
+use crate::keyed_queue::KeyedQueue;
 
 /// Updates one chat may have waiting while its earlier one is handled: a
 /// group's backlog after downtime (one getUpdates batch is 100) is a few
@@ -59,9 +52,9 @@ const TURN_LIMIT: Duration = Duration::from_secs(1);
 
 /// The handler tree and what it is given besides the update (shared state,
 /// the bot's own account). Cheap to clone: one per way of receiving updates.
-#[derive(Clone)]
-pub struct Dispatch {
-    handler: Arc<UpdateHandler<HandlerError>>,
+/// `E` is the handlers' error, which is logged.
+pub struct Dispatch<E> {
+    handler: Arc<UpdateHandler<E>>,
     deps: DependencyMap,
     /// The update kinds asked of Telegram when polling.
     allowed: Vec<AllowedUpdate>,
@@ -69,28 +62,35 @@ pub struct Dispatch {
     on_failure: Arc<dyn Fn(&UpdateContext) + Send + Sync>,
 }
 
+impl<E> Clone for Dispatch<E> {
+    fn clone(&self) -> Self {
+        Dispatch {
+            handler: self.handler.clone(),
+            deps: self.deps.clone(),
+            allowed: self.allowed.clone(),
+            on_overflow: self.on_overflow.clone(),
+            on_failure: self.on_failure.clone(),
+        }
+    }
+}
+
 /// One run's chats with updates waiting, and its handlers in flight.
-struct Chats {
-    dispatch: Dispatch,
-    waiting: Mutex<Waiting>,
-    running: TaskTracker,
+struct Chats<E> {
+    dispatch: Dispatch<E>,
+    /// Each chat's updates waiting behind the one being handled. Its tasks
+    /// also run the updates that have no chat.
+    queues: Arc<KeyedQueue<ChatId, Update>>,
     /// Handlers' turns, first come first served.
     turns: Semaphore,
 }
 
-#[derive(Default)]
-struct Waiting {
-    chats: HashMap<ChatId, VecDeque<Update>>,
-    /// Updates in all of `chats`' queues.
-    total: usize,
-}
-
-impl Dispatch {
-    pub fn new(handler: UpdateHandler<HandlerError>, deps: DependencyMap) -> Self {
+impl<E: Display + Send + Sync + 'static> Dispatch<E> {
+    /// `allowed`: the update kinds asked of Telegram.
+    pub fn new(handler: UpdateHandler<E>, deps: DependencyMap, allowed: Vec<AllowedUpdate>) -> Self {
         Dispatch {
             handler: Arc::new(handler),
             deps,
-            allowed: crate::bot::HANDLED_UPDATES.to_vec(),
+            allowed,
             on_overflow: Arc::new(|_| {}),
             on_failure: Arc::new(|_| {}),
         }
@@ -100,12 +100,6 @@ impl Dispatch {
     /// log line): the person who sent it should hear that it did not work.
     pub fn on_failure(mut self, answer: impl Fn(&UpdateContext) + Send + Sync + 'static) -> Self {
         self.on_failure = Arc::new(answer);
-        self
-    }
-
-    /// Asks Telegram for these update kinds instead of `HANDLED_UPDATES`.
-    pub fn allowing(mut self, allowed: Vec<AllowedUpdate>) -> Self {
-        self.allowed = allowed;
         self
     }
 
@@ -119,17 +113,16 @@ impl Dispatch {
     /// listener finish (polling confirms what it handed out) and waits for
     /// every handler in flight. `stop`'s output (the poller lock, say) is held
     /// until then, and returned.
-    pub async fn run<L, E, T>(&self, mut listener: L, errors: Arc<E>, stop: impl Future<Output = T>) -> Option<T>
+    pub async fn run<L, H, T>(&self, mut listener: L, errors: Arc<H>, stop: impl Future<Output = T>) -> Option<T>
     where
         L: UpdateListener,
-        E: ErrorHandler<L::Err>,
+        H: ErrorHandler<L::Err>,
     {
         listener.hint_allowed_updates(&mut self.allowed.iter().cloned());
         let stop_token = listener.stop_token();
         let chats = Arc::new(Chats {
             dispatch: self.clone(),
-            waiting: Mutex::default(),
-            running: TaskTracker::new(),
+            queues: Arc::new(KeyedQueue::new(QUEUE_PER_CHAT, WAITING_AT_MOST)),
             turns: Semaphore::new(HANDLERS_AT_ONCE),
         });
         let mut stop = pin!(stop.fuse());
@@ -149,8 +142,8 @@ impl Dispatch {
                 },
             }
         }
-        chats.running.close();
-        chats.running.wait().await;
+        chats.queues.tasks().close();
+        chats.queues.tasks().wait().await;
         held
     }
 
@@ -238,7 +231,7 @@ fn command_name(text: &str) -> Option<&str> {
     valid.then_some(word)
 }
 
-impl Chats {
+impl<E: Display + Send + Sync + 'static> Chats<E> {
     fn take(self: &Arc<Self>, update: Update) {
         if let UpdateKind::Error(_) = update.kind {
             // Its JSON did not match any update type teloxide knows; its text is the user's, so not logged.
@@ -248,51 +241,18 @@ impl Chats {
         // Inline queries have no chat: nothing to keep in order.
         let Some(chat) = update.chat().map(|chat| chat.id) else {
             let chats = self.clone();
-            self.running.spawn(async move { chats.handle(update).await });
+            self.queues.tasks().spawn(async move { chats.handle(update).await });
             return;
         };
-        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let full = waiting.total >= WAITING_AT_MOST;
-        let waiting = &mut *waiting;
-        match waiting.chats.entry(chat) {
-            Entry::Occupied(ref queue) if full || queue.get().len() >= QUEUE_PER_CHAT => {
-                tracing::warn!(chat_id = chat.0, update_id = update.id.0, "chat's update queue full; update dropped");
-                crate::metrics::dropped("update");
-                (self.dispatch.on_overflow)(&update);
-            }
-            Entry::Occupied(mut queue) => {
-                queue.get_mut().push_back(update);
-                waiting.total += 1;
-            }
-            Entry::Vacant(slot) => {
-                // The chat is now busy; its first update goes straight to its task.
-                slot.insert(VecDeque::new());
-                let chats = self.clone();
-                self.running.spawn(async move {
-                    chats.handle(update).await;
-                    chats.drain(chat).await;
-                });
-            }
-        }
-    }
-
-    /// Handles the chat's waiting updates in order; forgets the chat when none are left.
-    async fn drain(&self, chat: ChatId) {
-        loop {
-            let next = {
-                let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                match waiting.chats.get_mut(&chat).and_then(VecDeque::pop_front) {
-                    Some(update) => {
-                        waiting.total -= 1;
-                        update
-                    }
-                    None => {
-                        waiting.chats.remove(&chat);
-                        return;
-                    }
-                }
-            };
-            self.handle(next).await;
+        let chats = self.clone();
+        let handle = move |update| {
+            let chats = chats.clone();
+            async move { chats.handle(update).await }
+        };
+        if let Err(update) = self.queues.push(chat, update, handle) {
+            tracing::warn!(chat_id = chat.0, update_id = update.id.0, "chat's update queue full; update dropped");
+            crate::metrics::dropped("update");
+            (self.dispatch.on_overflow)(&update);
         }
     }
 

@@ -12,6 +12,7 @@ pub mod health_probe;
 pub mod http;
 pub mod images;
 pub mod keyboards;
+pub mod keyed_queue;
 pub mod lang;
 pub mod leader;
 pub mod media_proxy;

@@ -200,16 +200,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
         webhook = Some(updates);
     }
     let server = tokio::spawn(http::serve(listener, app, max_connections, shutdown.clone().cancelled_owned()));
-    let dispatch = Dispatch::new(bot::schema(), teloxide::dptree::deps![state, me, telegram.bot.clone()])
-        .allowing(bot::handled_updates(payments))
-        .on_overflow({
-            let gate = gate.clone();
-            move |update| gate.overflowed(update)
-        })
-        .on_failure({
-            let gate = gate.clone();
-            move |context| gate.failed(context)
-        });
+    let dispatch = Dispatch::new(
+        bot::schema(),
+        teloxide::dptree::deps![state, me, telegram.bot.clone()],
+        bot::handled_updates(payments),
+    )
+    .on_overflow({
+        let gate = gate.clone();
+        move |update| gate.overflowed(update)
+    })
+    .on_failure({
+        let gate = gate.clone();
+        move |context| gate.failed(context)
+    });
     match webhook {
         Some(updates) => updates::by_webhook(&dispatch, &gate, updates, stopping.cancelled()).await,
         None if !store.is_shared() => {

@@ -8,19 +8,17 @@
 //!   chat with hundreds of waiting messages would otherwise fill that queue and
 //!   every other chat would wait behind it.
 //! - Handlers never wait for Telegram: replies, keyboards and edits go through a
-//!   per-chat outbox, and press answers are sent beside it. A handler that
-//!   waited for its send would hold its chat's turn for as long as the chat's
-//!   send budget is used up (minutes in a busy group), and every later update
-//!   of that chat (other members' `/video`) would wait behind it.
+//!   per-chat outbox (a [`KeyedQueue`] keyed by chat and lane), and press
+//!   answers are sent beside it. `dispatch` hands a chat's updates to the
+//!   handlers one at a time, so a handler that waited for its send would hold
+//!   up its chat for as long as the chat's send budget is used up (minutes in
+//!   a busy group), and every later update of that chat (other members'
+//!   `/video`) would wait behind it.
+//!
+//! Updates come in elsewhere (`updates`, `webhook`, `dispatch`); this module
+//! only sends.
 
-use std::{
-    collections::{HashMap, VecDeque, hash_map::Entry},
-    future::Future,
-    path::Path,
-    pin::Pin,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{future::Future, path::Path, pin::Pin, sync::Arc, time::Duration};
 
 use reqwest::Url;
 use secrecy::ExposeSecret;
@@ -35,19 +33,20 @@ use teloxide::{
 };
 use tokio_util::task::TaskTracker;
 
-use crate::{config::Config, metrics, texts};
+use crate::{config::Config, keyed_queue::KeyedQueue, metrics, texts};
 
 mod turns;
 use turns::Turns;
 
-/// Sends waiting in one chat's outbox; past this, new ones are dropped. A
-/// chat's whole update backlog may each want an answer, so this matches the
-/// dispatcher's bound; a waiting send is a small future (its text and ids).
+/// Sends waiting in one lane of a chat's outbox; past this, new ones are
+/// dropped. Most of a chat's update backlog may each want an answer, so this
+/// is of the order of `dispatch`'s per-chat bound; a waiting send is a small
+/// future (its text and ids).
 pub const OUTBOX_PER_CHAT: usize = 512;
 
 #[derive(Clone)]
 pub struct Telegram {
-    /// Plain bot: the dispatcher (getUpdates, getMe) and unthrottled calls.
+    /// Plain bot: receiving updates (getUpdates, setWebhook), getMe and unthrottled calls.
     pub bot: Bot,
     /// Sends through Telegram's published limits, unless `TELEGRAM_SEND_LIMITS=off`
     /// (Throttle's worker adds up to 250 ms, which a local benchmark must not measure).
@@ -60,13 +59,19 @@ pub struct Telegram {
 }
 
 /// Per-chat, per-lane queues of Telegram calls, each drained in order by one
-/// sender task that exists only while its lane has something to send. A lane
-/// with a sender always has an entry (possibly empty); the entry goes when the
-/// sender ends, both under the lock, so a call is never left without a sender.
-#[derive(Default)]
+/// sender task that exists only while its lane has something to send; and
+/// the calls made beside them, which shutdown waits for too.
 struct Outbox {
-    chats: Mutex<HashMap<(i64, Lane), VecDeque<Queued>>>,
-    senders: TaskTracker,
+    lanes: Arc<KeyedQueue<(i64, Lane), Queued>>,
+    beside: TaskTracker,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        // Bounded per lane only: every waiting send is an answer to an update
+        // that the dispatcher's own bounds already let in.
+        Outbox { lanes: Arc::new(KeyedQueue::new(OUTBOX_PER_CHAT, usize::MAX)), beside: TaskTracker::new() }
+    }
 }
 
 /// New messages wait for the chat's send budget; edits are not counted by it
@@ -176,36 +181,9 @@ impl Telegram {
     /// Queues any call into `chat_id`'s `lane`; calls of one lane run in order.
     /// Dropped (and logged) if the lane is full.
     pub fn queue(&self, chat_id: i64, lane: Lane, call: impl Future<Output = ()> + Send + 'static) {
-        let call: Queued = Box::pin(call);
-        let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match chats.entry((chat_id, lane)) {
-            Entry::Occupied(queue) if queue.get().len() >= OUTBOX_PER_CHAT => {
-                drop(chats);
-                tracing::warn!(chat_id, ?lane, "outbox full; an answer was dropped");
-                metrics::dropped("answer");
-            }
-            Entry::Occupied(mut queue) => queue.get_mut().push_back(call),
-            Entry::Vacant(slot) => {
-                slot.insert(VecDeque::from([call]));
-                let telegram = self.clone();
-                self.outbox.senders.spawn(async move { telegram.send_outbox(chat_id, lane).await });
-            }
-        }
-    }
-
-    async fn send_outbox(&self, chat_id: i64, lane: Lane) {
-        loop {
-            let next = {
-                let mut chats = self.outbox.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                match chats.get_mut(&(chat_id, lane)).and_then(VecDeque::pop_front) {
-                    Some(call) => call,
-                    None => {
-                        chats.remove(&(chat_id, lane));
-                        return;
-                    }
-                }
-            };
-            next.await;
+        if self.outbox.lanes.push((chat_id, lane), Box::pin(call), |call: Queued| call).is_err() {
+            tracing::warn!(chat_id, ?lane, "outbox full; an answer was dropped");
+            metrics::dropped("answer");
         }
     }
 
@@ -213,7 +191,7 @@ impl Telegram {
     /// and the answer is not counted against the chat's send budget.
     pub fn queue_press_answer(&self, callback_id: &str, notice: Option<String>) {
         let (telegram, callback_id) = (self.clone(), callback_id.to_owned());
-        self.outbox.senders.spawn(async move {
+        self.outbox.beside.spawn(async move {
             if let Err(error) = telegram.answer_press(&callback_id, notice.as_deref()).await {
                 tracing::info!(%error, "press not answered");
             }
@@ -223,13 +201,15 @@ impl Telegram {
     /// Runs `call` beside the outbox (shutdown still waits for it): Telegram
     /// calls whose answer decides what to do next, such as `getChatMember`.
     pub fn spawn(&self, call: impl Future<Output = ()> + Send + 'static) {
-        self.outbox.senders.spawn(call);
+        self.outbox.beside.spawn(call);
     }
 
     /// At shutdown: waits up to `limit` for every outbox to be sent.
     pub async fn flush_outbox(&self, limit: Duration) {
-        self.outbox.senders.close();
-        if tokio::time::timeout(limit, self.outbox.senders.wait()).await.is_err() {
+        let (lanes, beside) = (self.outbox.lanes.tasks(), &self.outbox.beside);
+        lanes.close();
+        beside.close();
+        if tokio::time::timeout(limit, async { tokio::join!(lanes.wait(), beside.wait()) }).await.is_err() {
             tracing::warn!("stopping with answers still unsent");
         }
     }

@@ -1,7 +1,7 @@
 //! Receiving updates: by webhook, by long polling, or by long polling only
 //! while this replica holds the poller lock.
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt::Display, sync::Arc, time::Duration};
 
 use teloxide::{
     error_handlers::LoggingErrorHandler,
@@ -20,8 +20,8 @@ use crate::{
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Dispatches webhook updates until `stop` resolves.
-pub async fn by_webhook(
-    dispatch: &Dispatch,
+pub async fn by_webhook<E: Display + Send + Sync + 'static>(
+    dispatch: &Dispatch<E>,
     gate: &Arc<Gate>,
     updates: impl UpdateListener<Err = std::convert::Infallible> + Send,
     stop: impl Future<Output = ()>,
@@ -31,9 +31,9 @@ pub async fn by_webhook(
 }
 
 /// Long-polls whenever this replica holds the poller lock, until `stopping`.
-pub async fn poll_while_leader(
+pub async fn poll_while_leader<E: Display + Send + Sync + 'static>(
     telegram: &Telegram,
-    dispatch: &Dispatch,
+    dispatch: &Dispatch<E>,
     gate: &Arc<Gate>,
     mut election: PollerElection,
     stopping: &CancellationToken,
@@ -54,9 +54,9 @@ pub async fn poll_while_leader(
 
 /// Long-polls until `stop` resolves. What `stop` yields (e.g. the poller lock)
 /// is returned once polling has fully stopped.
-pub async fn poll<T>(
+pub async fn poll<T, E: Display + Send + Sync + 'static>(
     telegram: &Telegram,
-    dispatch: &Dispatch,
+    dispatch: &Dispatch<E>,
     gate: &Arc<Gate>,
     errors: Arc<PollingErrors>,
     stop: impl Future<Output = T>,

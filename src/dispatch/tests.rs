@@ -1,4 +1,8 @@
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use teloxide::{dptree, error_handlers::LoggingErrorHandler, stop::mk_stop_token, update_listeners::StatefulListener};
 use testkit::{Chat, Msg, User};
@@ -6,6 +10,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::*;
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 type ListenerState = (UnboundedReceiverStream<Result<Update, Infallible>>, teloxide::stop::StopToken);
 
@@ -44,7 +50,7 @@ impl Harness {
             Ok::<(), HandlerError>(())
         });
         let overflowed = Seen::default();
-        let dispatch = Dispatch::new(handler, dptree::deps![seen.clone(), release.clone()]).on_overflow({
+        let dispatch = Dispatch::new(handler, dptree::deps![seen.clone(), release.clone()], Vec::new()).on_overflow({
             let overflowed = overflowed.clone();
             move |update| {
                 if let UpdateKind::Message(message) = &update.kind {
