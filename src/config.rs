@@ -3,7 +3,7 @@
 //! Every problem is reported as one line naming the variable; secrets are held in
 //! `SecretString` so a stray `{:?}` cannot print them.
 
-use std::{collections::HashSet, net::SocketAddr, str::FromStr, time::Duration};
+use std::{collections::HashSet, net::SocketAddr, time::Duration};
 
 use reqwest::Url;
 use secrecy::SecretString;
@@ -12,6 +12,13 @@ use crate::{
     command::VideoOptions,
     models::{Catalog, ModelName, Shape, Size},
 };
+
+mod payments;
+mod values;
+
+use payments::payments;
+pub use payments::{CreditPack, Payments};
+use values::{boolean, choice, database_url, http_url, id_list, limit, looks_like_bot_token, number, positive};
 
 #[derive(Debug)]
 pub struct Config {
@@ -57,32 +64,6 @@ pub struct Config {
     pub payments: Option<Payments>,
 }
 
-/// Selling credits for Telegram Stars (`PAYMENTS=stars`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payments {
-    /// What `/buy` offers, in the order written.
-    pub packs: Vec<CreditPack>,
-    /// Given once per user, at their first request.
-    pub free_credits: u32,
-    /// What `/paysupport` answers; `None`: a default naming the admins.
-    pub support_text: Option<String>,
-}
-
-/// `credits:stars`: this many credits for this many Stars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CreditPack {
-    pub credits: u32,
-    pub stars: u32,
-}
-
-impl Payments {
-    /// The pack offered at exactly these figures (a pack the operator removed
-    /// or repriced since an invoice was made is not).
-    pub fn pack(&self, credits: u32, stars: u32) -> Option<CreditPack> {
-        self.packs.iter().copied().find(|pack| pack.credits == credits && pack.stars == stars)
-    }
-}
-
 /// The longest a create with an unknown outcome holds its requester's slot: a
 /// relay that took the job starts it within minutes, so after this the user
 /// gets the slot back (the video still counts for the day). Never longer than
@@ -122,18 +103,6 @@ pub struct Limits {
     pub daily_total: Option<u32>,
     /// Videos per UTC day in one group chat, admins exempt (`None`: unlimited).
     pub daily_per_chat: Option<u32>,
-}
-
-#[cfg(test)]
-impl Limits {
-    /// Room for 100 of everything: tests that are not about the cost guards.
-    pub(crate) const ROOMY: Limits = Limits {
-        daily_per_user: Some(100),
-        max_active_per_user: Some(100),
-        max_active_total: Some(100),
-        daily_total: None,
-        daily_per_chat: None,
-    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,167 +320,12 @@ fn catalog(file: Option<String>, offered: Option<String>) -> Result<Catalog, Con
     Ok(Catalog::offering(known, &chosen))
 }
 
-/// Telegram's bounds for one Stars invoice.
-const MAX_STARS: u32 = 10_000;
-/// A pack larger than this is a typo (and would overflow nothing, but confuse everyone).
-const MAX_PACK_CREDITS: u32 = 1_000_000;
-/// Telegram shows a refused pre-checkout's reason and `/paysupport` as plain messages.
-const MAX_SUPPORT_TEXT: usize = 4000;
-
-/// `PAYMENTS`, `CREDIT_PACKS`, `FREE_CREDITS`, `PAYSUPPORT_TEXT`. The packs are
-/// checked even with payments off, so turning them on later cannot fail on a
-/// typo made long before.
-fn payments(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Payments>, ConfigError> {
-    let on = match get("PAYMENTS").map(|raw| raw.to_ascii_lowercase()).as_deref() {
-        None | Some("off") => false,
-        Some("stars") => true,
-        Some(_) => return Err(problem("PAYMENTS", "must be stars or off")),
-    };
-    let packs = credit_packs(&get("CREDIT_PACKS").unwrap_or_else(|| "10:150,50:600".to_owned()))?;
-    let free_credits: u32 = number("FREE_CREDITS", get("FREE_CREDITS"), 0)?;
-    if free_credits > MAX_PACK_CREDITS {
-        return Err(problem("FREE_CREDITS", format!("must be at most {MAX_PACK_CREDITS}")));
-    }
-    let support_text = get("PAYSUPPORT_TEXT");
-    if support_text.as_ref().is_some_and(|text| text.chars().count() > MAX_SUPPORT_TEXT) {
-        return Err(problem("PAYSUPPORT_TEXT", format!("must be at most {MAX_SUPPORT_TEXT} characters")));
-    }
-    Ok(on.then_some(Payments { packs, free_credits, support_text }))
-}
-
-fn credit_packs(raw: &str) -> Result<Vec<CreditPack>, ConfigError> {
-    let mut packs: Vec<CreditPack> = Vec::new();
-    for written in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = |why: &str| problem("CREDIT_PACKS", format!("{written:?}: {why}"));
-        let (credits, stars) = written.split_once(':').ok_or_else(|| bad("expected credits:stars, like 10:150"))?;
-        let credits: u32 = credits.trim().parse().map_err(|_| bad("credits must be a whole number"))?;
-        let stars: u32 = stars.trim().parse().map_err(|_| bad("stars must be a whole number"))?;
-        if !(1..=MAX_PACK_CREDITS).contains(&credits) {
-            return Err(bad(&format!("credits must be from 1 to {MAX_PACK_CREDITS}")));
-        }
-        if !(1..=MAX_STARS).contains(&stars) {
-            return Err(bad(&format!("stars must be from 1 to {MAX_STARS} (Telegram's limit per invoice)")));
-        }
-        if packs.iter().any(|pack| pack.credits == credits) {
-            return Err(bad("another pack has as many credits"));
-        }
-        packs.push(CreditPack { credits, stars });
-    }
-    if packs.is_empty() {
-        return Err(problem("CREDIT_PACKS", "names no pack"));
-    }
-    // One row of buttons each; more would not fit a phone's screen.
-    if packs.len() > 8 {
-        return Err(problem("CREDIT_PACKS", "at most 8 packs"));
-    }
-    Ok(packs)
-}
-
 fn names(catalog: &Catalog) -> String {
     catalog.offered().iter().map(|m| m.name.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-fn looks_like_bot_token(token: &str) -> bool {
-    match token.split_once(':') {
-        Some((id, secret)) => !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && secret.len() >= 10,
-        None => false,
-    }
-}
-
-fn http_url(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|_| problem(var, "is not a valid URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(problem(var, "must be an http(s) URL"));
-    }
-    Ok(url)
-}
-
-fn id_list(var: &'static str, raw: Option<String>) -> Result<HashSet<i64>, ConfigError> {
-    raw.unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<i64>().map_err(|_| problem(var, format!("{s:?} is not a numeric Telegram id"))))
-        .collect()
-}
-
-fn boolean(var: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(_) => Err(problem(var, "must be true or false")),
-    }
-}
-
-fn number<T: FromStr>(var: &'static str, raw: Option<String>, default: T) -> Result<T, ConfigError> {
-    raw.map_or(Ok(default), |s| s.parse().map_err(|_| problem(var, format!("{s:?} is not a valid number"))))
-}
-
-/// A limit: a whole number, `0` for no limit (one meaning for every limit variable).
-fn limit(var: &'static str, raw: Option<String>, default: Option<u32>) -> Result<Option<u32>, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
-    match raw.parse::<u32>() {
-        Ok(0) => Ok(None),
-        Ok(n) => Ok(Some(n)),
-        Err(_) => Err(problem(var, format!("{raw:?} is not a whole number (0 means no limit)"))),
-    }
-}
-
 /// Photos in one Telegram album.
 const ALBUM_MAX: usize = 10;
-
-/// `DATABASE_URL` must name a file or a server: an in-memory SQLite database
-/// loses every task (paid videos among them) at a restart, and a PostgreSQL
-/// URL without a database would connect to the one named after the user and
-/// create the bot's tables there.
-fn database_url(raw: &str) -> Result<String, ConfigError> {
-    let var = "DATABASE_URL";
-    if let Some(rest) = raw.strip_prefix("sqlite:") {
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let in_memory = path.is_empty()
-            || path.contains(":memory:")
-            || query.split('&').any(|pair| pair == "mode=memory")
-            || query.split('&').any(|pair| pair.starts_with("vfs=memdb"));
-        let page_cap = query.split('&').find_map(|pair| pair.strip_prefix("max_page_count="));
-        if page_cap.is_some_and(|pages| pages.parse::<u64>().is_err()) {
-            return Err(problem(var, "max_page_count must be a whole number of pages"));
-        }
-        if in_memory {
-            return Err(problem(
-                var,
-                "names an in-memory SQLite database, whose tasks (paid videos among them) vanish at every restart; \
-                 name a file (sqlite://sora-bot.db) or a server (postgres://user@host/database)",
-            ));
-        }
-        return Ok(raw.to_owned());
-    }
-    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        let url = Url::parse(raw).map_err(|_| problem(var, "is not a valid postgres:// URL"))?;
-        let names_database = !url.path().trim_matches('/').is_empty()
-            || url.query_pairs().any(|(key, value)| key == "dbname" && !value.is_empty());
-        if !names_database {
-            return Err(problem(
-                var,
-                "names no database (postgres://user@host/<database>); PostgreSQL would pick one named after the user",
-            ));
-        }
-        return Ok(raw.to_owned());
-    }
-    Err(problem(var, "must start with sqlite:// (a file) or postgres:// (a server)"))
-}
-
-fn positive(var: &'static str, raw: Option<String>, default: u64) -> Result<u64, ConfigError> {
-    match number(var, raw, default)? {
-        0 => Err(problem(var, "must be greater than 0")),
-        n => Ok(n),
-    }
-}
-
-fn choice<T: FromStr>(var: &'static str, raw: &str, expected: &str) -> Result<T, ConfigError> {
-    raw.parse().map_err(|_| problem(var, format!("{raw:?} is not one of {expected}")))
-}
 
 #[cfg(test)]
 mod tests;

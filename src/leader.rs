@@ -271,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_poller_at_a_time_and_a_take_over_when_it_goes() {
-        let url = crate::store::test_support::postgres_url().await;
+        let url = crate::test_support::postgres_url().await;
         let stop = CancellationToken::new();
         let key = poller_lock_key("https://api.telegram.org/", "123:secret");
         let mut first = PollerElection::new(&url, key);

@@ -6,8 +6,6 @@ pub mod config;
 pub mod delivery;
 pub mod discovery;
 pub mod dispatch;
-#[cfg(test)]
-mod fakes;
 pub mod health_probe;
 pub mod http;
 pub mod images;
@@ -24,6 +22,8 @@ pub mod rate_limit;
 pub mod store;
 pub mod task;
 pub mod telegram;
+#[cfg(test)]
+mod test_support;
 pub mod texts;
 pub mod updates;
 pub mod video_api;

@@ -116,53 +116,6 @@ pub struct NewTask {
 }
 
 #[cfg(test)]
-impl NewTask {
-    /// A sora-2, portrait, large, 15 s request in a private chat; tests override what they need.
-    pub(crate) fn example() -> NewTask {
-        NewTask {
-            chat_id: 10,
-            user_id: 10,
-            command_msg_id: 5,
-            lang: Lang::En,
-            prompt: "a cat".into(),
-            options: VideoOptions::STANDARD,
-            image_file_ids: vec![],
-        }
-    }
-}
-
-#[cfg(test)]
-impl Task {
-    /// `NewTask::example()`, created and running; tests override what they need.
-    pub(crate) fn example() -> Task {
-        let NewTask { chat_id, user_id, command_msg_id, lang, prompt, options, image_file_ids } = NewTask::example();
-        Task {
-            id: 1,
-            chat_id,
-            user_id,
-            command_msg_id,
-            status_msg_id: Some(6),
-            lang,
-            prompt,
-            options,
-            image_file_ids,
-            upstream_id: Some("sora-2:task_1".into()),
-            state: TaskState::Running,
-            upstream_status: Some("queued".into()),
-            progress_pct: None,
-            video_url: None,
-            error: None,
-            shown_text: None,
-            shown_at: None,
-            created_at: 0,
-            updated_at: 0,
-            cancelled_at: None,
-            unknown_told_at: None,
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -178,8 +178,7 @@ impl Inner {
         }
         let expired = match self.store.expire_cut_off_creates(self.started_at, self.held_until(), stale_before).await {
             Ok(expired) => {
-                // PostgreSQL: another replica may die and leave one at any time.
-                self.cut_off_reported.store(!self.store.is_shared(), Ordering::Relaxed);
+                self.cut_off_reported.store(!self.store.cut_off_creates_can_appear_later(), Ordering::Relaxed);
                 expired
             }
             Err(error) => {

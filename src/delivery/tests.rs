@@ -3,7 +3,7 @@
 use testkit::FakeVideoApi;
 
 use super::*;
-use crate::{fakes::Fakes, task::TaskState};
+use crate::{task::TaskState, test_support::Fakes};
 
 const LIMIT: u64 = 10_000;
 

@@ -127,7 +127,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{Store, now_ms, test_support};
+    use crate::{
+        store::{Store, now_ms},
+        test_support,
+    };
 
     async fn story(store: Store) {
         store.add_album_photo(1, "g", 12, "c").await.unwrap();

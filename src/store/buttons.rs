@@ -205,10 +205,7 @@ const SCAN_PER_PAGE: usize = 2_000;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        store::{Lease, test_support},
-        task::NewTask,
-    };
+    use crate::{store::Lease, task::NewTask, test_support};
 
     async fn story(store: Store) {
         let id = store.add_pending_request(-5, 7, "--d 25 a cat", &["p1".into()]).await.unwrap();

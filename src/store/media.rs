@@ -38,7 +38,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{Store, now_ms, test_support};
+    use crate::{
+        store::{Store, now_ms},
+        test_support,
+    };
 
     async fn story(store: Store) {
         store.add_media("live", "file-1", now_ms() + 60_000, 1).await.unwrap();

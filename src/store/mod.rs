@@ -4,6 +4,7 @@
 //! first use, which both backends read the same way.
 
 mod albums;
+#[cfg(any(test, feature = "bench"))]
 mod bench;
 mod buttons;
 mod credits;
@@ -115,6 +116,13 @@ impl Store {
     /// every replica must see (albums) lives here, not in memory. SQLite is
     /// one process per file, so at start nothing else can be mid-create.
     pub fn is_shared(&self) -> bool {
+        self.shared_writers
+    }
+
+    /// Whether a create cut off by a crash can still turn up after this
+    /// process started: on a shared database another replica may die and
+    /// leave one at any time; on SQLite only a process before this one could.
+    pub fn cut_off_creates_can_appear_later(&self) -> bool {
         self.shared_writers
     }
 
@@ -262,33 +270,4 @@ fn open_states_sql() -> String {
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-
-    /// A fresh SQLite store in a temp dir (kept alive by the returned guard).
-    pub async fn sqlite() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/test.db", dir.path().display());
-        (Store::connect(&url).await.unwrap(), dir)
-    }
-
-    /// A fresh database on the local PostgreSQL server.
-    pub async fn postgres() -> Store {
-        Store::connect(&postgres_url().await).await.unwrap()
-    }
-
-    /// The URL of a fresh, empty database on the local PostgreSQL server.
-    pub async fn postgres_url() -> String {
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect("postgres://postgres@127.0.0.1:5432/test")
-            .await
-            .expect("local PostgreSQL on 127.0.0.1:5432");
-        let name = format!("sora_unit_{:032x}", rand::random::<u128>());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-        admin.close().await;
-        format!("postgres://postgres@127.0.0.1:5432/{name}")
-    }
 }

@@ -64,7 +64,7 @@ mod tests {
     use super::*;
     use crate::{
         models::{ModelName, Shape, Size},
-        store::test_support,
+        test_support,
     };
 
     async fn story(store: Store) {

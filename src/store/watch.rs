@@ -260,8 +260,9 @@ mod tests {
     use crate::{
         command::{Shape, Size, VideoOptions},
         config::Limits,
-        store::{Guards, Lease, LiveReplica, Reservation, Store, now_ms, test_support},
+        store::{Guards, Lease, LiveReplica, Reservation, Store, now_ms},
         task::{NewTask, TaskState},
+        test_support,
     };
 
     /// A heartbeat older than this is a dead replica's (the lease time).

@@ -10,9 +10,9 @@ use testkit::Reply;
 use super::{Watcher, WatcherConfig};
 use crate::{
     config::Limits,
-    fakes::Fakes,
-    store::{Guards, Lease, Reservation, Store, now_ms, test_support},
+    store::{Guards, Lease, Reservation, Store, now_ms},
     task::{NewTask, Task, TaskState},
+    test_support::{self, Fakes},
 };
 
 async fn created(store: &Store, owner: &str, msg: i32) -> i64 {

@@ -3,8 +3,9 @@ use crate::{
     command::VideoOptions,
     config::Limits,
     lang::Lang,
-    store::{Guards, Lease, Price, Refusal, Reservation, test_support},
+    store::{Guards, Lease, Price, Refusal, Reservation},
     task::{NewTask, TaskState},
+    test_support,
 };
 
 const ME: Lease<'static> = Lease { owner: "me" };

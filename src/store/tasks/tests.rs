@@ -2,7 +2,7 @@ use super::*;
 use crate::{
     command::{Shape, Size, VideoOptions},
     config::Limits,
-    store::test_support,
+    test_support,
 };
 
 const LIMITS: Limits = Limits {

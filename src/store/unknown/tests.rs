@@ -1,8 +1,9 @@
 use super::*;
 use crate::{
     config::Limits,
-    store::{Guards, Reservation, Usage, test_support},
+    store::{Guards, Reservation, Usage},
     task::NewTask,
+    test_support,
 };
 
 const LIMITS: Limits = Limits {
