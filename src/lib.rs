@@ -1,5 +1,6 @@
 //! sora-bot: Telegram `/video` commands → Sora-2 videos via the yunwu.ai video API.
 
+pub mod app;
 pub mod bot;
 pub mod command;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The integration tests: the real binary against the fakes of `testkit`, one
-//! module per area. One test binary, so the kit is compiled once.
+//! module per area; tests that need no separate process build the bot in
+//! their own process ([`InProcess`]). One test binary, so the kit is compiled once.
 
 mod access;
 mod albums;
@@ -25,8 +26,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde_json::Value;
 use serde_json::json;
-use sora_bot::store::Store;
+use sora_bot::{app::App, config::Config, store::Store};
 use testkit::{BotProcess, Call, FakeTelegram, Msg, TestEnv};
+use tokio_util::sync::CancellationToken;
 
 /// How long a test waits for something the bot does at once.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -39,6 +41,31 @@ pub fn bot_bin() -> PathBuf {
 /// Starts the bot with `vars` on top of the test environment's.
 pub async fn bot_with(vars: &[(&str, &str)]) -> (TestEnv, BotProcess) {
     TestEnv::start_with(bot_bin(), vars).await
+}
+
+/// The bot built and run inside the test, as `main` builds it: for tests
+/// that need no kill, restart or log of a separate process.
+pub struct InProcess {
+    stopping: CancellationToken,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcess {
+    /// Builds the bot from the test environment's variables and starts it.
+    pub async fn start(env: &TestEnv) -> InProcess {
+        let config = Config::from_lookup(|name| env.var(name).map(str::to_owned)).expect("a valid test configuration");
+        let app = App::build(config).await.expect("the bot builds");
+        let stopping = CancellationToken::new();
+        let running = tokio::spawn(app.run(stopping.clone()));
+        InProcess { stopping, running }
+    }
+
+    /// Stops it as a signal would, and waits until it has stopped.
+    pub async fn stop(self) {
+        self.stopping.cancel();
+        let stopped = tokio::time::timeout(WAIT, self.running).await.expect("the bot stops in time");
+        stopped.expect("the bot's task did not panic").expect("the bot stops cleanly");
+    }
 }
 
 /// The bot's own database, opened beside it (after it started and migrated it).

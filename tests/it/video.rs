@@ -67,7 +67,8 @@ async fn private_text_command_creates_one_task_and_replies_with_its_id() {
 
 #[tokio::test]
 async fn the_command_menu_is_registered_in_english_and_chinese() {
-    let (env, _bot) = bot_with(&[]).await;
+    let env = TestEnv::start(bot_bin()).await;
+    let bot = InProcess::start(&env).await;
     let menus = env.tg.wait_for("setMyCommands", 2, WAIT).await;
     let commands = |i: usize| -> Vec<String> {
         menus[i].body["commands"]
@@ -82,11 +83,13 @@ async fn the_command_menu_is_registered_in_english_and_chinese() {
     assert_eq!(commands(1), all);
     assert_eq!(menus[1].body["language_code"], "zh");
     assert!(menus[1].body["commands"][2]["description"].as_str().unwrap().contains("生成视频"));
+    bot.stop().await;
 }
 
 #[tokio::test]
 async fn chinese_user_gets_a_chinese_reply() {
-    let (env, _bot) = bot_with(&[]).await;
+    let env = TestEnv::start(bot_bin()).await;
+    let bot = InProcess::start(&env).await;
     let chat = Chat::private(502);
     let command = Msg::text(&chat, &User::new(502).lang("zh-hans"), "/video o=横屏 夜晚香港的航拍镜头").build();
     env.tg.push_message(command.clone());
@@ -95,6 +98,7 @@ async fn chinese_user_gets_a_chinese_reply() {
     assert_eq!(create.body["prompt"], "夜晚香港的航拍镜头");
     let reply = env.tg.wait_reply_text(502, msg_id(&command), WAIT).await;
     assert!(reply.contains("排队中"), "{reply}");
+    bot.stop().await;
 }
 
 #[tokio::test]
