@@ -27,6 +27,7 @@ use teloxide::{
     update_listeners::UpdateListener,
 };
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::keyed_queue::KeyedQueue;
 
@@ -151,16 +152,21 @@ impl<E: Display + Send + Sync + 'static> Dispatch<E> {
         let context = UpdateContext::of(&update);
         let mut deps = self.deps.clone();
         deps.insert(update);
-        let handled = AssertUnwindSafe(self.handler.dispatch(deps)).catch_unwind().await;
-        let UpdateContext { update_id, chat_id, user_id, ref kind, .. } = context;
+        // Every line logged while handling the update, or by work it hands
+        // off in the same span, names the update; a handler that finds the
+        // task adds its id (`bot::record_task`).
+        let span = tracing::info_span!("update", update_id = context.update_id, task = tracing::field::Empty);
+        let handling = self.handler.dispatch(deps).instrument(span.clone());
+        let handled = AssertUnwindSafe(handling).catch_unwind().await;
+        let _in_update = span.enter();
+        let UpdateContext { chat_id, user_id, ref kind, .. } = context;
         match handled {
             // Continue: nothing in the tree wanted it (a plain chat message).
             Ok(std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_)) => return,
             Ok(std::ops::ControlFlow::Break(Err(error))) => {
-                tracing::error!(update_id, chat_id, user_id, kind, %error, "an update's handler failed")
+                tracing::error!(chat_id, user_id, kind, %error, "an update's handler failed")
             }
             Err(_) => tracing::error!(
-                update_id,
                 chat_id,
                 user_id,
                 kind,
@@ -194,6 +200,7 @@ const COMMAND_NAME_MAX: usize = 32;
 impl UpdateContext {
     fn of(update: &Update) -> UpdateContext {
         let kind = match &update.kind {
+            UpdateKind::Message(message) if message.successful_payment().is_some() => "payment".to_owned(),
             UpdateKind::Message(message) => message
                 .text()
                 .or(message.caption())

@@ -53,6 +53,21 @@ pub enum Press {
 }
 
 impl Press {
+    /// The task the press is about, if it names one.
+    pub fn task(self) -> Option<i64> {
+        match self {
+            Press::Refresh(id)
+            | Press::Stop(id)
+            | Press::Again(id)
+            | Press::Flip(id)
+            | Press::Pro(id)
+            | Press::Model { task: id, .. }
+            | Press::Models(id)
+            | Press::Back(id) => Some(id),
+            Press::Duration { .. } | Press::AsPrompt(_) | Press::Setting(_) | Press::Buy(_) => None,
+        }
+    }
+
     /// Whether acting on it makes a (paid) video: such presses count against
     /// the command rate; menus, refreshes and stops do not.
     pub fn makes_video(self) -> bool {

@@ -44,6 +44,7 @@ use crate::{
     texts::{self, Lang},
     video_api::TaskPhase,
 };
+use tracing::Instrument;
 
 /// `🔄 Refresh` on a status message shown less than this long ago only says "Up to date".
 const REFRESH_GAP: Duration = Duration::from_secs(3);
@@ -96,6 +97,9 @@ pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult 
         lang,
     };
     crate::metrics::command("button");
+    if let Some(id) = press.task() {
+        super::record_task(id);
+    }
     if !pressed.answerable(&state) {
         tracing::info!(
             user_id = pressed.user_id,
@@ -177,11 +181,14 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
     // The query can take seconds: off the dispatcher, so the chat's next update is not held up.
     let (chat_id, message_id) = (pressed.chat_id, pressed.message_id);
     let tracker = state.tracker.clone();
-    tracker.spawn(async move {
-        if let Err(error) = show_now(&state, task, chat_id, message_id, is_status_message).await {
-            tracing::info!(task = id, %error, "refresh not shown");
+    tracker.spawn(
+        async move {
+            if let Err(error) = show_now(&state, task, chat_id, message_id, is_status_message).await {
+                tracing::info!(%error, "refresh not shown");
+            }
         }
-    });
+        .in_current_span(),
+    );
     Ok(())
 }
 
@@ -336,12 +343,13 @@ async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Opt
     if pending.user_id != pressed.user_id {
         return notice(&state, &pressed.callback_id, Some(texts::press_not_your_question(pressed.lang))).await;
     }
+    // Read before the request is taken: a failure leaves the buttons to press again.
+    let defaults = settings::defaults(&state, pressed.chat_id).await?;
     if !state.store.take_pending_request(pending.id, pressed.user_id).await? {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     }
     // Acted on once: its buttons go, so nobody presses them again.
     state.telegram.queue_edit_keyboard(pressed.chat_id, pressed.message_id, InlineKeyboardMarkup::default());
-    let defaults = settings::defaults(&state, pressed.chat_id).await;
     let (label, request) = match seconds {
         Some(seconds) => (
             texts::button_seconds(pressed.lang, seconds),
@@ -381,20 +389,25 @@ async fn submit_press(
     let presser = pressed.sender(pressed.message_id);
     let telegram = state.telegram.clone();
     let outbox = telegram.clone();
-    outbox.queue(chat_id, Lane::Sends, async move {
-        if state.tracker.is_closed() {
-            // Stopping: no new paid create may start that shutdown would not wait for.
-            return tracing::warn!(chat_id, "stopping; a press's request was not made");
+    outbox.queue(
+        chat_id,
+        Lane::Sends,
+        async move {
+            if state.tracker.is_closed() {
+                // Stopping: no new paid create may start that shutdown would not wait for.
+                return tracing::warn!(chat_id, "stopping; a press's request was not made");
+            }
+            let command = match telegram.reply(chat_id, reply_to, &text).await {
+                Ok(command) => command,
+                Err(error) => return tracing::warn!(chat_id, %error, "could not post a press's request; not submitted"),
+            };
+            let sender = Sender { message_id: command.0, ..presser };
+            if let Err(error) = start_submission(&sender, request, images, state).await {
+                tracing::warn!(chat_id, %error, "could not submit a press's request");
+            }
         }
-        let command = match telegram.reply(chat_id, reply_to, &text).await {
-            Ok(command) => command,
-            Err(error) => return tracing::warn!(chat_id, %error, "could not post a press's request; not submitted"),
-        };
-        let sender = Sender { message_id: command.0, ..presser };
-        if let Err(error) = start_submission(&sender, request, images, state).await {
-            tracing::warn!(chat_id, %error, "could not submit a press's request");
-        }
-    });
+        .in_current_span(),
+    );
     Ok(())
 }
 

@@ -102,8 +102,12 @@ impl Gate {
     /// create runs outside the handler and answers for itself.
     pub fn failed(&self, context: &crate::dispatch::UpdateContext) {
         let lang = Lang::from_code(context.lang.as_deref());
+        // A command or an answer to a guided question; not a payment (the
+        // Stars were taken: its handler answers with the charge), nor an
+        // album's photo (its caption's message is the one answered).
+        let answerable = context.kind.starts_with('/') || context.kind == "message";
         match (context.chat_id, context.message_id, &context.callback_id) {
-            (Some(chat_id), Some(message_id), _) if context.kind.starts_with('/') => {
+            (Some(chat_id), Some(message_id), _) if answerable => {
                 self.telegram.queue_reply(chat_id, message_id, texts::inside_failure(lang));
             }
             (_, _, Some(callback_id)) => {

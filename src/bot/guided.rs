@@ -70,6 +70,8 @@ pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
         // The question stays open for a real answer.
         return queue_reply(&state, &sender, &texts::parse_error(sender.lang, &ParseError::EmptyPrompt)).await;
     }
+    // Read before the question is taken: a failure leaves it open to answer again.
+    let options = settings::defaults(&state, chat_id).await?;
     if !mine || !state.store.take_question(chat_id, question, sender.user_id).await? {
         let text = match asker {
             Some(asker) if asker != sender.user_id => texts::question_not_yours(sender.lang),
@@ -81,7 +83,6 @@ pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
         }
         return queue_reply(&state, &sender, text).await;
     }
-    let options = settings::defaults(&state, chat_id).await;
     let request = VideoRequest { options, prompt };
     if let Some(group) = album {
         let command = AlbumCommand { task: sender.task(request, Vec::new()), replied_images: Vec::new() };

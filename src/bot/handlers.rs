@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use teloxide::prelude::*;
+use tracing::Instrument;
 
 use super::{
     AppState, Command, HandlerResult,
@@ -123,7 +124,7 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
     if args.trim().is_empty() && message.caption().is_none() && message.reply_to_message().is_none() {
         return super::guided::ask(&state, sender).await;
     }
-    let defaults = super::settings::defaults(&state, sender.chat_id).await;
+    let defaults = super::settings::defaults(&state, sender.chat_id).await?;
     let request = match parse_video_args(args, &defaults, state.models.catalog()) {
         Ok(request) => request,
         Err(error) => {
@@ -168,7 +169,8 @@ pub(super) async fn start_submission(
     }
     let new = sender.task(request, images);
     let tracker = state.tracker.clone();
-    tracker.spawn(async move { submit(&state, new).await });
+    // In the update's span: its log lines name the update.
+    tracker.spawn(async move { submit(&state, new).await }.in_current_span());
     Ok(())
 }
 
@@ -289,7 +291,7 @@ async fn collected_album(key: &AlbumKey, state: &AppState) -> Option<Album> {
 /// Tells the album's sender that its command was lost to a database error.
 async fn album_failed(state: &AppState, chat_id: i64, command: &AlbumCommand) {
     let sender = Sender::of_task(&command.task);
-    if let Err(error) = queue_reply(state, &sender, &texts::internal_error(sender.lang)).await {
+    if let Err(error) = queue_reply(state, &sender, &texts::inside_failure(sender.lang)).await {
         tracing::warn!(chat_id, %error, "could not answer an album command");
     }
 }
@@ -313,12 +315,17 @@ async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Optio
     let task = if arg.is_empty() {
         state.store.recent_for_user(sender.user_id, 1).await?.into_iter().next()
     } else if let Ok(id) = arg.parse::<i64>() {
+        super::record_task(id);
         state.store.task(id).await?
     } else {
         state.store.task_by_upstream_id(arg).await?
     };
     let admin = state.config.access.is_admin(sender.user_id);
-    Ok(task.filter(|task| admin || task.user_id == sender.user_id || task.chat_id == sender.chat_id))
+    let task = task.filter(|task| admin || task.user_id == sender.user_id || task.chat_id == sender.chat_id);
+    if let Some(task) = &task {
+        super::record_task(task.id);
+    }
+    Ok(task)
 }
 
 async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {

@@ -3,6 +3,7 @@
 mod admin;
 mod albums;
 mod buttons;
+mod error;
 mod gate;
 mod guided;
 mod handlers;
@@ -23,6 +24,7 @@ use teloxide::{
 use tokio_util::task::TaskTracker;
 
 pub use albums::Albums;
+pub use error::{HandlerError, HandlerResult, record_task};
 pub use gate::{Gate, Gated};
 
 use crate::{config::Config, images::ImageUrls, store::Store, telegram::Telegram, video_api::VideoApi};
@@ -124,9 +126,6 @@ impl AppState {
         crate::store::now_ms() - self.config.unknown_hold.as_millis() as i64
     }
 }
-
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-pub type HandlerResult = Result<(), HandlerError>;
 
 /// The kinds of update `schema` handles: what the bot asks Telegram for, by
 /// webhook or polling. Listed, since Telegram keeps the last list it was given.

@@ -155,7 +155,16 @@ pub async fn paid(message: Message, state: Arc<AppState>) -> HandlerResult {
     let charge_id = payment.telegram_payment_charge_id.0.clone();
     let payload = Payload::parse(&payment.invoice_payload);
     let stored = match &payload {
-        Some(payload) => state.store.invoice(&payload.nonce).await?,
+        Some(payload) => match state.store.invoice(&payload.nonce).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                // The Stars were taken: not "nothing was charged", but the charge to ask about.
+                tracing::error!(user_id = sender.user_id, charge_id, %error, "could not look up a paid invoice; not credited (/grant it by hand)");
+                let text = texts::payment_not_credited(sender.lang, &charge_id);
+                state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
+                return Ok(());
+            }
+        },
         None => None,
     };
     // The invoice as stored decides what was bought; the pre-checkout made sure

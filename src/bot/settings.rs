@@ -9,34 +9,35 @@ use std::{
 };
 
 use teloxide::{prelude::*, types::ChatMemberKind};
+use tracing::Instrument;
 
 use super::{AppState, HandlerResult, buttons::notice, handlers::Sender};
 use crate::{
     command::VideoOptions,
     keyboards,
     models::{ModelName, Setting, VideoOption, live::ChatChoices},
+    store::StoreError,
     telegram::with_retry,
     texts,
 };
 
-/// The chat's defaults, fitted to their model; the bot's own if the database cannot say.
-pub(super) async fn defaults(state: &AppState, chat_id: i64) -> VideoOptions {
-    defaults_and_stale(state, chat_id).await.0
+/// The chat's defaults, fitted to their model. A failed read fails the
+/// request: a video made with other settings than the chat chose, and
+/// charged, is worse than a "try again".
+pub(super) async fn defaults(state: &AppState, chat_id: i64) -> Result<VideoOptions, StoreError> {
+    Ok(defaults_and_stale(state, chat_id).await?.0)
 }
 
 /// The chat's defaults, and the chat's chosen model when it is no longer offered.
-async fn defaults_and_stale(state: &AppState, chat_id: i64) -> (VideoOptions, Option<ModelName>) {
-    let choices = state.store.chat_choices(chat_id).await.unwrap_or_else(|error| {
-        tracing::warn!(chat_id, %error, "could not read the chat's settings; using the bot's defaults");
-        ChatChoices::default()
-    });
+async fn defaults_and_stale(state: &AppState, chat_id: i64) -> Result<(VideoOptions, Option<ModelName>), StoreError> {
+    let choices: ChatChoices = state.store.chat_choices(chat_id).await?;
     let models = &state.models;
-    crate::models::live::chat_defaults(models.catalog(), models.default_model(), &state.config.defaults, &choices)
+    Ok(crate::models::live::chat_defaults(models.catalog(), models.default_model(), &state.config.defaults, &choices))
 }
 
 /// `/settings`: what is in force, with a button for every choice.
 pub(super) async fn show(state: &AppState, sender: &Sender) -> HandlerResult {
-    let (current, stale) = defaults_and_stale(state, sender.chat_id).await;
+    let (current, stale) = defaults_and_stale(state, sender.chat_id).await?;
     let text = texts::settings(sender.lang, &current, sender.in_group, stale);
     let markup = keyboards::settings(sender.lang, &current, state.models.catalog());
     state.telegram.queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, markup, |_| async {});
@@ -53,8 +54,8 @@ pub(super) async fn change(
     let catalog = state.models.catalog();
     if setting.is_navigation() {
         // Only the view changes: nothing to check or store.
+        let current = defaults(state, sender.chat_id).await?;
         notice(state, callback_id, None).await?;
-        let current = defaults(state, sender.chat_id).await;
         let markup = match setting {
             Setting::ModelMenu => keyboards::settings_models(sender.lang, current.model, catalog),
             _ => keyboards::settings(sender.lang, &current, catalog),
@@ -75,18 +76,25 @@ pub(super) async fn change(
             // turn, and the press is answered in time either way.
             let (state, callback_id) = (state.clone(), callback_id.to_owned());
             let lookup = is_group_admin(&state, sender.chat_id, sender.user_id);
-            state.telegram.clone().spawn(async move {
-                let verdict = tokio::time::timeout(ADMIN_ANSWER_WITHIN, lookup).await;
-                let outcome = match verdict {
-                    Ok(Some(true)) => apply(&state, &sender, &callback_id, setting).await,
-                    Ok(Some(false)) => notice(&state, &callback_id, Some(texts::press_admins_only(sender.lang))).await,
-                    Ok(None) | Err(_) => notice(&state, &callback_id, Some(texts::press_try_again(sender.lang))).await,
-                };
-                if let Err(error) = outcome {
-                    tracing::warn!(chat_id = sender.chat_id, %error, "a settings press failed");
-                    let _ = notice(&state, &callback_id, Some(texts::press_try_again(sender.lang))).await;
+            state.telegram.clone().spawn(
+                async move {
+                    let verdict = tokio::time::timeout(ADMIN_ANSWER_WITHIN, lookup).await;
+                    let outcome = match verdict {
+                        Ok(Some(true)) => apply(&state, &sender, &callback_id, setting).await,
+                        Ok(Some(false)) => {
+                            notice(&state, &callback_id, Some(texts::press_admins_only(sender.lang))).await
+                        }
+                        Ok(None) | Err(_) => {
+                            notice(&state, &callback_id, Some(texts::press_try_again(sender.lang))).await
+                        }
+                    };
+                    if let Err(error) = outcome {
+                        tracing::error!(chat_id = sender.chat_id, %error, "a settings press failed");
+                        let _ = notice(&state, &callback_id, Some(&texts::inside_failure(sender.lang))).await;
+                    }
                 }
-            });
+                .in_current_span(),
+            );
             Ok(())
         }
     }
@@ -96,8 +104,8 @@ pub(super) async fn change(
 async fn apply(state: &AppState, sender: &Sender, callback_id: &str, setting: Setting) -> HandlerResult {
     state.store.change_setting(sender.chat_id, setting).await?;
     tracing::info!(chat_id = sender.chat_id, user_id = sender.user_id, ?setting, "chat settings changed");
+    let (current, stale) = defaults_and_stale(state, sender.chat_id).await?;
     notice(state, callback_id, Some(texts::press_saved(sender.lang))).await?;
-    let (current, stale) = defaults_and_stale(state, sender.chat_id).await;
     let text = texts::settings(sender.lang, &current, sender.in_group, stale);
     let markup = keyboards::settings(sender.lang, &current, state.models.catalog());
     state.telegram.queue_edit(sender.chat_id, sender.message_id, text, Some(markup));

@@ -387,11 +387,6 @@ pub fn image_error(lang: Lang) -> String {
     .to_owned()
 }
 
-pub fn internal_error(lang: Lang) -> String {
-    lang.pick("😵 Something went wrong on my side. Please try again in a moment.", "😵 机器人内部出错了，请稍后再试。")
-        .to_owned()
-}
-
 /// Caption of the delivered video, within Telegram's caption limit.
 pub fn video_caption(lang: Lang, task: &Task) -> String {
     let head = format!("✅ {} #{} · {}\n📝 ", lang.pick("Video", "视频"), task.id, options_line(lang, task));
