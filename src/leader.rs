@@ -54,30 +54,45 @@ pub struct SqliteLock {
     _file: File,
 }
 
+/// Why the SQLite lock could not be taken; said at start, after `DATABASE_URL: `.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the directory of the SQLite file {} does not exist", .0.display())]
+    NoDirectory(PathBuf),
+    #[error("cannot write beside the SQLite file ({}: {source})", .path.display())]
+    NotWritable { path: PathBuf, source: std::io::Error },
+    #[error("cannot create {}: {source}", .path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error(
+        "another sora-bot is already running on this SQLite database ({} is locked); \
+         stop it first, or use PostgreSQL to run several replicas",
+        .0.display()
+    )]
+    AlreadyRunning(PathBuf),
+    #[error("cannot lock {}: {source}", .path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+}
+
 /// `Ok(None)` for an in-memory database or a PostgreSQL URL.
-pub fn lock_sqlite(database_url: &str) -> Result<Option<SqliteLock>, String> {
+pub fn lock_sqlite(database_url: &str) -> Result<Option<SqliteLock>, LockError> {
     let Some(path) = sqlite_path(database_url) else { return Ok(None) };
     let mut lock_path = path.clone().into_os_string();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
     let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("the directory of the SQLite file {} does not exist", PathBuf::from(&path).display())
-            }
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|source| match source
+            .kind()
+        {
+            std::io::ErrorKind::NotFound => LockError::NoDirectory(path),
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                format!("cannot write beside the SQLite file ({}: {e})", lock_path.display())
+                LockError::NotWritable { path: lock_path.clone(), source }
             }
-            _ => format!("cannot create {}: {e}", lock_path.display()),
+            _ => LockError::Create { path: lock_path.clone(), source },
         })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(SqliteLock { _file: file })),
-        Err(TryLockError::WouldBlock) => Err(format!(
-            "another sora-bot is already running on this SQLite database ({} is locked); \
-             stop it first, or use PostgreSQL to run several replicas",
-            lock_path.display()
-        )),
-        Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", lock_path.display())),
+        Err(TryLockError::WouldBlock) => Err(LockError::AlreadyRunning(lock_path)),
+        Err(TryLockError::Error(source)) => Err(LockError::Lock { path: lock_path, source }),
     }
 }
 
@@ -135,19 +150,17 @@ impl PollerElection {
         None
     }
 
-    async fn try_acquire(&self) -> Result<Option<Leadership>, String> {
+    async fn try_acquire(&self) -> Result<Option<Leadership>, ElectionError> {
         let mut conn = tokio::time::timeout(DB_TIMEOUT, AnyConnection::connect(&self.url))
             .await
-            .map_err(|_| "connecting timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| ElectionError::Timeout("connecting"))??;
         let row = tokio::time::timeout(
             DB_TIMEOUT,
             sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(self.key).fetch_one(&mut conn),
         )
         .await
-        .map_err(|_| "pg_try_advisory_lock timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-        if row.try_get::<bool, _>("locked").map_err(|e| e.to_string())? {
+        .map_err(|_| ElectionError::Timeout("pg_try_advisory_lock"))??;
+        if row.try_get::<bool, _>("locked")? {
             Ok(Some(Leadership { conn }))
         } else {
             // Closed at once; the next try opens a fresh connection.
@@ -155,6 +168,15 @@ impl PollerElection {
             Ok(None)
         }
     }
+}
+
+/// Why one try for the poller lock failed; the next try comes soon.
+#[derive(Debug, thiserror::Error)]
+pub enum ElectionError {
+    #[error("{0} timed out")]
+    Timeout(&'static str),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl Leadership {
@@ -244,7 +266,8 @@ mod tests {
         let first = lock_sqlite(&url).unwrap();
         assert!(first.is_some());
         let error = lock_sqlite(&url).unwrap_err();
-        assert!(error.contains("already running"), "{error}");
+        assert!(matches!(error, LockError::AlreadyRunning(_)), "{error}");
+        assert!(error.to_string().contains("already running"), "{error}");
         drop(first);
         assert!(lock_sqlite(&url).unwrap().is_some(), "free again once the holder is gone");
     }
