@@ -18,6 +18,7 @@ use std::{
 };
 
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use decide::{Budget, NoVideoCounts, millis};
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
@@ -187,18 +188,21 @@ impl Inner {
             }
         };
         for task in expired {
-            tracing::warn!(
-                task = task.id,
-                "create was cut off by a crash or restart; outcome unknown, counted, not retried"
-            );
+            let span = tracing::info_span!("task", task = task.id);
+            span.in_scope(|| {
+                tracing::warn!("create was cut off by a crash or restart; outcome unknown, counted, not retried")
+            });
             let inner = self.clone();
             // Spawned: a 429 wait must not hold up the round.
-            tracker.spawn(async move {
-                let text = texts::lost_after_restart(task.lang, &task);
-                if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
-                    tracing::warn!(task = task.id, %error, "could not tell the user about the lost task");
+            tracker.spawn(
+                async move {
+                    let text = texts::lost_after_restart(task.lang, &task);
+                    if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
+                        tracing::warn!(%error, "could not tell the user about the lost task");
+                    }
                 }
-            });
+                .instrument(span),
+            );
         }
     }
 }
@@ -221,20 +225,25 @@ impl Inner {
             }
         };
         for task in ended {
-            tracing::info!(
-                task = task.id,
-                chat_id = task.chat_id,
-                user_id = task.user_id,
-                "unknown outcome no longer holds its slot; still counted for the day; telling the requester"
-            );
+            let span = tracing::info_span!("task", task = task.id);
+            span.in_scope(|| {
+                tracing::info!(
+                    chat_id = task.chat_id,
+                    user_id = task.user_id,
+                    "unknown outcome no longer holds its slot; still counted for the day; telling the requester"
+                )
+            });
             let inner = self.clone();
             // Spawned: a 429 wait must not hold up the round.
-            tracker.spawn(async move {
-                let text = texts::unknown_hold_ended(task.lang, &task);
-                if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
-                    tracing::warn!(task = task.id, chat_id = task.chat_id, %error, "could not tell the requester that an unknown outcome's slot is free");
+            tracker.spawn(
+                async move {
+                    let text = texts::unknown_hold_ended(task.lang, &task);
+                    if let Err(error) = inner.telegram.reply(task.chat_id, task.command_msg_id, &text).await {
+                        tracing::warn!(chat_id = task.chat_id, %error, "could not tell the requester that an unknown outcome's slot is free");
+                    }
                 }
-            });
+                .instrument(span),
+            );
         }
     }
 }

@@ -38,7 +38,7 @@ impl Inner {
 
     async fn poll(&self, mut task: Task) {
         let Some(upstream_id) = task.upstream_id.clone() else {
-            tracing::warn!(task = task.id, "running task without an upstream id");
+            tracing::warn!("running task without an upstream id");
             return;
         };
         let started = Instant::now();
@@ -47,9 +47,9 @@ impl Inner {
         if let Err(error) = &report {
             // ApiError messages are scrubbed of secrets.
             if error.is_transient() {
-                tracing::info!(task = task.id, kind = error.kind(), %error, "query failed; trying again next round");
+                tracing::info!(kind = error.kind(), %error, "query failed; trying again next round");
             } else {
-                tracing::warn!(task = task.id, kind = error.kind(), %error, "query failed; trying again until the task times out");
+                tracing::warn!(kind = error.kind(), %error, "query failed; trying again until the task times out");
             }
         }
         let now = now_ms();
@@ -64,7 +64,7 @@ impl Inner {
             Step::Running { status, progress_pct, changed } => {
                 if changed {
                     if let Err(error) = self.store.record_progress(task.id, status, progress_pct).await {
-                        tracing::warn!(task = task.id, %error, "could not record progress");
+                        tracing::warn!(%error, "could not record progress");
                         return;
                     }
                     task.upstream_status = Some(status.to_owned());
@@ -74,7 +74,7 @@ impl Inner {
             }
             Step::Deliver { status, video_url } => match self.store.begin_delivery(task.id, status, video_url).await {
                 Ok(true) => {
-                    tracing::info!(task = task.id, "video ready");
+                    tracing::info!("video ready");
                     task.state = TaskState::Delivering;
                     task.upstream_status = Some(status.to_owned());
                     task.video_url = Some(video_url.to_owned());
@@ -82,16 +82,16 @@ impl Inner {
                     Box::pin(self.deliver(task, video_url)).await;
                 }
                 Ok(false) => {} // cancelled meanwhile, or delivery already began elsewhere
-                Err(error) => tracing::warn!(task = task.id, %error, "could not begin delivery"),
+                Err(error) => tracing::warn!(%error, "could not begin delivery"),
             },
             Step::Fail { reason } => {
-                tracing::info!(task = task.id, reason, "task failed upstream");
+                tracing::info!(reason, "task failed upstream");
                 if Box::pin(self.end_and_show(&mut task, TaskState::Failed, reason)).await {
                     Box::pin(self.reply(&task, &texts::task_failed(task.lang, &task, reason))).await;
                 }
             }
             Step::TimeOut => {
-                tracing::info!(task = task.id, "task timed out");
+                tracing::info!("task timed out");
                 if Box::pin(self.end_and_show(&mut task, TaskState::TimedOut, None)).await {
                     let minutes = self.config.task_timeout.as_secs().div_ceil(60);
                     Box::pin(self.reply(&task, &texts::task_timed_out(task.lang, &task, minutes))).await;
@@ -139,19 +139,19 @@ impl Inner {
         match delivery::deliver(&self.telegram, &self.http, &task, video_url, &buttons).await {
             Ok((how, file_id)) => {
                 metrics::delivered(how.as_str());
-                tracing::info!(task = task.id, how = how.as_str(), "video delivered");
+                tracing::info!(how = how.as_str(), "video delivered");
                 if let Some(file_id) = file_id
                     && let Err(error) = self.store.set_video_file_id(task.id, &file_id).await
                 {
-                    tracing::warn!(task = task.id, %error, "could not store the video's file id (inline sharing)");
+                    tracing::warn!(%error, "could not store the video's file id (inline sharing)");
                 }
                 self.end_and_show(&mut task, TaskState::Done, None).await;
             }
             Err(error) if error.is_permanent() => {
-                tracing::warn!(task = task.id, %error, "video cannot be delivered to this chat");
+                tracing::warn!(%error, "video cannot be delivered to this chat");
                 self.give_up_delivery(task, &error.to_string()).await;
             }
-            Err(error) => tracing::warn!(task = task.id, %error, "video not delivered; trying again next round"),
+            Err(error) => tracing::warn!(%error, "video not delivered; trying again next round"),
         }
     }
 
@@ -163,7 +163,7 @@ impl Inner {
             Step::Retry => {}
             Step::Running { status, progress_pct, changed: true } => {
                 if let Err(error) = self.store.record_progress(task.id, status, progress_pct).await {
-                    tracing::warn!(task = task.id, %error, "could not record progress");
+                    tracing::warn!(%error, "could not record progress");
                 }
             }
             Step::Running { .. } => {}
@@ -177,16 +177,16 @@ impl Inner {
     /// made was paid for, watched or not).
     async fn end_silenced(&self, task: Task, reason: Option<&str>, not_made: bool) {
         match self.store.end_task_giving_back(task.id, TaskState::Cancelled, reason, not_made).await {
-            Ok((true, _)) => tracing::info!(task = task.id, "cancelled task ended upstream; its slot is free"),
+            Ok((true, _)) => tracing::info!("cancelled task ended upstream; its slot is free"),
             Ok((false, _)) => {}
             Err(error) => {
-                tracing::warn!(task = task.id, %error, "could not end a cancelled task; trying again next round")
+                tracing::warn!(%error, "could not end a cancelled task; trying again next round")
             }
         }
     }
 
     async fn give_up_delivery(&self, mut task: Task, why: &str) {
-        tracing::warn!(task = task.id, why, "giving up delivery");
+        tracing::warn!(why, "giving up delivery");
         self.end_and_show(&mut task, TaskState::Failed, Some(why)).await;
     }
 
@@ -217,7 +217,7 @@ impl Inner {
     /// A reply to the task's command.
     async fn reply(&self, task: &Task, text: &str) {
         if let Err(error) = self.telegram.reply(task.chat_id, task.command_msg_id, text).await {
-            tracing::warn!(task = task.id, %error, "could not send the final message");
+            tracing::warn!(%error, "could not send the final message");
         }
     }
 }

@@ -10,6 +10,7 @@ use std::{
 
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
 
 use super::{
     InFlight, QueryBudget, Watcher, WatcherConfig,
@@ -294,11 +295,16 @@ impl Watcher {
             // Never waits: the round took no more tasks than there were free slots.
             let Ok(permit) = rounds.permits.clone().try_acquire_owned() else { break };
             let inner = inner.clone();
-            rounds.tracker.spawn(async move {
-                let _guard = guard;
-                let _permit = permit;
-                inner.follow(task).await;
-            });
+            // Every line logged while following the task names it.
+            let span = tracing::info_span!("task", task = task.id);
+            rounds.tracker.spawn(
+                async move {
+                    let _guard = guard;
+                    let _permit = permit;
+                    inner.follow(task).await;
+                }
+                .instrument(span),
+            );
         }
     }
 
