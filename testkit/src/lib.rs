@@ -4,6 +4,7 @@
 //! It does not depend on sora-bot, so the crate's own unit tests can use it.
 
 mod bench;
+mod db_proxy;
 mod harness;
 mod process;
 mod server;
@@ -12,6 +13,7 @@ mod updates;
 mod video_api;
 
 pub use bench::{bot_binary, percentile};
+pub use db_proxy::CutProxy;
 pub use harness::{POSTGRES_ADMIN_URL, TestEnv, VIDEO_API_KEY, drop_postgres_db, fresh_postgres_db};
 pub use process::BotProcess;
 pub use server::poll_until;

@@ -5,14 +5,7 @@
 
 mod images;
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sora_bot::{
@@ -22,11 +15,7 @@ use sora_bot::{
 use testkit::*;
 
 use crate::{bot_bin, get, send};
-use tokio::{
-    io::AsyncReadExt,
-    net::{TcpListener, TcpStream},
-    sync::watch,
-};
+use tokio::{io::AsyncReadExt, net::TcpListener};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -181,51 +170,6 @@ async fn a_broken_connection_is_unknown_and_a_refused_one_is_not() {
 // The database cut between the create and storing its answer
 // ---------------------------------------------------------------------------
 
-/// A TCP proxy to the local PostgreSQL that can be cut: open connections are
-/// dropped and new ones refused until it is restored.
-struct CutProxy {
-    addr: SocketAddr,
-    open: Arc<AtomicBool>,
-    cut_tx: watch::Sender<u64>,
-}
-
-impl CutProxy {
-    async fn start() -> CutProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let open = Arc::new(AtomicBool::new(true));
-        let (cut_tx, cut_rx) = watch::channel(0_u64);
-        let accepting = open.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                if !accepting.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection is refused
-                }
-                let mut cut = cut_rx.clone();
-                cut.mark_unchanged();
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect("127.0.0.1:5432").await else { return };
-                    let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        CutProxy { addr, open, cut_tx }
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        self.cut_tx.send_modify(|n| *n += 1);
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
-
 /// The create answers while the database is cut: the id is logged at ERROR
 /// with the task number and shown to the user, the store is retried, and once
 /// the database is back the task is followed and its video delivered.
@@ -233,7 +177,7 @@ impl CutProxy {
 async fn the_upstream_id_survives_a_database_cut_between_create_and_store() {
     let proxy = CutProxy::start().await;
     let database = fresh_postgres_db().await;
-    let through_proxy = database.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let through_proxy = proxy.url_to(&database);
     let (env, bot) = TestEnv::start_with(bot_bin(), &[("DATABASE_URL", &through_proxy)]).await;
     bot.wait_log("receiving updates", WAIT).await;
     let upstream = FakeVideoApi::task_id(1);
