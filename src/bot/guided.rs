@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use teloxide::types::{ForceReply, Me, Message};
+use tracing::Instrument;
 
 use super::{
     AppState, HandlerResult,
@@ -28,11 +29,19 @@ pub(super) async fn ask(state: &Arc<AppState>, sender: &Sender) -> HandlerResult
         .selective()
         .input_field_placeholder(Some(texts::ask_prompt_placeholder(sender.lang).to_owned()));
     let (chat_id, user_id, store) = (sender.chat_id, sender.user_id, state.store.clone());
+    let (telegram, command, lang) = (state.telegram.clone(), sender.message_id, sender.lang);
     let text = texts::ask_prompt(sender.lang);
-    state.telegram.queue_reply_with_keyboard(chat_id, sender.message_id, text, markup, move |asked| async move {
-        if let Err(error) = store.add_question(chat_id, asked.0, user_id).await {
-            tracing::warn!(chat_id, %error, "could not store a guided question; its answer will be refused");
+    // Stored once sent (its id is the key), in the update's span: a failure is the update's.
+    let span = tracing::Span::current();
+    state.telegram.queue_reply_with_keyboard(chat_id, sender.message_id, text, markup, move |asked| {
+        async move {
+            if let Err(error) = store.add_question(chat_id, asked.0, user_id).await {
+                // An answer to a question not stored would be refused as answered already.
+                tracing::error!(chat_id, %error, "could not store a guided question");
+                telegram.queue_reply(chat_id, command, texts::inside_failure(lang));
+            }
         }
+        .instrument(span)
     });
     Ok(())
 }
