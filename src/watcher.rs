@@ -188,7 +188,7 @@ impl Inner {
             }
         };
         for task in expired {
-            let span = tracing::info_span!("task", task = task.id);
+            let span = tracing::error_span!("task", task = task.id);
             span.in_scope(|| {
                 tracing::warn!("create was cut off by a crash or restart; outcome unknown, counted, not retried")
             });
@@ -225,7 +225,7 @@ impl Inner {
             }
         };
         for task in ended {
-            let span = tracing::info_span!("task", task = task.id);
+            let span = tracing::error_span!("task", task = task.id);
             span.in_scope(|| {
                 tracing::info!(
                     chat_id = task.chat_id,

@@ -295,8 +295,9 @@ impl Watcher {
             // Never waits: the round took no more tasks than there were free slots.
             let Ok(permit) = rounds.permits.clone().try_acquire_owned() else { break };
             let inner = inner.clone();
-            // Every line logged while following the task names it.
-            let span = tracing::info_span!("task", task = task.id);
+            // Every line logged while following the task names it. At ERROR
+            // level, so that the span is on whenever any of its lines is.
+            let span = tracing::error_span!("task", task = task.id);
             rounds.tracker.spawn(
                 async move {
                     let _guard = guard;
