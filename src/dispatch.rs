@@ -154,8 +154,9 @@ impl<E: Display + Send + Sync + 'static> Dispatch<E> {
         deps.insert(update);
         // Every line logged while handling the update, or by work it hands
         // off in the same span, names the update; a handler that finds the
-        // task adds its id (`bot::record_task`). At ERROR level, so that the
-        // span is on whenever the failure line is, whatever RUST_LOG says.
+        // task records its id in the span's `task` field. At ERROR level, so
+        // that the span is on whenever the failure line is, whatever RUST_LOG
+        // says.
         let span = tracing::error_span!("update", update_id = context.update_id, task = tracing::field::Empty);
         let handling = self.handler.dispatch(deps).instrument(span.clone());
         let handled = AssertUnwindSafe(handling).catch_unwind().await;
