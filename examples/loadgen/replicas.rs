@@ -66,7 +66,9 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
         bots.push(bot);
     }
     let ids: Vec<String> = (1..=n).map(FakeVideoApi::task_id).collect();
-    wait_until(None, Duration::from_secs(120), "every task queried once", || {
+    // The first polls are spread over one interval (as in a bot that has run a while).
+    let first_round = Duration::from_secs(120).max(Duration::from_secs(2 * interval_secs as u64));
+    wait_until(None, first_round, "every task queried once", || {
         let queried: std::collections::HashSet<String> = env.video.queries().into_iter().map(|q| q.id).collect();
         ids.iter().all(|id| queried.contains(id))
     })

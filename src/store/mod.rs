@@ -58,6 +58,7 @@ pub struct Store {
     /// its watcher picks them up: it learns of its new tasks without reading
     /// the table every tick.
     created: std::sync::Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
+    choices: settings::ChoicesInMemory,
 }
 
 impl Store {
@@ -87,7 +88,11 @@ impl Store {
             sqlx::migrate!("./migrations").run(&mut *db.conn().await?).await?;
             db
         };
-        Ok(Store { db, shared_writers: !is_sqlite, created: Default::default() })
+        let store = Store { db, shared_writers: !is_sqlite, created: Default::default(), choices: Default::default() };
+        if is_sqlite {
+            store.remember_choices().await?;
+        }
+        Ok(store)
     }
 
     /// For the bot's start: `connect`, and prove the database takes a write,
