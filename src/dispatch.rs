@@ -267,7 +267,10 @@ impl<E: Display + Send + Sync + 'static> Chats<E> {
 
     async fn handle(&self, update: Update) {
         let turn = self.turns.acquire().await.expect("never closed");
-        let mut handling = pin!(self.dispatch.handle(update));
+        // On the heap: the handler tree's future is about 10 KB, and the chat's
+        // task (which holds this one) would otherwise be copied whole each time
+        // it is spawned, moved and completed.
+        let mut handling = Box::pin(self.dispatch.handle(update));
         tokio::select! {
             () = &mut handling => return,
             () = tokio::time::sleep(TURN_LIMIT) => {}
