@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use teloxide::{prelude::*, types::Me, utils::command::BotCommands};
 
-use super::{AppState, HandlerResult, handlers::Sender, separate_command};
+use super::{
+    context::{AppState, Sender},
+    error::HandlerResult,
+    menu::separate_command,
+};
 use crate::{
     store::{Lease, Resolution, now_ms},
     texts::{self, Lang},
@@ -159,7 +163,7 @@ mod tests {
         assert_eq!(parse("/attach@SoraTestBot 12 x"), Some(AdminCommand::Attach("12 x".into())));
         assert_eq!(parse("/release@OtherBot 12"), None);
         assert_eq!(parse("/video a cat"), None);
-        assert!(super::super::Command::parse("/unknown", "SoraTestBot").is_err(), "not a public command");
+        assert!(super::super::menu::Command::parse("/unknown", "SoraTestBot").is_err(), "not a public command");
     }
 
     #[test]

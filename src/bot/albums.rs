@@ -10,13 +10,19 @@
 //! only defines the window and how a caption's command is stored.
 
 use std::{
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use hashlink::LinkedHashMap;
+use teloxide::types::Message;
 
-use crate::task::NewTask;
+use super::{
+    context::{AppState, Sender, queue_reply},
+    error::HandlerResult,
+    submit::start_submission,
+};
+use crate::{command::VideoRequest, task::NewTask, texts};
 
 /// How long after an album's first photo (in process), or after the last photo
 /// any replica stored (shared), we wait for its siblings.
@@ -183,6 +189,189 @@ impl Albums {
             Some((seen, images)) if seen.elapsed() < RECENT_TTL => images.clone(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// Image documents the video API can read; other files are not images to it.
+const IMAGE_MIME_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+/// The file id of the image a single message carries: the largest size of a
+/// photo, or an image sent as a file.
+pub(super) fn image_of(message: &Message) -> Option<String> {
+    if let Some(sizes) = message.photo() {
+        let largest = sizes.iter().max_by_key(|size| u64::from(size.width) * u64::from(size.height))?;
+        return Some(largest.file.id.0.clone());
+    }
+    let document = message.document()?;
+    let mime = document.mime_type.as_ref()?.essence_str().to_ascii_lowercase();
+    IMAGE_MIME_TYPES.contains(&mime.as_str()).then(|| document.file.id.0.clone())
+}
+
+/// Images of the message the command replies to: the whole album when this
+/// process (SQLite) or any replica (PostgreSQL) saw it.
+pub(super) async fn replied_images(message: &Message, state: &AppState) -> Vec<String> {
+    let Some(replied) = message.reply_to_message() else { return Vec::new() };
+    let mut images = match replied.media_group_id() {
+        Some(group) if state.store.is_shared() => {
+            let chat_id = replied.chat.id.0;
+            // Without the album the command still has the replied photo itself.
+            state.store.album_photos(chat_id, &group.0, PHOTOS_PER_ALBUM).await.unwrap_or_else(|error| {
+                tracing::warn!(chat_id, %error, "could not read a replied album's photos");
+                Vec::new()
+            })
+        }
+        Some(group) => state.albums.recent(&AlbumKey::new(replied.chat.id.0, &group.0)),
+        None => Vec::new(),
+    };
+    if let Some(own) = image_of(replied) {
+        add_unique(&mut images, [own]);
+    }
+    images
+}
+
+/// Appends the images not already in the list, keeping order.
+fn add_unique(images: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for image in more {
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
+}
+
+/// Own image first, then the replied ones, without repeats.
+pub(super) async fn command_images(message: &Message, state: &AppState) -> Vec<String> {
+    let mut images: Vec<String> = image_of(message).into_iter().collect();
+    add_unique(&mut images, replied_images(message, state).await);
+    images
+}
+
+/// An album photo without a command: remember it for its album.
+pub async fn album_photo(message: Message, state: Arc<AppState>) -> HandlerResult {
+    if let Some(group) = message.media_group_id() {
+        collect(&message, &group.0, None, state);
+    }
+    Ok(())
+}
+
+pub(super) fn collect(message: &Message, group_id: &str, command: Option<AlbumCommand>, state: Arc<AppState>) {
+    let key = AlbumKey::new(message.chat.id.0, group_id);
+    let file_id = image_of(message);
+    let tracker = state.tracker.clone();
+    if state.store.is_shared() {
+        // Other replicas may hold some of this album's photos: collect it in
+        // the database.
+        tracker.spawn(collect_shared_album(key, message.id.0, file_id, command, state));
+        return;
+    }
+    let first = state.albums.add(&key, message.id.0, file_id, command);
+    if first {
+        tracker.spawn(async move {
+            tokio::time::sleep(ALBUM_WINDOW).await;
+            close_album(key, state).await;
+        });
+    }
+}
+
+/// Stores this replica's album message; the replica holding the caption then
+/// waits for the album to go quiet and closes it.
+async fn collect_shared_album(
+    key: AlbumKey,
+    message_id: i32,
+    file_id: Option<String>,
+    command: Option<AlbumCommand>,
+    state: Arc<AppState>,
+) {
+    let chat_id = key.chat_id;
+    if let Some(file_id) = file_id
+        && let Err(error) = state.store.add_album_photo(chat_id, &key.group_id, message_id, &file_id).await
+    {
+        tracing::warn!(chat_id, %error, "could not store an album photo");
+    }
+    let Some(command) = command else { return };
+    // A caption delivered twice (or two captions in one album) is offered
+    // twice; the first one stays and is claimed once. Every replica holding
+    // a caption waits and tries, so the album survives one of them dying.
+    if let Err(error) = state.store.offer_album_command(chat_id, &key.group_id, &command.to_json()).await {
+        tracing::warn!(chat_id, %error, "could not store an album command");
+        return album_failed(&state, chat_id, &command).await;
+    }
+    wait_until_album_is_quiet(&key, &state).await;
+    close_album(key, state).await;
+}
+
+/// Waits until no new photo of the album was stored for `ALBUM_WINDOW` (counted
+/// from the caption at the earliest), at most `ALBUM_MAX_WAIT` in all. Photos
+/// are counted rather than timed, so replicas' clocks need not agree.
+async fn wait_until_album_is_quiet(key: &AlbumKey, state: &AppState) {
+    let count = || state.store.album_photo_count(key.chat_id, &key.group_id);
+    let started = tokio::time::Instant::now();
+    let mut quiet_since = started;
+    let mut known = count().await.ok();
+    loop {
+        let until = (quiet_since + ALBUM_WINDOW).min(started + ALBUM_MAX_WAIT);
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        tokio::time::sleep(ALBUM_POLL_EVERY.min(until - now)).await;
+        match count().await {
+            Ok(n) if known != Some(n) => {
+                known = Some(n);
+                quiet_since = tokio::time::Instant::now();
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(chat_id = key.chat_id, %error, "could not count album photos; waiting on"),
+        }
+    }
+}
+
+/// The album once collected: from memory, or claimed from the database by
+/// exactly one replica.
+async fn collected_album(key: &AlbumKey, state: &AppState) -> Option<Album> {
+    if !state.store.is_shared() {
+        return state.albums.close(key);
+    }
+    let claimed = state.store.claim_album_command(key.chat_id, &key.group_id, &state.owner).await;
+    let json = match claimed {
+        Ok(json) => json?,
+        Err(error) => {
+            tracing::warn!(chat_id = key.chat_id, %error, "could not claim an album command");
+            return None;
+        }
+    };
+    let Some(command) = AlbumCommand::from_json(&json) else {
+        tracing::warn!(chat_id = key.chat_id, "unreadable album command in the database");
+        return None;
+    };
+    let images = match state.store.album_photos(key.chat_id, &key.group_id, PHOTOS_PER_ALBUM).await {
+        Ok(images) => images,
+        Err(error) => {
+            tracing::warn!(chat_id = key.chat_id, %error, "could not read an album's photos");
+            album_failed(state, key.chat_id, &command).await;
+            return None;
+        }
+    };
+    Some(Album { command: Some(command), images })
+}
+
+/// Tells the album's sender that its command was lost to a database error.
+async fn album_failed(state: &AppState, chat_id: i64, command: &AlbumCommand) {
+    let sender = Sender::of_task(&command.task);
+    if let Err(error) = queue_reply(state, &sender, &texts::inside_failure(sender.lang)).await {
+        tracing::warn!(chat_id, %error, "could not answer an album command");
+    }
+}
+
+async fn close_album(key: AlbumKey, state: Arc<AppState>) {
+    let chat_id = key.chat_id;
+    let Some(album) = collected_album(&key, &state).await else { return };
+    let Some(command) = album.command else { return };
+    let sender = Sender::of_task(&command.task);
+    let mut images = album.images;
+    add_unique(&mut images, command.replied_images);
+    let request = VideoRequest { options: command.task.options, prompt: command.task.prompt };
+    if let Err(error) = start_submission(&sender, request, images, state).await {
+        tracing::warn!(chat_id, %error, "could not answer an album command");
     }
 }
 

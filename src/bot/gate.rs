@@ -24,7 +24,7 @@ use teloxide::{
     update_listeners::{AsUpdateStream, UpdateListener},
 };
 
-use super::command_of;
+use super::{guided::answers_question, menu::command_of};
 use crate::{
     config::Config,
     keyboards::Press,
@@ -125,7 +125,7 @@ impl Gate {
     /// An answer to a guided question that can become a request: an album's
     /// uncaptioned photos are only its attachments.
     fn is_guided_answer(&self, message: &Message) -> bool {
-        message.text().or(message.caption()).is_some() && super::guided::answers_question(message, self.bot_id)
+        message.text().or(message.caption()).is_some() && answers_question(message, self.bot_id)
     }
 
     /// Whether `update` may go on to the dispatcher; answers the slow-down notice itself.

@@ -12,10 +12,11 @@ use teloxide::types::{ForceReply, Me, Message};
 use tracing::Instrument;
 
 use super::{
-    AppState, HandlerResult,
-    albums::AlbumCommand,
-    handlers::{Sender, collect_album_message, queue_reply, start_submission},
-    photos, settings,
+    albums::{self, AlbumCommand},
+    context::{AppState, Sender, queue_reply},
+    error::HandlerResult,
+    settings,
+    submit::start_submission,
 };
 use crate::{
     command::{ParseError, VideoRequest},
@@ -68,7 +69,7 @@ pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
     if prompt.is_empty() {
         // An album's other photos: its captioned message decides for all of them.
         if let Some(group) = album {
-            collect_album_message(&message, &group, None, state);
+            albums::collect(&message, &group, None, state);
             return Ok(());
         }
     }
@@ -88,16 +89,16 @@ pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
         };
         if let Some(group) = album {
             // Its photos are collected, and dropped when the album closes without a request.
-            collect_album_message(&message, &group, None, state.clone());
+            albums::collect(&message, &group, None, state.clone());
         }
         return queue_reply(&state, &sender, text).await;
     }
     let request = VideoRequest { options, prompt };
     if let Some(group) = album {
         let command = AlbumCommand { task: sender.task(request, Vec::new()), replied_images: Vec::new() };
-        collect_album_message(&message, &group, Some(command), state);
+        albums::collect(&message, &group, Some(command), state);
         return Ok(());
     }
-    let images: Vec<String> = photos::image_of(&message).into_iter().collect();
+    let images: Vec<String> = albums::image_of(&message).into_iter().collect();
     start_submission(&sender, request, images, state).await
 }

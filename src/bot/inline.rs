@@ -10,7 +10,7 @@ use teloxide::{
     types::{FileId, InlineQueryResult, InlineQueryResultCachedVideo},
 };
 
-use super::{AppState, HandlerResult};
+use super::{context::AppState, error::HandlerResult};
 use crate::texts::{self, Lang};
 
 /// Results per answer (Telegram allows 50); scrolling asks for the next page.

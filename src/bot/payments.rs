@@ -9,7 +9,10 @@ use std::{sync::Arc, time::Duration};
 
 use teloxide::types::{Message, PreCheckoutQuery};
 
-use super::{AppState, HandlerResult, buttons::notice, handlers::Sender};
+use super::{
+    context::{AppState, Pressed, Sender, notice},
+    error::HandlerResult,
+};
 use crate::{
     config::CreditPack,
     keyboards,
@@ -41,25 +44,11 @@ pub(super) async fn buy(state: &AppState, sender: &Sender) -> HandlerResult {
     Ok(())
 }
 
-/// Who pressed a pack's button, and where.
-pub(super) struct Buyer {
-    pub(super) user_id: i64,
-    pub(super) name: String,
-    pub(super) lang: Lang,
-    pub(super) chat_id: i64,
-    pub(super) message_id: i32,
-    pub(super) in_group: bool,
-}
-
 /// A pack's button: an invoice for the presser, in their private chat when
 /// the bot may write there, else in the group, under the pressed message.
 /// The press is answered at once; the invoice follows off the chat's turn.
-pub(super) async fn press_buy(
-    state: Arc<AppState>,
-    buyer: Buyer,
-    callback_id: &str,
-    pack: CreditPack,
-) -> HandlerResult {
+pub(super) async fn press_buy(state: Arc<AppState>, buyer: Pressed, pack: CreditPack) -> HandlerResult {
+    let callback_id = &buyer.callback_id;
     let offered = state.config.payments.as_ref().and_then(|payments| payments.pack(pack.credits, pack.stars));
     let Some(pack) = offered else {
         return notice(&state, callback_id, Some(texts::pack_gone(buyer.lang))).await;
@@ -73,7 +62,7 @@ pub(super) async fn press_buy(
     Ok(())
 }
 
-async fn send_invoice(state: &AppState, buyer: &Buyer, pack: CreditPack, payload: String) {
+async fn send_invoice(state: &AppState, buyer: &Pressed, pack: CreditPack, payload: String) {
     let lang = buyer.lang;
     let mut invoice = StarsInvoice {
         title: texts::invoice_title(lang, pack),
@@ -338,24 +327,6 @@ pub(super) async fn refund(state: Arc<AppState>, sender: &Sender, args: &str) ->
         }
     });
     Ok(())
-}
-
-/// A video the requester's credits cannot pay: why, with the packs to buy.
-pub(super) async fn refuse_for_credits(
-    state: &AppState,
-    chat_id: i64,
-    reply_to: i32,
-    lang: Lang,
-    balance: i64,
-    price: u32,
-) {
-    let text = texts::credits_short(lang, balance, price);
-    let packs = state.config.payments.as_ref().map(|payments| payments.packs.as_slice()).unwrap_or_default();
-    if let Err(error) =
-        state.telegram.reply_with_keyboard(chat_id, reply_to, &text, keyboards::packs(lang, packs)).await
-    {
-        tracing::warn!(chat_id, %error, "could not answer a /video command");
-    }
 }
 
 #[cfg(test)]

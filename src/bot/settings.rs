@@ -11,7 +11,10 @@ use std::{
 use teloxide::{prelude::*, types::ChatMemberKind};
 use tracing::Instrument;
 
-use super::{AppState, HandlerResult, buttons::notice, handlers::Sender};
+use super::{
+    context::{AppState, Sender, notice},
+    error::HandlerResult,
+};
 use crate::{
     command::VideoOptions,
     keyboards,

@@ -1,21 +1,124 @@
-//! One `/video` request from reservation to the status reply:
-//! store → image URLs → paid create → store outcome → reply. Runs off the
-//! dispatcher (which runs a chat's updates one at a time), so no chat waits for another's create call.
+//! The submission pipeline, the one way a request becomes a paid video:
+//! `start_submission` (a typed `/video`, an album's caption, a guided answer,
+//! `/again`) and `submit_press` (a button's request, as the presser's own)
+//! check it and hand it to `submit`, which runs off the dispatcher (it runs
+//! a chat's updates one at a time, so no chat waits for another's create
+//! call): store → image URLs → paid create → store outcome → status message.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use tracing::Instrument;
+
+use super::{
+    context::{AppState, Pressed, Sender, notice, queue_reply},
+    error::HandlerResult,
+};
 use crate::{
+    command::VideoRequest,
     images::{ImageError, MAX_DATA_BYTES_TOTAL},
-    metrics,
-    store::{Guards, Lease, Price, Refusal, Reservation, now_ms},
+    keyboards, metrics,
+    store::{Guards, Lease, Price, Refusal, Reservation, StoreError, now_ms},
     task::{NewTask, Task, TaskState},
-    texts,
+    telegram::Lane,
+    texts::{self, Lang},
     video_api::{ApiError, CreateRequest},
 };
 
-use super::AppState;
+/// Checks the model and the image count, then hands the request to the tracker.
+pub(super) async fn start_submission(
+    sender: &Sender,
+    mut request: VideoRequest,
+    images: Vec<String>,
+    state: Arc<AppState>,
+) -> HandlerResult {
+    let catalog = state.models.catalog();
+    // A stored request (`/again`, a button) may name a model no longer offered.
+    if !catalog.is_offered(request.options.model)
+        && let Some(spec) = catalog.get(state.models.default_model())
+    {
+        request.options = request.options.moved_to(spec);
+    }
+    let max = catalog
+        .get(request.options.model)
+        .map_or(state.config.max_images, |spec| spec.max_images(state.config.max_images));
+    if images.len() > max {
+        let text = texts::too_many_images(sender.lang, images.len(), max, request.options.model);
+        return queue_reply(&state, sender, &text).await;
+    }
+    let new = sender.task(request, images);
+    let tracker = state.tracker.clone();
+    // In the update's span: its log lines name the update.
+    tracker.spawn(async move { submit(&state, new).await }.in_current_span());
+    Ok(())
+}
 
-pub async fn submit(state: &AppState, new: NewTask) {
+/// Answers the press, posts the "requested by" message and submits the
+/// request as the presser's, with that message as its command.
+///
+/// A press has no command message of its own, yet a request needs one: its
+/// replies (status, video) answer it, and `(chat, command message)` is what
+/// keeps one Telegram update from becoming two paid tasks. So a re-request
+/// press first posts a short "requested by" message under the pressed one
+/// and uses that new message as the command: its id is unique in the chat,
+/// real (replies thread under it), and it says in a group who asked. The post
+/// waits in the chat's outbox for the chat's send budget, and the request is
+/// submitted from there, so the chat's next updates do not wait for it. The
+/// press itself is recorded by its callback id before anything is posted,
+/// so the same update delivered twice does nothing the second time.
+pub(super) async fn submit_press(
+    state: Arc<AppState>,
+    pressed: &Pressed,
+    label: &str,
+    request: VideoRequest,
+    images: Vec<String>,
+) -> HandlerResult {
+    // The cost guards decide again when the request is stored; this only
+    // saves a message that would be refused anyway, and says why in the notice.
+    let cost = state.models.catalog().get(request.options.model).map_or(1, |spec| spec.cost);
+    if let Some(refusal) = refused_now(&state, pressed.user_id, pressed.chat_id, cost).await? {
+        let text = texts::refusal(pressed.lang, refusal, now_ms());
+        return notice(&state, &pressed.callback_id, Some(&text)).await;
+    }
+    notice(&state, &pressed.callback_id, Some(texts::press_working(pressed.lang))).await?;
+    let text = texts::press_request(pressed.lang, &pressed.name, label, &request.prompt);
+    // The post waits for the chat's send budget; the chat's next updates do not.
+    let (chat_id, reply_to) = (pressed.chat_id, pressed.message_id);
+    let presser = pressed.clone();
+    let telegram = state.telegram.clone();
+    let outbox = telegram.clone();
+    outbox.queue(
+        chat_id,
+        Lane::Sends,
+        async move {
+            if state.tracker.is_closed() {
+                // Stopping: no new paid create may start that shutdown would not wait for.
+                return tracing::warn!(chat_id, "stopping; a press's request was not made");
+            }
+            let command = match telegram.reply(chat_id, reply_to, &text).await {
+                Ok(command) => command,
+                Err(error) => return tracing::warn!(chat_id, %error, "could not post a press's request; not submitted"),
+            };
+            let sender = presser.sender(command.0);
+            if let Err(error) = start_submission(&sender, request, images, state).await {
+                tracing::warn!(chat_id, %error, "could not submit a press's request");
+            }
+        }
+        .in_current_span(),
+    );
+    Ok(())
+}
+
+async fn refused_now(state: &AppState, user_id: i64, chat_id: i64, cost: u32) -> Result<Option<Refusal>, StoreError> {
+    let usage = state.store.usage(user_id, chat_id, state.unknown_active_since()).await?;
+    let exempt = state.config.access.is_admin(user_id);
+    let in_group = crate::store::is_group_chat(chat_id);
+    Ok(crate::store::limit_reached(&usage, &state.config.limits, exempt, in_group, cost))
+}
+
+async fn submit(state: &AppState, new: NewTask) {
     let NewTask { chat_id, user_id, command_msg_id, lang, .. } = new;
     let reply = |text: String| async move {
         if let Err(error) = state.telegram.reply(chat_id, command_msg_id, &text).await {
@@ -52,7 +155,7 @@ pub async fn submit(state: &AppState, new: NewTask) {
         Ok(Reservation::Refused(Refusal::Credits { balance, price })) => {
             metrics::create_outcome("no_credits");
             tracing::info!(user_id, balance, price, "request refused: not enough credits");
-            return super::payments::refuse_for_credits(state, chat_id, command_msg_id, lang, balance, price).await;
+            return refuse_for_credits(state, chat_id, command_msg_id, lang, balance, price).await;
         }
         Ok(Reservation::Refused(refusal)) => {
             metrics::create_outcome("refused");
@@ -154,6 +257,17 @@ pub async fn submit(state: &AppState, new: NewTask) {
             }
         }
         Err(error) => tracing::warn!(task = id, chat_id, %error, "could not send the status message"),
+    }
+}
+
+/// A video the requester's credits cannot pay: why, with the packs to buy.
+async fn refuse_for_credits(state: &AppState, chat_id: i64, reply_to: i32, lang: Lang, balance: i64, price: u32) {
+    let text = texts::credits_short(lang, balance, price);
+    let packs = state.config.payments.as_ref().map(|payments| payments.packs.as_slice()).unwrap_or_default();
+    if let Err(error) =
+        state.telegram.reply_with_keyboard(chat_id, reply_to, &text, keyboards::packs(lang, packs)).await
+    {
+        tracing::warn!(chat_id, %error, "could not answer a /video command");
     }
 }
 
