@@ -20,6 +20,7 @@ pub mod models;
 pub mod net_guard;
 pub mod payments;
 pub mod rate_limit;
+pub mod status_message;
 pub mod store;
 pub mod task;
 pub mod telegram;

@@ -20,7 +20,7 @@ use std::{
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use decide::{Budget, NoVideoCounts, millis};
+use decide::{Budget, NoVideoCounts};
 pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
 use rounds::Rounds;
 
@@ -210,7 +210,7 @@ impl Inner {
 impl Inner {
     /// Unknown outcomes created at or before this (unix ms) no longer hold a slot.
     fn held_until(&self) -> i64 {
-        now_ms() - millis(self.config.unknown_hold)
+        crate::store::unknown_active_since(self.config.unknown_hold)
     }
 
     /// Tells the requesters of unknown outcomes whose hold just ended that

@@ -29,6 +29,7 @@ use super::{
 use crate::{
     command::VideoRequest,
     keyboards::{self, Press},
+    status_message,
     store::now_ms,
     task::{Task, TaskState},
     texts::{self, Lang},
@@ -126,7 +127,7 @@ async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerRes
     let tracker = state.tracker.clone();
     tracker.spawn(
         async move {
-            if let Err(error) = show_now(&state, task, chat_id, message_id, is_status_message).await {
+            if let Err(error) = show_now(&state, task, chat_id, message_id).await {
                 tracing::info!(%error, "refresh not shown");
             }
         }
@@ -155,13 +156,7 @@ fn may_query(task: i64, now: Instant) -> bool {
 
 /// Queries a running task, records its progress, and shows the task as now
 /// stored (the watcher may have ended it meanwhile) in the pressed message.
-async fn show_now(
-    state: &AppState,
-    task: Task,
-    chat_id: i64,
-    message_id: i32,
-    is_status_message: bool,
-) -> HandlerResult {
+async fn show_now(state: &AppState, task: Task, chat_id: i64, message_id: i32) -> HandlerResult {
     if let (TaskState::Running, Some(upstream_id)) = (task.state, task.upstream_id.as_deref()) {
         match state.api.query(upstream_id).await {
             // Only progress (a "done" without a video is progress too): finishing,
@@ -175,12 +170,7 @@ async fn show_now(
         }
     }
     let task = state.store.task(task.id).await?.unwrap_or(task);
-    let lang = task.lang;
-    let text = texts::task_status(lang, &task);
-    state.telegram.edit_with_keyboard(chat_id, message_id, &text, keyboards::status(lang, &task)).await?;
-    if is_status_message {
-        state.store.mark_shown(task.id, &text).await?;
-    }
+    status_message::show(&state.telegram, &state.store, &task, chat_id, message_id).await?;
     Ok(())
 }
 
@@ -197,8 +187,7 @@ async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
         if task.status_msg_id != Some(pressed.message_id)
             && let Some(stopped) = state.store.task(task.id).await?
         {
-            let text = texts::task_status(task.lang, &stopped);
-            state.telegram.queue_edit(pressed.chat_id, pressed.message_id, text, None);
+            status_message::queue_stopped(&state.telegram, &stopped, pressed.chat_id, pressed.message_id);
         }
         texts::press_stopped(pressed.lang)
     } else {

@@ -17,6 +17,8 @@ use super::{
 };
 use crate::{
     command::{VideoRequest, parse_video_args},
+    status_message,
+    store::unknown_active_since,
     texts,
 };
 
@@ -96,14 +98,8 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
 async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     let text = match find_task(state, sender, arg).await? {
         Some(task) => {
-            let text = texts::task_status(sender.lang, &task);
-            if let Some(buttons) = crate::keyboards::status(sender.lang, &task) {
-                state
-                    .telegram
-                    .queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, buttons, |_| async {});
-                return Ok(());
-            }
-            text
+            status_message::queue_copy(&state.telegram, sender.lang, &task, sender.chat_id, sender.message_id);
+            return Ok(());
         }
         None if arg.trim().is_empty() => texts::no_tasks_yet(sender.lang),
         None => texts::task_not_found(sender.lang),
@@ -155,7 +151,8 @@ async fn models(sender: &Sender, state: &AppState) -> HandlerResult {
 }
 
 async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
-    let usage = state.store.usage(sender.user_id, sender.chat_id, state.unknown_active_since()).await?;
+    let usage =
+        state.store.usage(sender.user_id, sender.chat_id, unknown_active_since(state.config.unknown_hold)).await?;
     let admin = state.config.access.is_admin(sender.user_id);
     let limits = texts::quota(sender.lang, &usage, &state.config.limits, admin, sender.in_group);
     // With payments on, what the user has to spend comes first.

@@ -40,14 +40,6 @@ pub struct AppState {
     pub queries: crate::watcher::QueryBudget,
 }
 
-impl AppState {
-    /// Creates with an unknown outcome made after this (unix ms) still hold
-    /// their requester's slot (see `Config::unknown_hold`).
-    pub fn unknown_active_since(&self) -> i64 {
-        crate::store::now_ms() - self.config.unknown_hold.as_millis() as i64
-    }
-}
-
 /// Who wrote, where, in which language.
 #[derive(Debug, Clone)]
 pub(super) struct Sender {

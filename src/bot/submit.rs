@@ -19,8 +19,8 @@ use super::{
 use crate::{
     command::VideoRequest,
     images::{ImageError, MAX_DATA_BYTES_TOTAL},
-    keyboards, metrics,
-    store::{Guards, Lease, Price, Refusal, Reservation, StoreError, now_ms},
+    keyboards, metrics, status_message,
+    store::{Guards, Lease, Price, Refusal, Reservation, StoreError, is_group_chat, limit_reached, now_ms},
     task::{NewTask, Task, TaskState},
     telegram::Lane,
     texts::{self, Lang},
@@ -112,10 +112,16 @@ pub(super) async fn submit_press(
 }
 
 async fn refused_now(state: &AppState, user_id: i64, chat_id: i64, cost: u32) -> Result<Option<Refusal>, StoreError> {
-    let usage = state.store.usage(user_id, chat_id, state.unknown_active_since()).await?;
+    let guards = guards(state, user_id, cost);
+    let usage = state.store.usage(user_id, chat_id, guards.unknown_active_since).await?;
+    let in_group = is_group_chat(chat_id);
+    Ok(limit_reached(&usage, guards.limits, guards.exempt, in_group, guards.cost))
+}
+
+/// The cost guards of `user_id`'s request for a video costing `cost` units.
+fn guards(state: &AppState, user_id: i64, cost: u32) -> Guards<'_> {
     let exempt = state.config.access.is_admin(user_id);
-    let in_group = crate::store::is_group_chat(chat_id);
-    Ok(crate::store::limit_reached(&usage, &state.config.limits, exempt, in_group, cost))
+    Guards::now(&state.config.limits, exempt, state.config.unknown_hold, Lease { owner: &state.owner }, cost)
 }
 
 async fn submit(state: &AppState, new: NewTask) {
@@ -131,14 +137,7 @@ async fn submit(state: &AppState, new: NewTask) {
         tracing::error!(chat_id, model = %new.options.model, "a request for a model not in the catalog; not sent");
         return reply(texts::model_retired(lang, new.options.model, false)).await;
     };
-    let lease = Lease { owner: &state.owner };
-    let guards = Guards {
-        limits: &state.config.limits,
-        exempt: state.config.access.is_admin(user_id),
-        unknown_active_since: state.unknown_active_since(),
-        lease,
-        cost: spec.cost,
-    };
+    let guards = guards(state, user_id, spec.cost);
     // With payments on, a video costs its model's cost in credits; admins pay nothing.
     let price = state
         .config
@@ -248,16 +247,7 @@ async fn submit(state: &AppState, new: NewTask) {
     };
     tracing::info!(task = id, upstream_id = %created.id, "video task created");
 
-    let text = texts::task_status(lang, &task);
-    let buttons = crate::keyboards::status(lang, &task);
-    match state.telegram.reply_with_keyboard(chat_id, command_msg_id, &text, buttons.unwrap_or_default()).await {
-        Ok(message_id) => {
-            if let Err(error) = state.store.set_status_message(id, message_id.0, &text).await {
-                tracing::error!(task = id, %error, "could not store the status message id");
-            }
-        }
-        Err(error) => tracing::warn!(task = id, chat_id, %error, "could not send the status message"),
-    }
+    status_message::send(&state.telegram, &state.store, &task).await;
 }
 
 /// A video the requester's credits cannot pay: why, with the packs to buy.

@@ -2,7 +2,7 @@
 //! stopping one.
 
 use super::context::{AppState, Pressed, Sender};
-use crate::{store::StoreError, task::Task, texts};
+use crate::{status_message, store::StoreError, task::Task};
 
 /// A task the sender may see: one of theirs, or one of this chat's; admins see any.
 pub(super) async fn find_task(state: &AppState, sender: &Sender, arg: &str) -> Result<Option<Task>, StoreError> {
@@ -37,8 +37,7 @@ pub(super) async fn stop_task(state: &AppState, task: &Task) -> Result<bool, Sto
         return Ok(false);
     }
     if let (Some(message_id), Some(cancelled)) = (task.status_msg_id, state.store.task(task.id).await?) {
-        let text = texts::task_status(task.lang, &cancelled);
-        state.telegram.queue_edit(task.chat_id, message_id, text, None);
+        status_message::queue_stopped(&state.telegram, &cancelled, task.chat_id, message_id);
     }
     Ok(true)
 }

@@ -25,7 +25,9 @@ use sqlx::{
 
 pub use buttons::PendingRequest;
 pub use credits::{ChargeTakeBack, CreditReason, GivenBack, Granted, Invoice, Movement, Purchase};
-pub use tasks::{Guards, Lease, Price, Refusal, Reservation, Usage, is_group_chat, limit_reached};
+pub use tasks::{
+    Guards, Lease, Price, Refusal, Reservation, Usage, is_group_chat, limit_reached, unknown_active_since,
+};
 pub use unknown::Resolution;
 pub use watch::{LiveReplica, Schedule};
 

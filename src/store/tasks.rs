@@ -22,7 +22,7 @@ pub struct Price {
     pub free_credits: u32,
 }
 
-pub use guards::{Guards, Refusal, Usage, is_group_chat, limit_reached};
+pub use guards::{Guards, Refusal, Usage, is_group_chat, limit_reached, unknown_active_since};
 use guards::{RESERVE_SQL, reserve_in, usage_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::{
     decide::{Step, decide, delivery_expired, should_edit},
 };
 use crate::{
-    delivery, metrics,
+    delivery, metrics, status_message,
     store::now_ms,
     task::{Task, TaskState},
     texts,
@@ -103,8 +103,7 @@ impl Inner {
     /// Edits the status message to the current progress when it changed and the
     /// last edit is old enough; otherwise a later round shows it.
     async fn show_progress(&self, task: &Task, now: i64) {
-        let text = texts::task_status(task.lang, task);
-        if !should_edit(task, &text, now) {
+        if !should_edit(task, &status_message::render(task.lang, task).text, now) {
             return;
         }
         let Some(message_id) = task.status_msg_id else { return };
@@ -113,24 +112,8 @@ impl Inner {
         {
             return;
         }
-        match self
-            .telegram
-            .edit_with_keyboard(task.chat_id, message_id, &text, crate::keyboards::status(task.lang, task))
-            .await
-        {
-            Ok(()) => {}
-            // Refused for good (e.g. the message was deleted): record it anyway so
-            // the same doomed edit is not repeated every round.
-            Err(teloxide::RequestError::Api(error)) => {
-                tracing::info!(task = task.id, %error, "status message not edited")
-            }
-            Err(error) => {
-                tracing::info!(task = task.id, %error, "status message not edited; trying again later");
-                return;
-            }
-        }
-        if let Err(error) = self.store.mark_shown(task.id, &text).await {
-            tracing::warn!(task = task.id, %error, "could not record the shown status");
+        if let Err(error) = status_message::show(&self.telegram, &self.store, task, task.chat_id, message_id).await {
+            tracing::info!(task = task.id, %error, "status message not edited; trying again later");
         }
     }
 
@@ -204,13 +187,7 @@ impl Inner {
         }
         task.state = state;
         task.error = error.map(str::to_owned);
-        if let Some(message_id) = task.status_msg_id {
-            // A final state is shown once, whatever the edit gap.
-            let text = texts::task_status(task.lang, task);
-            if let Err(error) = self.telegram.edit(task.chat_id, message_id, &text).await {
-                tracing::info!(task = task.id, %error, "final status not shown");
-            }
-        }
+        status_message::show_final(&self.telegram, task).await;
         true
     }
 

@@ -1,14 +1,14 @@
 //! The cost guards of a reservation: the limits, the SQL that counts against
 //! them inside `reserve`'s insert, and what a refused one is told.
 
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use sqlx::Row;
 
 use super::{AnyQuery, Lease, Reservation};
 use crate::{
     config::Limits,
-    store::{StoreResult, open_states_sql},
+    store::{StoreResult, now_ms, open_states_sql},
     task::{NewTask, TaskState},
 };
 
@@ -56,6 +56,21 @@ pub struct Guards<'a> {
     pub lease: Lease<'a>,
     /// What this video counts against the daily limits: its model's cost.
     pub cost: u32,
+}
+
+impl<'a> Guards<'a> {
+    /// The guards of a request made now. `unknown_hold` is how long a create
+    /// whose outcome is unknown keeps its slot (`Config::unknown_hold`).
+    pub fn now(limits: &'a Limits, exempt: bool, unknown_hold: Duration, lease: Lease<'a>, cost: u32) -> Self {
+        Guards { limits, exempt, unknown_active_since: unknown_active_since(unknown_hold), lease, cost }
+    }
+}
+
+/// Creates with an unknown outcome made after this (unix ms) still hold their
+/// requester's slot, for `unknown_hold` (`Config::unknown_hold`); older ones
+/// no longer do.
+pub fn unknown_active_since(unknown_hold: Duration) -> i64 {
+    now_ms() - unknown_hold.as_millis() as i64
 }
 
 /// Daily figures are units (each video counts its model's cost); active
