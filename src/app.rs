@@ -18,7 +18,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    bot::{self, Albums, AppState, Gate},
+    bot::{self, AppState, Gate},
     config::{Config, ImageMode},
     discovery,
     dispatch::Dispatch,
@@ -120,7 +120,6 @@ impl App {
             api: api.clone(),
             telegram: telegram.clone(),
             images,
-            albums: Albums::default(),
             tracker: tracker.clone(),
             owner,
             queries,

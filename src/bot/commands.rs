@@ -6,7 +6,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::{
-    albums::{self, AlbumCommand},
+    albums,
     context::{AppState, Sender, queue_reply},
     error::HandlerResult,
     fixes, guided,
@@ -18,7 +18,7 @@ use super::{
 use crate::{
     command::{VideoRequest, parse_video_args},
     status_message,
-    store::unknown_active_since,
+    store::{AlbumCommand, unknown_active_since},
     texts,
 };
 

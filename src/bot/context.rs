@@ -31,7 +31,6 @@ pub struct AppState {
     pub api: VideoApi,
     pub telegram: Telegram,
     pub images: ImageUrls,
-    pub albums: super::albums::Albums,
     /// Submissions run here, off the dispatcher, so shutdown can wait for them.
     pub tracker: TaskTracker,
     /// This replica's id, the lease owner of the tasks it creates (see `store::Lease`).

@@ -12,7 +12,7 @@ use teloxide::types::{ForceReply, Me, Message};
 use tracing::Instrument;
 
 use super::{
-    albums::{self, AlbumCommand},
+    albums,
     context::{AppState, Sender, queue_reply},
     error::HandlerResult,
     settings,
@@ -20,6 +20,7 @@ use super::{
 };
 use crate::{
     command::{ParseError, VideoRequest},
+    store::AlbumCommand,
     texts,
 };
 

@@ -20,7 +20,6 @@ mod settings;
 mod submit;
 mod tasks;
 
-pub use albums::Albums;
 pub use context::AppState;
 pub use error::{HandlerError, HandlerResult, record_task};
 pub use gate::{Gate, Gated};

@@ -23,6 +23,7 @@ use sqlx::{
     any::{AnyConnectOptions, AnyRow},
 };
 
+pub use albums::{Album, AlbumCommand, AlbumKey};
 pub use buttons::PendingRequest;
 pub use credits::{ChargeTakeBack, CreditReason, GivenBack, Granted, Invoice, Movement, Purchase};
 pub use tasks::{
@@ -61,6 +62,8 @@ pub struct Store {
     /// the table every tick.
     created: std::sync::Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
     choices: settings::ChoicesInMemory,
+    /// SQLite: the albums being collected and those seen lately (see `albums`).
+    albums: std::sync::Arc<albums::AlbumMemory>,
 }
 
 impl Store {
@@ -90,7 +93,13 @@ impl Store {
             sqlx::migrate!("./migrations").run(&mut *db.conn().await?).await?;
             db
         };
-        let store = Store { db, shared_writers: !is_sqlite, created: Default::default(), choices: Default::default() };
+        let store = Store {
+            db,
+            shared_writers: !is_sqlite,
+            created: Default::default(),
+            choices: Default::default(),
+            albums: Default::default(),
+        };
         if is_sqlite {
             store.remember_choices().await?;
         }
@@ -120,7 +129,7 @@ impl Store {
     }
 
     /// Whether several processes may share this database (PostgreSQL): state
-    /// every replica must see (albums) lives here, not in memory. SQLite is
+    /// every replica must see (albums) lives in it, not in memory. SQLite is
     /// one process per file, so at start nothing else can be mid-create.
     pub fn is_shared(&self) -> bool {
         self.shared_writers
