@@ -224,7 +224,7 @@ fn dispatch(
     payments: bool,
 ) -> Dispatch<bot::HandlerError> {
     let deps = teloxide::dptree::deps![state.clone(), me, telegram.bot.clone()];
-    Dispatch::new(bot::schema(), deps, bot::handled_updates(payments))
+    Dispatch::new(bot::schema(payments), deps, bot::handled_updates(payments))
         .on_overflow({
             let gate = gate.clone();
             move |update| gate.overflowed(update)

@@ -42,25 +42,27 @@ pub(super) fn is_admin(message: Message, state: Arc<AppState>) -> bool {
     message.from.as_ref().is_some_and(|user| state.config.access.is_admin(user.id.0 as i64))
 }
 
-pub async fn command(message: Message, command: AdminCommand, state: Arc<AppState>) -> HandlerResult {
-    let Some(sender) = Sender::of(&message) else { return Ok(()) };
-    let kind: &'static str = (&command).into();
-    crate::metrics::command(kind);
-    let answer = match command {
-        AdminCommand::Unknown(_) => {
-            let (tasks, total) = state.store.unknown_tasks(LISTED).await?;
-            tracing::info!(
-                admin_id = sender.user_id,
-                chat_id = sender.chat_id,
-                total,
-                "admin listed the unknown outcomes"
-            );
-            texts::unknown_list(sender.lang, &tasks, total)
-        }
-        AdminCommand::Attach(args) => attach(&sender, &args, &state).await?,
-        AdminCommand::Release(args) => release(&sender, &args, &state).await?,
-    };
-    state.telegram.queue_reply(sender.chat_id, sender.message_id, answer);
+/// `/unknown`: the creates whose outcome is unknown.
+pub(super) async fn unknown(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let (tasks, total) = state.store.unknown_tasks(LISTED).await?;
+    tracing::info!(admin_id = sender.user_id, chat_id = sender.chat_id, total, "admin listed the unknown outcomes");
+    answer(&state, &sender, texts::unknown_list(sender.lang, &tasks, total))
+}
+
+/// `/attach <number> <upstream id>`: the unknown outcome was made, as that job.
+pub(super) async fn attach(sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
+    let text = attached(&sender, &args, &state).await?;
+    answer(&state, &sender, text)
+}
+
+/// `/release <number>`: the unknown outcome was not made.
+pub(super) async fn release(sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
+    let text = released(&sender, &args, &state).await?;
+    answer(&state, &sender, text)
+}
+
+fn answer(state: &AppState, sender: &Sender, text: String) -> HandlerResult {
+    state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
     Ok(())
 }
 
@@ -80,7 +82,7 @@ fn upstream_id_is_plausible(id: &str) -> bool {
     id.len() <= UPSTREAM_ID_MAX && id.chars().all(|c| c.is_ascii_graphic())
 }
 
-async fn attach(sender: &Sender, args: &str, state: &AppState) -> Result<String, crate::store::StoreError> {
+async fn attached(sender: &Sender, args: &str, state: &AppState) -> Result<String, crate::store::StoreError> {
     let lang = sender.lang;
     let Some((id, upstream_id)) = attach_args(args) else { return Ok(texts::attach_usage(lang)) };
     if !upstream_id_is_plausible(upstream_id) {
@@ -108,7 +110,7 @@ async fn attach(sender: &Sender, args: &str, state: &AppState) -> Result<String,
     })
 }
 
-async fn release(sender: &Sender, args: &str, state: &AppState) -> Result<String, crate::store::StoreError> {
+async fn released(sender: &Sender, args: &str, state: &AppState) -> Result<String, crate::store::StoreError> {
     let lang = sender.lang;
     let Some(id) =
         args.split_whitespace().next().and_then(task_number).filter(|_| args.split_whitespace().count() == 1)

@@ -14,15 +14,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use teloxide::{
-    prelude::*,
-    types::{InlineKeyboardButtonKind, MaybeInaccessibleMessage},
-};
+use teloxide::types::CallbackQuery;
 
 use super::{
     context::{AppState, Pressed, notice},
     error::HandlerResult,
-    fixes, payments, settings,
     submit::submit_press,
     tasks::{stop_task, task_here},
 };
@@ -40,73 +36,31 @@ use tracing::Instrument;
 /// `🔄 Refresh` on a status message shown less than this long ago only says "Up to date".
 const REFRESH_GAP: Duration = Duration::from_secs(3);
 
-pub async fn press(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult {
+/// A press that cannot act: from no message of ours, or with data its
+/// message does not carry.
+pub(super) async fn gone(query: CallbackQuery, state: Arc<AppState>) -> HandlerResult {
     let lang = Lang::from_code(query.from.language_code.as_deref());
-    let press = query.data.as_deref().and_then(Press::parse);
-    // Buttons of inline results have no message; we send none.
-    let (Some(press), Some(message)) = (press, query.message.as_ref()) else {
-        return notice(&state, &query.id.0, Some(texts::press_gone(lang))).await;
-    };
-    // A client may send any data with a press: only a button the pressed
-    // message really carries may act (not, say, task 3's Refresh redrawing
-    // task 4's status message).
-    if !carries_button(message, query.data.as_deref().unwrap_or_default()) {
-        tracing::info!(chat_id = message.chat().id.0, "press data not among the message's buttons; refused");
-        return notice(&state, &query.id.0, Some(texts::press_gone(lang))).await;
-    }
-    let pressed = Pressed {
-        callback_id: query.id.0.clone(),
-        chat_id: message.chat().id.0,
-        message_id: message.id().0,
-        in_group: message.chat().is_group() || message.chat().is_supergroup(),
-        user_id: query.from.id.0 as i64,
-        name: query.from.full_name(),
-        lang,
-    };
-    crate::metrics::command("button");
-    if let Some(id) = press.task() {
-        super::error::record_task(id);
-    }
-    if !state.config.access.may_create(pressed.user_id, pressed.chat_id) {
-        tracing::info!(
-            user_id = pressed.user_id,
-            chat_id = pressed.chat_id,
-            "refused a press by a user who is not allowed"
-        );
-        return notice(&state, &pressed.callback_id, Some(texts::press_not_allowed(lang))).await;
-    }
-    if !state.store.first_press(&pressed.callback_id).await? {
-        tracing::info!(chat_id = pressed.chat_id, "press seen before, not acting on it again");
-        return notice(&state, &pressed.callback_id, None).await;
-    }
-    match press {
-        Press::Refresh(id) => refresh(state, &pressed, id).await,
-        Press::Stop(id) => stop(&state, &pressed, id).await,
-        Press::Again(id) | Press::Flip(id) | Press::Pro(id) | Press::Model { task: id, .. } => {
-            rerequest(state, &pressed, press, id).await
-        }
-        Press::Models(id) | Press::Back(id) => model_menu(&state, &pressed, press, id).await,
-        Press::Duration { pending, seconds } => fixes::fix(state, &pressed, pending, Some(seconds)).await,
-        Press::AsPrompt(pending) => fixes::fix(state, &pressed, pending, None).await,
-        Press::Setting(setting) => {
-            settings::change(&state, pressed.sender(pressed.message_id), &pressed.callback_id, setting).await
-        }
-        Press::Buy(pack) => payments::press_buy(state, pressed, pack).await,
-    }
+    notice(&state, &query.id.0, Some(texts::press_gone(lang))).await
 }
 
-fn carries_button(message: &MaybeInaccessibleMessage, data: &str) -> bool {
-    let MaybeInaccessibleMessage::Regular(message) = message else { return false };
-    message.reply_markup().is_some_and(|markup| {
-        markup
-            .inline_keyboard
-            .iter()
-            .flatten()
-            .any(|button| matches!(&button.kind, InlineKeyboardButtonKind::CallbackData(own) if own == data))
-    })
+pub(super) async fn not_allowed(pressed: Pressed, state: Arc<AppState>) -> HandlerResult {
+    tracing::info!(
+        user_id = pressed.user_id,
+        chat_id = pressed.chat_id,
+        "refused a press by a user who is not allowed"
+    );
+    notice(&state, &pressed.callback_id, Some(texts::press_not_allowed(pressed.lang))).await
 }
 
-async fn refresh(state: Arc<AppState>, pressed: &Pressed, id: i64) -> HandlerResult {
+/// The same update delivered again: answered, not acted on.
+pub(super) async fn seen_before(pressed: Pressed, state: Arc<AppState>) -> HandlerResult {
+    tracing::info!(chat_id = pressed.chat_id, "press seen before, not acting on it again");
+    notice(&state, &pressed.callback_id, None).await
+}
+
+/// `🔄 Refresh`: the task queried now and shown in the pressed message.
+pub(super) async fn refresh(pressed: Pressed, id: i64, state: Arc<AppState>) -> HandlerResult {
+    let pressed = &pressed;
     let Some(task) = task_here(&state, pressed, id).await? else {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
@@ -174,7 +128,9 @@ async fn show_now(state: &AppState, task: Task, chat_id: i64, message_id: i32) -
     Ok(())
 }
 
-async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
+/// `✖ Stop`: what `/cancel` does, by the task's user or an admin.
+pub(super) async fn stop(pressed: Pressed, id: i64, state: Arc<AppState>) -> HandlerResult {
+    let (pressed, state) = (&pressed, &*state);
     let Some(task) = task_here(state, pressed, id).await? else {
         return notice(state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
@@ -197,7 +153,8 @@ async fn stop(state: &AppState, pressed: &Pressed, id: i64) -> HandlerResult {
 }
 
 /// `🔁 Again`, the other orientation, `⭐ Pro`, another model.
-async fn rerequest(state: Arc<AppState>, pressed: &Pressed, press: Press, id: i64) -> HandlerResult {
+pub(super) async fn rerequest(pressed: Pressed, press: Press, id: i64, state: Arc<AppState>) -> HandlerResult {
+    let pressed = &pressed;
     let Some(task) = task_here(&state, pressed, id).await? else {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };
@@ -234,7 +191,8 @@ async fn rerequest(state: Arc<AppState>, pressed: &Pressed, press: Press, id: i6
 
 /// `🎬 Model` under a delivered video opens the other models the video API
 /// serves; `↩ Back` restores the video's own buttons. Only the view changes.
-async fn model_menu(state: &AppState, pressed: &Pressed, press: Press, id: i64) -> HandlerResult {
+pub(super) async fn model_menu(pressed: Pressed, press: Press, id: i64, state: Arc<AppState>) -> HandlerResult {
+    let (pressed, state) = (&pressed, &*state);
     let Some(task) = task_here(state, pressed, id).await? else {
         return notice(state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;
     };

@@ -9,9 +9,7 @@ use super::{
     albums,
     context::{AppState, Sender, queue_reply},
     error::HandlerResult,
-    fixes, guided,
-    menu::Command,
-    payments, settings,
+    fixes, guided, payments, settings,
     submit::start_submission,
     tasks::{find_task, stop_task},
 };
@@ -25,11 +23,8 @@ use crate::{
 /// How many tasks `/tasks` lists.
 const RECENT_TASKS: i64 = 10;
 
-pub async fn help(message: Message, command: Command, state: Arc<AppState>) -> HandlerResult {
-    let Some(sender) = Sender::of(&message) else { return Ok(()) };
-    if let Command::Paysupport(_) = command {
-        return payments::paysupport(&state, &sender).await;
-    }
+/// `/start`, `/help`: for anyone, with the admins' part for admins.
+pub(super) async fn help(sender: Sender, state: Arc<AppState>) -> HandlerResult {
     queue_reply(&state, &sender, &help_for(&state, &sender)).await
 }
 
@@ -43,33 +38,13 @@ fn help_for(state: &AppState, sender: &Sender) -> String {
     }
 }
 
-pub async fn not_allowed(message: Message, state: Arc<AppState>) -> HandlerResult {
-    let Some(sender) = Sender::of(&message) else { return Ok(()) };
+pub(super) async fn not_allowed(sender: Sender, state: Arc<AppState>) -> HandlerResult {
     tracing::info!(user_id = sender.user_id, chat_id = sender.chat_id, "refused a user who is not allowed");
     queue_reply(&state, &sender, &texts::not_allowed(sender.lang, sender.user_id)).await
 }
 
-pub async fn command(message: Message, command: Command, state: Arc<AppState>) -> HandlerResult {
-    let Some(sender) = Sender::of(&message) else { return Ok(()) };
-    match command {
-        Command::Video(args) => video(&message, &sender, &args, state).await,
-        Command::Status(arg) => status(&sender, &arg, &state).await,
-        Command::Tasks(_) => tasks(&sender, &state).await,
-        Command::Cancel(arg) => cancel(&sender, &arg, &state).await,
-        Command::Again(_) => again(&sender, state).await,
-        Command::Quota(_) => quota(&sender, &state).await,
-        Command::Settings(_) => settings::show(&state, &sender).await,
-        Command::Models(_) => models(&sender, &state).await,
-        Command::Buy(_) => payments::buy(&state, &sender).await,
-        Command::Balance(_) => payments::balance(&state, &sender).await,
-        Command::Paysupport(_) => payments::paysupport(&state, &sender).await,
-        Command::Grant(args) => payments::grant(&state, &sender, &args).await,
-        Command::Refund(args) => payments::refund(state, &sender, &args).await,
-        Command::Start(_) | Command::Help(_) => queue_reply(&state, &sender, &help_for(&state, &sender)).await,
-    }
-}
-
-async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn video(message: Message, sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
+    let (message, sender, args) = (&message, &sender, args.as_str());
     if args.trim().is_empty() && message.caption().is_none() && message.reply_to_message().is_none() {
         return guided::ask(&state, sender).await;
     }
@@ -95,7 +70,8 @@ async fn video(message: &Message, sender: &Sender, args: &str, state: Arc<AppSta
     start_submission(sender, request, images, state).await
 }
 
-async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
+pub(super) async fn status(sender: Sender, arg: String, state: Arc<AppState>) -> HandlerResult {
+    let (sender, arg, state) = (&sender, arg.as_str(), &*state);
     let text = match find_task(state, sender, arg).await? {
         Some(task) => {
             status_message::queue_copy(&state.telegram, sender.lang, &task, sender.chat_id, sender.message_id);
@@ -107,7 +83,8 @@ async fn status(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     queue_reply(state, sender, &text).await
 }
 
-async fn tasks(sender: &Sender, state: &AppState) -> HandlerResult {
+pub(super) async fn tasks(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let (sender, state) = (&sender, &*state);
     let tasks = if sender.in_group {
         state.store.recent_for_chat(sender.chat_id, RECENT_TASKS).await?
     } else {
@@ -116,7 +93,8 @@ async fn tasks(sender: &Sender, state: &AppState) -> HandlerResult {
     queue_reply(state, sender, &texts::tasks_list(sender.lang, &tasks)).await
 }
 
-async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
+pub(super) async fn cancel(sender: Sender, arg: String, state: Arc<AppState>) -> HandlerResult {
+    let (sender, arg, state) = (&sender, arg.as_str(), &*state);
     if arg.trim().is_empty() {
         return queue_reply(state, sender, &texts::cancel_usage(sender.lang)).await;
     }
@@ -131,7 +109,8 @@ async fn cancel(sender: &Sender, arg: &str, state: &AppState) -> HandlerResult {
     queue_reply(state, sender, &texts::cancelled(sender.lang, task.id)).await
 }
 
-async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn again(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let sender = &sender;
     let last = state.store.recent_for_user(sender.user_id, 1).await?.into_iter().next();
     let Some(last) = last else { return queue_reply(&state, sender, &texts::nothing_to_repeat(sender.lang)).await };
     let request = VideoRequest { options: last.options, prompt: last.prompt };
@@ -139,7 +118,8 @@ async fn again(sender: &Sender, state: Arc<AppState>) -> HandlerResult {
 }
 
 /// `/models`: what can be asked for, what it costs, and whether it is served now.
-async fn models(sender: &Sender, state: &AppState) -> HandlerResult {
+pub(super) async fn models(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let (sender, state) = (&sender, &*state);
     let models = &state.models;
     let lines: Vec<_> = models
         .catalog()
@@ -150,7 +130,8 @@ async fn models(sender: &Sender, state: &AppState) -> HandlerResult {
     queue_reply(state, sender, &texts::models(sender.lang, &lines, models.default_model())).await
 }
 
-async fn quota(sender: &Sender, state: &AppState) -> HandlerResult {
+pub(super) async fn quota(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let (sender, state) = (&sender, &*state);
     let usage =
         state.store.usage(sender.user_id, sender.chat_id, unknown_active_since(state.config.unknown_hold)).await?;
     let admin = state.config.access.is_admin(sender.user_id);

@@ -46,7 +46,21 @@ pub(super) async fn refuse_with_fix(
 }
 
 /// The buttons under a mistake: the stored text with a valid duration, or all of it as the prompt.
-pub(super) async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Option<u32>) -> HandlerResult {
+/// `▶️ 5 s`: the stored text with a duration the model has.
+pub(super) async fn with_duration(
+    pressed: Pressed,
+    (pending, seconds): (i64, u32),
+    state: Arc<AppState>,
+) -> HandlerResult {
+    fix(state, &pressed, pending, Some(seconds)).await
+}
+
+/// `▶️ All of it as the prompt`.
+pub(super) async fn as_prompt(pressed: Pressed, pending: i64, state: Arc<AppState>) -> HandlerResult {
+    fix(state, &pressed, pending, None).await
+}
+
+async fn fix(state: Arc<AppState>, pressed: &Pressed, pending: i64, seconds: Option<u32>) -> HandlerResult {
     let pending = state.store.pending_request(pending).await?.filter(|p| p.chat_id == pressed.chat_id);
     let Some(pending) = pending else {
         return notice(&state, &pressed.callback_id, Some(texts::press_gone(pressed.lang))).await;

@@ -24,4 +24,4 @@ pub use context::AppState;
 pub use error::{HandlerError, HandlerResult, record_task};
 pub use gate::{Gate, Gated};
 pub use menu::{Command, register_commands};
-pub use routes::{HANDLED_UPDATES, handled_updates, schema};
+pub use routes::{handled_updates, schema};

@@ -35,7 +35,7 @@ const CREDIT_RETRY_FOR: Duration = Duration::from_secs(10 * 60);
 const CREDIT_RETRY_MAX_GAP: Duration = Duration::from_secs(30);
 
 /// `/buy`: the balance and one button per pack.
-pub(super) async fn buy(state: &AppState, sender: &Sender) -> HandlerResult {
+pub(super) async fn buy(sender: Sender, state: Arc<AppState>) -> HandlerResult {
     let Some(payments) = &state.config.payments else { return Ok(()) };
     let balance = state.store.balance(sender.user_id).await?;
     let markup = keyboards::packs(sender.lang, &payments.packs);
@@ -210,8 +210,8 @@ async fn credit(state: &AppState, sender: &Sender, charge_id: &str, user_id: i64
 }
 
 /// `/balance`: the credits, then the last movements.
-pub(super) async fn balance(state: &AppState, sender: &Sender) -> HandlerResult {
-    let text = balance_text(state, sender, BALANCE_MOVEMENTS).await?;
+pub(super) async fn balance(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let text = balance_text(&state, &sender, BALANCE_MOVEMENTS).await?;
     state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
     Ok(())
 }
@@ -230,7 +230,7 @@ pub(super) async fn quota_block(state: &AppState, sender: &Sender) -> Result<Str
 }
 
 /// `/paysupport`: what the operator wrote, or who to ask.
-pub(super) async fn paysupport(state: &AppState, sender: &Sender) -> HandlerResult {
+pub(super) async fn paysupport(sender: Sender, state: Arc<AppState>) -> HandlerResult {
     let configured = state.config.payments.as_ref().and_then(|payments| payments.support_text.clone());
     let text = configured.unwrap_or_else(|| {
         let mut admins: Vec<i64> = state.config.access.admins.iter().copied().collect();
@@ -242,7 +242,7 @@ pub(super) async fn paysupport(state: &AppState, sender: &Sender) -> HandlerResu
 }
 
 /// `/grant <user id> <credits>` (admins): negative takes credits, down to 0.
-pub(super) async fn grant(state: &AppState, sender: &Sender, args: &str) -> HandlerResult {
+pub(super) async fn grant(sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
     let reply = |text: String| state.telegram.queue_reply(sender.chat_id, sender.message_id, text);
     if !state.config.access.is_admin(sender.user_id) {
         reply(texts::admins_only(sender.lang).to_owned());
@@ -272,7 +272,7 @@ fn parse_credits(raw: &str) -> Option<i64> {
 /// `/refund <charge id>` (admins): the charge's credits are taken back when
 /// still all there, then its Stars returned; if Telegram refuses, the credits
 /// are put back. Runs off the chat's turn (it waits for Telegram).
-pub(super) async fn refund(state: Arc<AppState>, sender: &Sender, args: &str) -> HandlerResult {
+pub(super) async fn refund(sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
     let (lang, chat_id, message_id) = (sender.lang, sender.chat_id, sender.message_id);
     let reply = move |state: &AppState, text: String| state.telegram.queue_reply(chat_id, message_id, text);
     if !state.config.access.is_admin(sender.user_id) {

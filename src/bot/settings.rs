@@ -12,7 +12,7 @@ use teloxide::{prelude::*, types::ChatMemberKind};
 use tracing::Instrument;
 
 use super::{
-    context::{AppState, Sender, notice},
+    context::{AppState, Pressed, Sender, notice},
     error::HandlerResult,
 };
 use crate::{
@@ -39,8 +39,8 @@ async fn defaults_and_stale(state: &AppState, chat_id: i64) -> Result<(VideoOpti
 }
 
 /// `/settings`: what is in force, with a button for every choice.
-pub(super) async fn show(state: &AppState, sender: &Sender) -> HandlerResult {
-    let (current, stale) = defaults_and_stale(state, sender.chat_id).await?;
+pub(super) async fn show(sender: Sender, state: Arc<AppState>) -> HandlerResult {
+    let (current, stale) = defaults_and_stale(&state, sender.chat_id).await?;
     let text = texts::settings(sender.lang, &current, sender.in_group, stale);
     let markup = keyboards::settings(sender.lang, &current, state.models.catalog());
     state.telegram.queue_reply_with_keyboard(sender.chat_id, sender.message_id, text, markup, |_| async {});
@@ -48,12 +48,8 @@ pub(super) async fn show(state: &AppState, sender: &Sender) -> HandlerResult {
 }
 
 /// A settings button: `sender.message_id` is the settings message, edited to the new state.
-pub(super) async fn change(
-    state: &Arc<AppState>,
-    sender: Sender,
-    callback_id: &str,
-    setting: Setting,
-) -> HandlerResult {
+pub(super) async fn change(pressed: Pressed, setting: Setting, state: Arc<AppState>) -> HandlerResult {
+    let (state, sender, callback_id) = (&state, pressed.sender(pressed.message_id), pressed.callback_id.as_str());
     let catalog = state.models.catalog();
     if setting.is_navigation() {
         // Only the view changes: nothing to check or store.

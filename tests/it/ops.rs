@@ -94,7 +94,7 @@ async fn webhook_mode_registers_the_webhook_and_only_takes_updates_with_the_secr
     assert_eq!(set[0].body["url"], json!(url), "{}", set[0].body);
     assert_eq!(set[0].body["secret_token"], json!(WEBHOOK_SECRET), "{}", set[0].body);
     // Every kind the bot handles, whatever an earlier setWebhook asked for.
-    assert_eq!(set[0].body["allowed_updates"], json!(["message", "callback_query", "inline_query"]), "{}", set[0].body);
+    assert_eq!(set[0].body["allowed_updates"], json!(["message", "inline_query", "callback_query"]), "{}", set[0].body);
 
     let chat = Chat::private(601);
     let user = User::new(601);

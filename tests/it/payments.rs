@@ -408,7 +408,7 @@ async fn admins_refund_and_grant() {
 async fn with_payments_off_nothing_changes() {
     let (env, _bot) = bot_with(&[]).await;
     let polls = env.tg.wait_for("getUpdates", 1, WAIT).await;
-    assert_eq!(polls[0].body["allowed_updates"], json!(["message", "callback_query", "inline_query"]));
+    assert_eq!(polls[0].body["allowed_updates"], json!(["message", "inline_query", "callback_query"]));
     let ann = User::new(8061);
     let chat = Chat::private(ann.id);
     let buy = send(&env, Msg::text(&chat, &ann, "/buy"));
