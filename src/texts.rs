@@ -13,8 +13,8 @@ pub use crate::lang::Lang;
 
 mod status;
 pub use status::*;
-mod phone;
-pub use phone::*;
+mod buttons;
+pub use buttons::*;
 mod models;
 pub use models::*;
 mod payments;

@@ -1,15 +1,18 @@
-//! The gate in front of the dispatcher: decides, per update and in O(1), whether
-//! it may reach its chat's queue at all.
+//! The gate between the update listener (polling or webhook, see `gated.rs`)
+//! and the dispatcher (`Dispatch`, src/dispatch.rs): decides, per update and
+//! in O(1), whether it may reach its chat's queue at all.
 //!
-//! The dispatcher (`src/dispatch.rs`) keeps a bounded queue per chat and drops
-//! what does not fit, so one flooding chat must not fill its queue with work
-//! that would be refused anyway. So what must not be handled is dropped here,
-//! before any queue: commands (guided answers included) and video-making presses over the
+//! `Dispatch` keeps a bounded queue per chat and drops what does not fit, so
+//! one flooding chat must not fill its queue with work that would be refused
+//! anyway. So what must not be handled is dropped here, before any queue:
+//! commands (guided answers included) and video-making presses over the
 //! user's rate limit, a press repeated within seconds, everything strangers
 //! send except `/start`, `/help` and one refused command a minute. A dropped
-//! press is still answered, so its spinner stops. Handlers then do only their
-//! database work and leave answers to the outbox (`Telegram::queue_reply`), so
-//! every chat's queue drains quickly.
+//! press is still answered, so its spinner stops. The gate also answers what
+//! `Dispatch` drops for lack of room (`overflowed`) and what its handler
+//! failed on (`failed`). Handlers do only their database work and leave
+//! answers to the outbox (`Telegram::queue_reply`), so every chat's queue
+//! drains quickly.
 
 use std::{
     collections::HashMap,
@@ -17,12 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{StreamExt, future, stream::BoxStream};
-use teloxide::{
-    stop::StopToken,
-    types::{AllowedUpdate, CallbackQuery, Message, Update, UpdateKind},
-    update_listeners::{AsUpdateStream, UpdateListener},
-};
+use teloxide::types::{CallbackQuery, Message, Update, UpdateKind};
 
 use super::{guided::answers_question, menu::command_of};
 use crate::{
@@ -252,175 +250,7 @@ impl Gate {
             Verdict::Drop => Admission::Drop("command"),
         }
     }
-
-    /// `listener` with this gate applied to its updates.
-    pub fn wrap<L>(self: &Arc<Self>, listener: L) -> Gated<L> {
-        Gated { inner: listener, gate: self.clone() }
-    }
-}
-
-/// An update listener whose updates pass the gate first.
-pub struct Gated<L> {
-    inner: L,
-    gate: Arc<Gate>,
-}
-
-impl<L> UpdateListener for Gated<L>
-where
-    L: UpdateListener,
-    L::Err: Send + 'static,
-{
-    type Err = L::Err;
-
-    fn stop_token(&mut self) -> StopToken {
-        self.inner.stop_token()
-    }
-
-    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
-        self.inner.hint_allowed_updates(hint)
-    }
-}
-
-impl<'a, L> AsUpdateStream<'a> for Gated<L>
-where
-    L: UpdateListener,
-    L::Err: Send + 'static,
-{
-    type StreamErr = L::Err;
-    type Stream = BoxStream<'a, Result<Update, L::Err>>;
-
-    fn as_stream(&'a mut self) -> Self::Stream {
-        let gate = self.gate.clone();
-        self.inner
-            .as_stream()
-            .filter(move |update| future::ready(update.as_ref().map_or(true, |update| gate.admit(update))))
-            .boxed()
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::rate_limit::{BURST, NOTICE_EVERY};
-
-    const MEMBER: i64 = 10;
-    const ADMIN: i64 = 11;
-    const STRANGER: i64 = 12;
-
-    fn gate(per_minute: u32) -> Arc<Gate> {
-        let vars = [
-            ("TELOXIDE_TOKEN", testkit::TOKEN),
-            ("VIDEO_API_KEY", "k"),
-            ("ALLOWED_USER_IDS", "10"),
-            ("ADMIN_USER_IDS", "11"),
-            ("TELEGRAM_SEND_LIMITS", "off"),
-            ("COMMANDS_PER_MINUTE", &per_minute.to_string()),
-        ]
-        .map(|(key, value)| (key.to_owned(), value.to_owned()));
-        let config =
-            Config::from_lookup(|name| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()))
-                .unwrap();
-        let telegram = Telegram::new(&config);
-        Gate::new(Arc::new(config), telegram, "SoraTestBot", 99)
-    }
-
-    fn message(user_id: i64, text: &str) -> Message {
-        serde_json::from_value(json!({
-            "message_id": 1, "date": 0, "text": text,
-            "chat": {"id": user_id, "type": "private", "first_name": "U"},
-            "from": {"id": user_id, "is_bot": false, "first_name": "U"},
-        }))
-        .unwrap()
-    }
-
-    fn admissions(gate: &Gate, user_id: i64, text: &str, n: usize, now: Instant) -> Vec<Admission> {
-        let message = message(user_id, text);
-        (0..n).map(|_| gate.admission(&message, now)).collect()
-    }
-
-    #[test]
-    fn a_member_gets_the_burst_then_one_notice() {
-        let gate = gate(20);
-        let now = Instant::now();
-        let seen = admissions(&gate, MEMBER, "/video a cat", BURST as usize + 3, now);
-        assert!(seen[..BURST as usize].iter().all(|a| *a == Admission::Pass), "{seen:?}");
-        assert_eq!(
-            &seen[BURST as usize..],
-            [Admission::SlowDown, Admission::Drop("command"), Admission::Drop("command")]
-        );
-        // Chatter is not a command: it never counts.
-        assert_eq!(admissions(&gate, MEMBER, "hello", 50, now), vec![Admission::Pass; 50]);
-        assert_eq!(admissions(&gate, MEMBER, "/video@OtherBot a cat", 50, now), vec![Admission::Pass; 50]);
-    }
-
-    #[test]
-    fn admins_are_exempt() {
-        let gate = gate(20);
-        assert_eq!(admissions(&gate, ADMIN, "/help", 100, Instant::now()), vec![Admission::Pass; 100]);
-    }
-
-    #[test]
-    fn strangers_get_help_within_the_limit_and_one_refusal_a_minute() {
-        let gate = gate(20);
-        let now = Instant::now();
-        let refused = admissions(&gate, STRANGER, "/video a cat", 10, now);
-        assert_eq!(refused[0], Admission::Pass);
-        assert!(refused[1..].iter().all(|a| *a == Admission::Drop("stranger")), "{refused:?}");
-        assert_eq!(admissions(&gate, STRANGER, "/video a cat", 1, now + NOTICE_EVERY), [Admission::Pass]);
-        assert_eq!(admissions(&gate, STRANGER, "hello", 3, now), vec![Admission::Drop("stranger"); 3]);
-        // /help is public: limited like anyone's commands (the notice was used up above).
-        let help = admissions(&gate, STRANGER, "/help", BURST as usize + 1, now + Duration::from_secs(61));
-        assert!(help[..BURST as usize].iter().all(|a| *a == Admission::Pass), "{help:?}");
-        assert_eq!(help[BURST as usize], Admission::Drop("command"));
-    }
-
-    fn press(data: &str, message_id: i32) -> CallbackQuery {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string();
-        serde_json::from_value(json!({
-            "id": id, "chat_instance": "c", "data": data,
-            "from": {"id": MEMBER, "is_bot": false, "first_name": "U"},
-            "message": {"message_id": message_id, "date": 0, "text": "t",
-                "chat": {"id": -5, "type": "group", "title": "G"}},
-        }))
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn video_presses_count_like_commands_menu_presses_do_not() {
-        let gate = gate(20);
-        let now = Instant::now();
-        // Different messages, so none is a repeat.
-        let passed = (0..20).filter(|i| gate.admit_press(&press("a:1", *i), now)).count();
-        assert_eq!(passed, BURST as usize);
-        let menus = (100..120).filter(|i| gate.admit_press(&press("m:1", *i), now)).count();
-        assert_eq!(menus, 20, "moving through a menu is not a command");
-        // The presses used up the burst (and the notice): a command now is over the limit.
-        assert_eq!(admissions(&gate, MEMBER, "/video a cat", 1, now), [Admission::Drop("command")]);
-    }
-
-    #[test]
-    fn the_same_press_within_five_seconds_is_a_repeat() {
-        let gate = gate(0);
-        let now = Instant::now();
-        assert_eq!(gate.press_admission(&press("r:1", 1), now), Admission::Pass);
-        assert_eq!(
-            gate.press_admission(&press("r:1", 1), now + Duration::from_secs(4)),
-            Admission::Drop("repeated_press")
-        );
-        assert_eq!(gate.press_admission(&press("s:1", 1), now), Admission::Pass, "another button");
-        assert_eq!(gate.press_admission(&press("r:1", 2), now), Admission::Pass, "another message");
-        assert_eq!(gate.press_admission(&press("r:1", 1), now + REPEAT_WITHIN), Admission::Pass);
-        let twice = press("r:9", 1);
-        assert_eq!(gate.press_admission(&twice, now), Admission::Pass);
-        assert_eq!(gate.press_admission(&twice, now), Admission::Drop("same_press"), "one update delivered twice");
-    }
-
-    #[test]
-    fn zero_lifts_the_limit() {
-        let gate = gate(0);
-        assert_eq!(admissions(&gate, MEMBER, "/help", 100, Instant::now()), vec![Admission::Pass; 100]);
-    }
-}
+mod tests;

@@ -11,6 +11,7 @@ mod context;
 mod error;
 mod fixes;
 mod gate;
+mod gated;
 mod guided;
 mod inline;
 mod menu;
@@ -22,6 +23,7 @@ mod tasks;
 
 pub use context::AppState;
 pub use error::{HandlerError, HandlerResult, record_task};
-pub use gate::{Gate, Gated};
+pub use gate::Gate;
+pub use gated::Gated;
 pub use menu::{Command, register_commands};
 pub use routes::{handled_updates, schema};

@@ -1,4 +1,6 @@
-//! Texts of the phone features: buttons, guided /video, /settings, inline sharing.
+//! Texts that come with a keyboard: button labels and what a press answers,
+//! the guided `/video` question (a ForceReply), `/settings` and its choices,
+//! inline sharing's results.
 
 use super::{Lang, cut};
 use crate::{
@@ -6,8 +8,6 @@ use crate::{
     models::{ModelName, Shape, ShapeClass, Size},
     task::Task,
 };
-
-// ---- Buttons, guided /video, /settings, inline sharing (phones) ----
 
 pub fn button_refresh(lang: Lang) -> &'static str {
     lang.pick("🔄 Refresh", "🔄 刷新")
