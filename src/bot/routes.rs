@@ -34,10 +34,9 @@ pub fn handled_updates(payments: bool) -> Vec<AllowedUpdate> {
 pub fn schema(payments: bool) -> UpdateHandler<HandlerError> {
     let tree = dptree::entry()
         .branch(messages())
-        // ---- phones: button presses and inline sharing ----
         .branch(presses())
         .branch(Update::filter_inline_query().endpoint(inline::answer));
-    // ---- end phones ----
+    // Telegram sends pre-checkout queries only to a bot that asks for them.
     match payments {
         true => tree.branch(Update::filter_pre_checkout_query().endpoint(payments::pre_checkout)),
         false => tree,
@@ -46,13 +45,12 @@ pub fn schema(payments: bool) -> UpdateHandler<HandlerError> {
 
 fn messages() -> UpdateHandler<HandlerError> {
     Update::filter_message()
-        // ---- payments: Telegram took the Stars; credited whoever may use the bot now ----
+        // Telegram took the Stars: credited, whoever may use the bot now.
         .branch(dptree::filter(|message: Message| message.successful_payment().is_some()).endpoint(payments::paid))
         .branch(commands())
         .branch(admin_commands())
-        // ---- phones: the answer to a guided `/video`'s question ----
+        // The answer to a guided `/video`'s question.
         .branch(dptree::filter(guided::is_answer).filter(may_use).endpoint(guided::answer))
-        // ---- end phones ----
         // Uncaptioned album photos: siblings of a `/video` caption, or an album
         // a later command may reply to.
         .branch(
