@@ -205,7 +205,10 @@ fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
 
 /// Runs PASSIVE checkpoints (they never block the writer) until `main` closes.
 async fn checkpoint_wal(mut checkpointer: AnyConnection, main: Database) {
-    let mut every = tokio::time::interval(WAL_CHECKPOINT_EVERY);
+    // The first one after a full period, not at once: a start that is about to
+    // fail (a read-only file) should say why in one line, not race a checkpoint.
+    let first = tokio::time::Instant::now() + WAL_CHECKPOINT_EVERY;
+    let mut every = tokio::time::interval_at(first, WAL_CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !main.is_closed() {
         every.tick().await;
