@@ -12,7 +12,7 @@ use crate::{
     command::VideoRequest,
     config::Config,
     images::ImageUrls,
-    store::Store,
+    store::{Store, is_group_chat},
     task::NewTask,
     telegram::Telegram,
     texts::{self, Lang},
@@ -69,8 +69,7 @@ impl Sender {
             user_id: task.user_id,
             message_id: task.command_msg_id,
             lang: task.lang,
-            // Group and supergroup chat ids are negative.
-            in_group: task.chat_id < 0,
+            in_group: is_group_chat(task.chat_id),
         }
     }
 
