@@ -170,7 +170,7 @@ impl Store {
         .bind(i64::from(message_id))
         .bind(file_id)
         .bind(now)
-        .execute(&mut *self.db.conn().await?)
+        .execute(&mut self.db.conn().await?)
         .await?;
         let last = LAST_PURGE.load(Ordering::Relaxed);
         if now - last >= PURGE_EVERY_MS
@@ -189,7 +189,7 @@ impl Store {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM album_photos WHERE chat_id = $1 AND media_group_id = $2")
             .bind(key.chat_id)
             .bind(&key.group_id)
-            .fetch_one(&mut *self.db.conn().await?)
+            .fetch_one(&mut self.db.conn().await?)
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -204,7 +204,7 @@ impl Store {
         .bind(&key.group_id)
         .bind(now_ms() - ALBUM_ROWS_TTL_MS)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?;
         Ok(rows.iter().map(|row| row.try_get("file_id")).collect::<Result<_, _>>()?)
     }
@@ -221,7 +221,7 @@ impl Store {
         .bind(&key.group_id)
         .bind(command)
         .bind(now_ms())
-        .execute(&mut *self.db.conn().await?)
+        .execute(&mut self.db.conn().await?)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -236,7 +236,7 @@ impl Store {
         .bind(owner)
         .bind(key.chat_id)
         .bind(&key.group_id)
-        .fetch_optional(&mut *self.db.conn().await?)
+        .fetch_optional(&mut self.db.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let json: String = row.try_get("command")?;
@@ -249,11 +249,11 @@ impl Store {
     async fn purge_albums(&self, before: i64) -> StoreResult<u64> {
         let photos = sqlx::query("DELETE FROM album_photos WHERE seen_at < $1")
             .bind(before)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         let commands = sqlx::query("DELETE FROM album_commands WHERE seen_at < $1")
             .bind(before)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(photos.rows_affected() + commands.rows_affected())
     }

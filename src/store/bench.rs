@@ -1,8 +1,6 @@
 //! Bulk set-up for the benchmark (examples/loadgen): thousands of open tasks
 //! in one transaction, which `reserve` + `mark_created` would take minutes for.
 
-use sqlx::Connection as _;
-
 use super::{Store, StoreResult, now_ms, utc_day};
 use crate::task::{NewTask, TaskState};
 
@@ -29,7 +27,7 @@ impl Store {
             .bind(TaskState::Running.as_str())
             .bind(now)
             .bind(utc_day(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -43,12 +41,12 @@ impl Store {
             .bind(earliest)
             .bind(spread.max(1))
             .bind(TaskState::Running.as_str())
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         let ids: Vec<(String,)> =
             sqlx::query_as("SELECT upstream_id FROM tasks WHERE state = $1 AND upstream_id IS NOT NULL ORDER BY id")
                 .bind(TaskState::Running.as_str())
-                .fetch_all(&mut *self.db.conn().await?)
+                .fetch_all(&mut self.db.conn().await?)
                 .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }

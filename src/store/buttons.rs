@@ -33,7 +33,7 @@ impl Store {
         let now = now_ms();
         sqlx::query("DELETE FROM pending_requests WHERE created_at < $1")
             .bind(now - KEEP_MS)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         // 53 bits: short in button data, and exact in any JSON reader.
         let id = (rand::random::<u64>() >> 11).max(1) as i64;
@@ -44,7 +44,7 @@ impl Store {
             .bind(args)
             .bind(serde_json::to_string(image_file_ids).expect("strings serialise"))
             .bind(now)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(id)
     }
@@ -52,7 +52,7 @@ impl Store {
     pub async fn pending_request(&self, id: i64) -> StoreResult<Option<PendingRequest>> {
         let row = sqlx::query("SELECT id, chat_id, user_id, args, image_file_ids FROM pending_requests WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let images: String = row.try_get("image_file_ids")?;
@@ -72,7 +72,7 @@ impl Store {
         let result = sqlx::query("DELETE FROM pending_requests WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -82,7 +82,7 @@ impl Store {
         let now = now_ms();
         sqlx::query("DELETE FROM guided_questions WHERE created_at < $1")
             .bind(now - KEEP_MS)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         sqlx::query(
             "INSERT INTO guided_questions (chat_id, message_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
@@ -92,7 +92,7 @@ impl Store {
         .bind(i64::from(message_id))
         .bind(user_id)
         .bind(now)
-        .execute(&mut *self.db.conn().await?)
+        .execute(&mut self.db.conn().await?)
         .await?;
         Ok(())
     }
@@ -102,7 +102,7 @@ impl Store {
         let row = sqlx::query("SELECT user_id FROM guided_questions WHERE chat_id = $1 AND message_id = $2")
             .bind(chat_id)
             .bind(i64::from(message_id))
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         Ok(row.map(|row| row.try_get("user_id")).transpose()?)
     }
@@ -114,7 +114,7 @@ impl Store {
                 .bind(chat_id)
                 .bind(i64::from(message_id))
                 .bind(user_id)
-                .execute(&mut *self.db.conn().await?)
+                .execute(&mut self.db.conn().await?)
                 .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -125,14 +125,14 @@ impl Store {
         let now = now_ms();
         sqlx::query("DELETE FROM button_presses WHERE created_at < $1")
             .bind(now - KEEP_MS)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         let result = sqlx::query(
             "INSERT INTO button_presses (callback_id, created_at) VALUES ($1, $2) ON CONFLICT (callback_id) DO NOTHING",
         )
         .bind(callback_id)
         .bind(now)
-        .execute(&mut *self.db.conn().await?)
+        .execute(&mut self.db.conn().await?)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -142,7 +142,7 @@ impl Store {
         sqlx::query("UPDATE tasks SET video_file_id = $1 WHERE id = $2")
             .bind(file_id)
             .bind(id)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -176,7 +176,7 @@ impl Store {
             .bind(TaskState::Done.as_str())
             .bind(before)
             .bind(SCAN_CHUNK)
-            .fetch_all(&mut *self.db.conn().await?)
+            .fetch_all(&mut self.db.conn().await?)
             .await?;
             let last_chunk = (rows.len() as i64) < SCAN_CHUNK;
             for row in &rows {
@@ -268,7 +268,7 @@ mod tests {
         }
         // Out of the way of the pages below.
         sqlx::query("UPDATE tasks SET video_file_id = NULL WHERE id = 4")
-            .execute(&mut *store.db.conn().await.unwrap())
+            .execute(&mut store.db.conn().await.unwrap())
             .await
             .unwrap();
         let ids =

@@ -7,7 +7,9 @@
 //! `credit_movements` back that up: a second credit of one charge fails
 //! rather than counting twice.
 
-use sqlx::{AnyConnection, Connection as _, Row};
+use sqlx::Row;
+
+use super::database::Conn;
 
 use super::{Store, StoreError, StoreResult, now_ms};
 use crate::config::CreditPack;
@@ -114,7 +116,7 @@ pub struct GivenBack {
 impl Store {
     /// The user's credits now (0 for someone who never had any).
     pub async fn balance(&self, user_id: i64) -> StoreResult<i64> {
-        balance_in(&mut *self.db.conn().await?, user_id).await
+        balance_in(&mut self.db.conn().await?, user_id).await
     }
 
     /// The user's last `limit` movements, newest first.
@@ -124,7 +126,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(limit)
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?;
         rows.iter().map(movement_from_row).collect()
     }
@@ -132,7 +134,7 @@ impl Store {
     /// Every movement, oldest first (reports and tests).
     pub async fn all_movements(&self) -> StoreResult<Vec<Movement>> {
         let rows = sqlx::query(&format!("SELECT {MOVEMENT_COLUMNS} FROM credit_movements ORDER BY id"))
-            .fetch_all(&mut *self.db.conn().await?)
+            .fetch_all(&mut self.db.conn().await?)
             .await?;
         rows.iter().map(movement_from_row).collect()
     }
@@ -157,7 +159,7 @@ impl Store {
     pub async fn invoice(&self, nonce: &str) -> StoreResult<Option<Invoice>> {
         let row = sqlx::query("SELECT nonce, user_id, chat_id, credits, stars FROM invoices WHERE nonce = $1")
             .bind(nonce)
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let figure = |name: &str| -> StoreResult<u32> {
@@ -224,7 +226,7 @@ impl Store {
             sqlx::query("SELECT user_id, delta, stars FROM credit_movements WHERE charge_id = $1 AND reason = $2")
                 .bind(charge_id)
                 .bind(CreditReason::Bought.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let Some(bought) = bought else { return Ok(ChargeTakeBack::NotFound) };
         let user_id: i64 = bought.try_get("user_id")?;
@@ -251,7 +253,7 @@ impl Store {
             sqlx::query("DELETE FROM credit_movements WHERE charge_id = $1 AND reason = $2 RETURNING user_id, delta")
                 .bind(charge_id)
                 .bind(CreditReason::Refunded.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         if let Some(row) = removed {
             let (user_id, delta): (i64, i64) = (row.try_get("user_id")?, row.try_get("delta")?);
@@ -259,7 +261,7 @@ impl Store {
                 .bind(delta)
                 .bind(now_ms())
                 .bind(user_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -299,7 +301,7 @@ fn movement_from_row(row: &sqlx::any::AnyRow) -> StoreResult<Movement> {
     })
 }
 
-pub(super) async fn balance_in(conn: &mut AnyConnection, user_id: i64) -> StoreResult<i64> {
+pub(super) async fn balance_in(conn: &mut Conn<'_>, user_id: i64) -> StoreResult<i64> {
     let row = sqlx::query("SELECT balance FROM credit_balances WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(conn)
@@ -309,7 +311,7 @@ pub(super) async fn balance_in(conn: &mut AnyConnection, user_id: i64) -> StoreR
 
 /// Takes the ledger's lock (held to the end of the transaction) and the next
 /// movement id.
-async fn lock_ledger(conn: &mut AnyConnection) -> StoreResult<i64> {
+async fn lock_ledger(conn: &mut Conn<'_>) -> StoreResult<i64> {
     let row =
         sqlx::query("UPDATE credit_sequence SET last = last + 1 WHERE id = 1 RETURNING last").fetch_one(conn).await?;
     Ok(row.try_get("last")?)
@@ -331,7 +333,7 @@ pub(super) enum Moved {
 /// One movement, inside the caller's transaction: the balance changes (never
 /// below zero) and the ledger row is written, or neither.
 async fn move_credits(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     delta: i64,
     reason: CreditReason,
@@ -402,7 +404,7 @@ async fn move_credits(
 
 /// `FREE_CREDITS`, once per user: the first reservation that finds them not
 /// yet given gives them (inside the reservation's transaction).
-pub(super) async fn give_free_in(conn: &mut AnyConnection, user_id: i64, free: u32) -> StoreResult<()> {
+pub(super) async fn give_free_in(conn: &mut Conn<'_>, user_id: i64, free: u32) -> StoreResult<()> {
     if free == 0 {
         return Ok(());
     }
@@ -428,7 +430,7 @@ pub(super) async fn give_free_in(conn: &mut AnyConnection, user_id: i64, free: u
 
 /// Takes a reserved video's price from its requester, inside the
 /// reservation's transaction. `false`: the balance cannot pay it.
-pub(super) async fn spend_in(conn: &mut AnyConnection, task_id: i64, user_id: i64, credits: u32) -> StoreResult<Moved> {
+pub(super) async fn spend_in(conn: &mut Conn<'_>, task_id: i64, user_id: i64, credits: u32) -> StoreResult<Moved> {
     let refs = Refs { task_id: Some(task_id), ..Refs::default() };
     let moved = move_credits(conn, user_id, -i64::from(credits), CreditReason::Spent, refs).await?;
     if let Moved::Done { .. } = moved {
@@ -443,7 +445,7 @@ pub(super) async fn spend_in(conn: &mut AnyConnection, task_id: i64, user_id: i6
 
 /// Gives a task's credits back, inside the caller's transaction; nothing if
 /// it took none or they were given back before.
-pub(super) async fn give_back_in(conn: &mut AnyConnection, task_id: i64) -> StoreResult<Option<GivenBack>> {
+pub(super) async fn give_back_in(conn: &mut Conn<'_>, task_id: i64) -> StoreResult<Option<GivenBack>> {
     let row = sqlx::query("SELECT user_id, credits FROM tasks WHERE id = $1")
         .bind(task_id)
         .fetch_optional(&mut *conn)

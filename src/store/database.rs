@@ -1,39 +1,40 @@
 //! The connections under `Store`: a pool for PostgreSQL, one held connection
-//! for SQLite.
+//! for SQLite, and `Conn`, the one way the store runs SQL on either.
 //!
 //! sqlx's pool pings every connection it is given back, and spawns a task to
-//! do it. For SQLite that is a round trip to SQLite's own thread after every
-//! statement, for a local file that cannot drop the connection; and SQLite has
-//! one writer anyway. So its one connection is held behind a lock instead, and
-//! statements queue for it in order.
+//! do it; SQLite has one writer anyway. So SQLite's one connection is held
+//! behind a lock instead, and statements queue for it in order. It runs on
+//! the runtime's thread (see `sqlite`), PostgreSQL's through sqlx.
 
-use std::{
-    ops::{Deref, DerefMut},
-    sync::Arc,
-    time::Duration,
-};
+use std::{fmt, sync::Arc, time::Duration};
 
+use futures_util::{FutureExt as _, StreamExt as _, future::BoxFuture, stream::BoxStream};
 use sqlx::{
-    AnyConnection, AnyPool, ConnectOptions, Connection,
-    any::{Any, AnyConnectOptions, AnyPoolOptions},
+    Acquire as _, AnyConnection, AnyPool, ConnectOptions, Connection, Either, Execute, Executor, Transaction,
+    any::{Any, AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo},
     pool::PoolConnection,
 };
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::StoreResult;
+use super::{StoreResult, sqlite::SqliteConn};
 
 #[derive(Clone)]
 pub(super) enum Database {
     Pool(AnyPool),
     /// `None` once closed.
-    Held(Arc<Mutex<Option<AnyConnection>>>),
+    Held(Arc<Mutex<Option<SqliteConn>>>),
 }
 
 /// A connection for one statement or transaction; given back when dropped.
+/// `&mut Conn` is an sqlx `Executor`: queries run on it as on a connection.
 pub(super) enum Conn<'a> {
     Pooled(PoolConnection<Any>),
     /// Always `Some` (checked when handed out).
-    Held(MutexGuard<'a, Option<AnyConnection>>),
+    Held(MutexGuard<'a, Option<SqliteConn>>),
+    /// A transaction on PostgreSQL; rolled back when dropped uncommitted.
+    PooledTx(Transaction<'a, Any>),
+    /// A transaction on SQLite; rolled back when dropped uncommitted.
+    HeldTx(SqliteTx<'a>),
 }
 
 impl Database {
@@ -70,7 +71,7 @@ impl Database {
         Ok(conn)
     }
 
-    pub(super) fn held(conn: AnyConnection) -> Database {
+    pub(super) fn held(conn: SqliteConn) -> Database {
         Database::Held(Arc::new(Mutex::new(Some(conn))))
     }
 
@@ -92,7 +93,7 @@ impl Database {
             Database::Pool(pool) => pool.close().await,
             Database::Held(conn) => {
                 if let Some(conn) = conn.lock().await.take()
-                    && let Err(error) = conn.close().await
+                    && let Err(error) = conn.close()
                 {
                     tracing::warn!(%error, "closing the database");
                 }
@@ -109,22 +110,142 @@ impl Database {
     }
 }
 
-impl Deref for Conn<'_> {
-    type Target = AnyConnection;
+impl Conn<'_> {
+    /// Starts a transaction (a savepoint inside one on PostgreSQL).
+    pub(super) async fn begin(&mut self) -> sqlx::Result<Conn<'_>> {
+        Ok(match self {
+            Conn::Pooled(conn) => Conn::PooledTx(conn.begin().await?),
+            Conn::PooledTx(tx) => Conn::PooledTx(tx.begin().await?),
+            Conn::Held(conn) => {
+                let conn = conn.as_mut().expect("checked when handed out");
+                conn.run("BEGIN", true, None, None)?;
+                Conn::HeldTx(SqliteTx { conn, finished: false })
+            }
+            Conn::HeldTx(_) => return Err(sqlx::Error::Protocol("SQLite transactions do not nest here".into())),
+        })
+    }
 
-    fn deref(&self) -> &AnyConnection {
+    pub(super) async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Conn::PooledTx(tx) => tx.commit().await,
+            Conn::HeldTx(mut tx) => {
+                tx.finished = true;
+                tx.conn.run("COMMIT", true, None, None).map(drop)
+            }
+            Conn::Pooled(_) | Conn::Held(_) => Err(sqlx::Error::Protocol("COMMIT outside a transaction".into())),
+        }
+    }
+
+    fn sqlite(&mut self) -> Option<&mut SqliteConn> {
+        match self {
+            Conn::Held(conn) => Some(conn.as_mut().expect("checked when handed out")),
+            Conn::HeldTx(tx) => Some(tx.conn),
+            Conn::Pooled(_) | Conn::PooledTx(_) => None,
+        }
+    }
+
+    fn postgres(&mut self) -> &mut AnyConnection {
         match self {
             Conn::Pooled(conn) => conn,
-            Conn::Held(conn) => conn.as_ref().expect("checked when handed out"),
+            Conn::PooledTx(tx) => tx,
+            Conn::Held(_) | Conn::HeldTx(_) => unreachable!("asked only after `sqlite` said no"),
         }
     }
 }
 
-impl DerefMut for Conn<'_> {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        match self {
-            Conn::Pooled(conn) => conn,
-            Conn::Held(conn) => conn.as_mut().expect("checked when handed out"),
+/// An open SQLite transaction; rolled back when dropped uncommitted (a failed
+/// statement, or the caller's future dropped half-way).
+pub(super) struct SqliteTx<'a> {
+    conn: &'a mut SqliteConn,
+    finished: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        // A failed commit may have ended it already (SQLite rolls back on some errors).
+        if !self.finished
+            && self.conn.in_transaction()
+            && let Err(error) = self.conn.run("ROLLBACK", true, None, None)
+        {
+            tracing::warn!(%error, "rolling back a transaction");
+        }
+    }
+}
+
+impl fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Conn::Pooled(_) => "Conn::Pooled",
+            Conn::Held(_) => "Conn::Held",
+            Conn::PooledTx(_) => "Conn::PooledTx",
+            Conn::HeldTx(_) => "Conn::HeldTx",
+        })
+    }
+}
+
+/// SQLite's statements run when called, not when first polled: they never
+/// wait, and the caller awaits at once anyway.
+impl<'c> Executor<'c> for &'c mut Conn<'_> {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, mut query: E) -> BoxStream<'e, sqlx::Result<Either<AnyQueryResult, AnyRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let Some(conn) = self.sqlite() else { return self.postgres().fetch_many(query) };
+        let outcome = query
+            .take_arguments()
+            .map_err(sqlx::Error::Encode)
+            .and_then(|arguments| conn.run(query.sql(), query.persistent(), arguments, None));
+        let steps: Vec<_> = match outcome {
+            Ok(outcome) => outcome
+                .rows
+                .into_iter()
+                .map(|row| Ok(Either::Right(row)))
+                .chain([Ok(Either::Left(outcome.result))])
+                .collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures_util::stream::iter(steps).boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, sqlx::Result<Option<AnyRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let Some(conn) = self.sqlite() else { return self.postgres().fetch_optional(query) };
+        let outcome = query
+            .take_arguments()
+            .map_err(sqlx::Error::Encode)
+            .and_then(|arguments| conn.run(query.sql(), query.persistent(), arguments, Some(1)));
+        std::future::ready(outcome.map(|outcome| outcome.rows.into_iter().next())).boxed()
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, sqlx::Result<AnyStatement<'q>>>
+    where
+        'c: 'e,
+    {
+        match self.sqlite() {
+            None => self.postgres().prepare_with(sql, parameters),
+            Some(_) => {
+                std::future::ready(Err(sqlx::Error::Protocol("prepared statements: PostgreSQL only".into()))).boxed()
+            }
+        }
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, sqlx::Result<sqlx::Describe<Any>>>
+    where
+        'c: 'e,
+    {
+        match self.sqlite() {
+            None => self.postgres().describe(sql),
+            Some(_) => std::future::ready(Err(sqlx::Error::Protocol("describe: PostgreSQL only".into()))).boxed(),
         }
     }
 }

@@ -22,7 +22,7 @@ impl Store {
         let row = sqlx::query("SELECT file_id FROM media WHERE token = $1 AND expires_at > $2")
             .bind(token)
             .bind(now_ms())
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         Ok(row.map(|r| r.try_get("file_id")).transpose()?)
     }
@@ -30,7 +30,7 @@ impl Store {
     pub async fn purge_expired_media(&self) -> StoreResult<u64> {
         let result = sqlx::query("DELETE FROM media WHERE expires_at <= $1")
             .bind(now_ms())
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(result.rows_affected())
     }

@@ -12,6 +12,7 @@ mod database;
 mod diagnose;
 mod media;
 mod settings;
+mod sqlite;
 mod tasks;
 mod unknown;
 mod watch;
@@ -83,14 +84,20 @@ impl Store {
             // statements in-process and avoids SQLITE_BUSY upgrades.
             let mut conn = Database::sqlite(&options, false, max_page_count).await?;
             sqlx::migrate!("./migrations").run(&mut conn).await?;
-            let db = Database::held(conn);
+            conn.close().await?;
+            let path = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned();
+            let read_only =
+                url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=ro"));
+            let db = Database::held(sqlite::SqliteConn::open(&path, read_only, max_page_count)?);
             // Checkpoints fsync the database: done beside the hot path, not in
             // the middle of a /video command's commit.
             tokio::spawn(checkpoint_wal(Database::sqlite(&options, true, max_page_count).await?, db.clone()));
             db
         } else {
             let db = Database::postgres(options).await?;
-            sqlx::migrate!("./migrations").run(&mut *db.conn().await?).await?;
+            if let Database::Pool(pool) = &db {
+                sqlx::migrate!("./migrations").run(pool).await?;
+            }
             db
         };
         let store = Store {
@@ -153,9 +160,9 @@ impl Store {
             .bind(id)
             .bind(now_ms())
             .bind("x".repeat(8192))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM health_probe WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM health_probe WHERE id = $1").bind(id).execute(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -169,7 +176,7 @@ impl Store {
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> StoreResult<u64> {
-        Ok(query.execute(&mut *self.db.conn().await?).await?.rows_affected())
+        Ok(query.execute(&mut self.db.conn().await?).await?.rows_affected())
     }
 
     pub async fn close(&self) {

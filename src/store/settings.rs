@@ -33,7 +33,7 @@ impl Store {
         let mut conn = self.db.conn().await?;
         let rows = sqlx::query("SELECT chat_id, model, orientation, size, duration FROM chat_settings LIMIT $1")
             .bind(CHOICES_IN_MEMORY as i64 + 1)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut conn)
             .await?;
         if rows.len() > CHOICES_IN_MEMORY {
             return Ok(());
@@ -89,7 +89,7 @@ impl Store {
             Setting::Reset => {
                 sqlx::query("DELETE FROM chat_settings WHERE chat_id = $1")
                     .bind(chat_id)
-                    .execute(&mut *self.db.conn().await?)
+                    .execute(&mut self.db.conn().await?)
                     .await?;
                 return Ok(());
             }
@@ -102,7 +102,7 @@ impl Store {
         sqlx::query("INSERT INTO chat_settings (chat_id, updated_at) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING")
             .bind(chat_id)
             .bind(now)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         // `column` is one of four fixed names above.
         let update = format!("UPDATE chat_settings SET {column} = $1, updated_at = $2 WHERE chat_id = $3");
@@ -110,7 +110,7 @@ impl Store {
             (Some(text), _) => sqlx::query(&update).bind(text),
             (None, number) => sqlx::query(&update).bind(number),
         };
-        query.bind(now).bind(chat_id).execute(&mut *self.db.conn().await?).await?;
+        query.bind(now).bind(chat_id).execute(&mut self.db.conn().await?).await?;
         Ok(())
     }
 }
@@ -118,7 +118,7 @@ impl Store {
 async fn read_chat_choices(conn: &mut Conn<'_>, chat_id: i64) -> StoreResult<ChatChoices> {
     let row = sqlx::query("SELECT model, orientation, size, duration FROM chat_settings WHERE chat_id = $1")
         .bind(chat_id)
-        .fetch_optional(&mut **conn)
+        .fetch_optional(&mut *conn)
         .await?;
     row.map_or(Ok(ChatChoices::default()), |row| choices_from_row(&row, chat_id))
 }

@@ -1,6 +1,6 @@
 //! Task rows: reserve (with the cost guards), record create outcomes, look up.
 
-use sqlx::{Connection as _, Row as _};
+use sqlx::Row as _;
 
 use super::{
     Store, StoreResult, TASK_COLUMNS,
@@ -86,12 +86,12 @@ impl Store {
             .bind(i64::from(guards.cost));
 
         if !self.shared_writers && price.is_none() {
-            return reserve_in(&mut *self.db.conn().await?, insert, new, guards, day).await;
+            return reserve_in(&mut self.db.conn().await?, insert, new, guards, day).await;
         }
         let mut conn = self.db.conn().await?;
         let mut tx = conn.begin().await?;
         if self.shared_writers {
-            sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+            sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut tx).await?;
         }
         let Some(price) = price else {
             let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
@@ -108,7 +108,7 @@ impl Store {
             Moved::Done { .. } => outcome,
             Moved::Short { balance } => {
                 // Refused after all; the free credits just given stay given.
-                sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id).execute(&mut tx).await?;
                 Reservation::Refused(Refusal::Credits { balance, price: price.credits })
             }
             Moved::Duplicate => unreachable!("a task reserved just now has paid nothing yet"),
@@ -142,7 +142,7 @@ impl Store {
             .bind(id)
             .bind(TaskState::Submitting.as_str())
             .bind(TaskState::Unknown.as_str())
-            .fetch_all(&mut *self.db.conn().await?)
+            .fetch_all(&mut self.db.conn().await?)
             .await?;
         let task = rows.first().map(task_from_row).transpose()?;
         if let Some(task) = &task {
@@ -183,11 +183,11 @@ impl Store {
         .bind(error)
         .bind(now_ms())
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(ended) = ended else { return Ok((false, None)) };
         if state != TaskState::Unknown {
-            sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut tx).await?;
         }
         let paid = ended.try_get::<i64, _>("credits")? > 0;
         let given = if give_back && paid { credits::give_back_in(&mut tx, id).await? } else { None };
@@ -220,7 +220,7 @@ impl Store {
     pub async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         row.as_ref().map(task_from_row).transpose()
     }
@@ -229,7 +229,7 @@ impl Store {
     pub async fn task_by_upstream_id(&self, upstream_id: &str) -> StoreResult<Option<Task>> {
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE upstream_id = $1"))
             .bind(upstream_id)
-            .fetch_optional(&mut *self.db.conn().await?)
+            .fetch_optional(&mut self.db.conn().await?)
             .await?;
         row.as_ref().map(task_from_row).transpose()
     }
@@ -249,7 +249,7 @@ impl Store {
             sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {column} = $1 ORDER BY id DESC LIMIT $2"))
                 .bind(value)
                 .bind(limit)
-                .fetch_all(&mut *self.db.conn().await?)
+                .fetch_all(&mut self.db.conn().await?)
                 .await?;
         rows.iter().map(task_from_row).collect()
     }

@@ -1,9 +1,9 @@
 //! Creates whose outcome is unknown: the end of their hold on the requester's
 //! slot, and what admins do with them (`/unknown`, `/attach`, `/release`).
 
-use sqlx::{Connection as _, Row};
+use sqlx::Row;
 
-use super::{GivenBack, Lease, Store, StoreResult, TASK_COLUMNS, credits, now_ms, task_from_row};
+use super::{GivenBack, Lease, Store, StoreResult, TASK_COLUMNS, credits, database::Conn, now_ms, task_from_row};
 use crate::task::{RELEASED, Task, TaskState};
 
 /// What became of an admin's `/attach` or `/release`.
@@ -33,7 +33,7 @@ impl Store {
         .bind(now_ms())
         .bind(TaskState::Unknown.as_str())
         .bind(held_until)
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?;
         rows.iter().map(task_from_row).collect()
     }
@@ -44,11 +44,11 @@ impl Store {
         let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE state = $1 ORDER BY id DESC LIMIT $2"))
             .bind(TaskState::Unknown.as_str())
             .bind(limit)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut conn)
             .await?;
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE state = $1")
             .bind(TaskState::Unknown.as_str())
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut conn)
             .await?
             .try_get("n")?;
         Ok((rows.iter().map(task_from_row).collect::<StoreResult<_>>()?, total))
@@ -70,12 +70,12 @@ impl Store {
         if self.shared_writers {
             // Two admins attaching one upstream id to two tasks at once (on two
             // replicas) take turns, so the second sees the first's.
-            sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+            sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut tx).await?;
         }
         let taken = sqlx::query("SELECT id FROM tasks WHERE upstream_id = $1 AND id <> $2")
             .bind(upstream_id)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         if let Some(row) = taken {
             return Ok(Resolution::UpstreamTaken(row.try_get("id")?));
@@ -93,7 +93,7 @@ impl Store {
         .bind(None::<i64>)
         .bind(id)
         .bind(TaskState::Unknown.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         let resolution = resolution(&mut tx, id, rows.first()).await?;
         tx.commit().await?;
@@ -120,11 +120,11 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .bind(TaskState::Unknown.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         let mut given_back = None;
         if !rows.is_empty() {
-            sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM media WHERE task_id = $1").bind(id).execute(&mut tx).await?;
             given_back = credits::give_back_in(&mut tx, id).await?;
         }
         let resolution = resolution(&mut tx, id, rows.first()).await?;
@@ -134,11 +134,7 @@ impl Store {
 }
 
 /// The changed row, or why there was none.
-async fn resolution(
-    conn: &mut sqlx::AnyConnection,
-    id: i64,
-    changed: Option<&sqlx::any::AnyRow>,
-) -> StoreResult<Resolution> {
+async fn resolution(conn: &mut Conn<'_>, id: i64, changed: Option<&sqlx::any::AnyRow>) -> StoreResult<Resolution> {
     if let Some(row) = changed {
         return Ok(Resolution::Resolved(task_from_row(row)?));
     }

@@ -78,7 +78,7 @@ impl Store {
         .bind(fresh_since)
         .bind(TaskState::Running.as_str())
         .bind(TaskState::Delivering.as_str())
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|(id, holds)| LiveReplica { id, holds: holds.max(0) as u64 }).collect())
     }
@@ -118,7 +118,7 @@ impl Store {
     pub async fn release_leases(&self, owner: &str) -> StoreResult<()> {
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
             .bind(owner)
-            .execute(&mut *self.db.conn().await?)
+            .execute(&mut self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -132,7 +132,7 @@ impl Store {
         .bind(owner)
         .bind(TaskState::Running.as_str())
         .bind(TaskState::Delivering.as_str())
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?)
     }
 
@@ -150,7 +150,7 @@ impl Store {
         .bind(owner)
         .bind(TaskState::Running.as_str())
         .bind(TaskState::Delivering.as_str())
-        .fetch_all(&mut *self.db.conn().await?)
+        .fetch_all(&mut self.db.conn().await?)
         .await?;
         rows.iter().map(task_from_row).collect()
     }
@@ -223,7 +223,7 @@ impl Store {
             .bind(TaskState::Submitting.as_str())
             .bind(bound)
             .bind(stale_before)
-            .fetch_all(&mut *self.db.conn().await?)
+            .fetch_all(&mut self.db.conn().await?)
             .await?;
         let mut expired = Vec::new();
         for row in &rows {
@@ -249,7 +249,7 @@ impl Store {
     pub async fn count_open(&self) -> StoreResult<i64> {
         use sqlx::Row;
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM tasks WHERE state IN ({})", open_states_sql()))
-            .fetch_one(&mut *self.db.conn().await?)
+            .fetch_one(&mut self.db.conn().await?)
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -307,7 +307,7 @@ mod tests {
         store.heartbeat(replica).await.unwrap();
         sqlx::query("UPDATE replicas SET heartbeat_at = 1 WHERE id = $1")
             .bind(replica)
-            .execute(&mut *store.db.conn().await.unwrap())
+            .execute(&mut store.db.conn().await.unwrap())
             .await
             .unwrap();
     }
@@ -411,9 +411,9 @@ mod tests {
         let store = test_support::postgres().await;
         let id = created(&store, 1, "old-version").await;
         let set = |until: i64| sqlx::query("UPDATE tasks SET lease_until = $1 WHERE id = $2").bind(until).bind(id);
-        set(now_ms() + 60_000).execute(&mut *store.db.conn().await.unwrap()).await.unwrap();
+        set(now_ms() + 60_000).execute(&mut store.db.conn().await.unwrap()).await.unwrap();
         assert_eq!(store.claim_open_tasks("me", now_ms() - TTL).await.unwrap(), 0);
-        set(now_ms() - 1).execute(&mut *store.db.conn().await.unwrap()).await.unwrap();
+        set(now_ms() - 1).execute(&mut store.db.conn().await.unwrap()).await.unwrap();
         assert_eq!(store.claim_open_tasks("me", now_ms() - TTL).await.unwrap(), 1);
     }
 
@@ -436,7 +436,7 @@ mod tests {
             "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
              image_file_ids, upstream_id, state, created_at, updated_at, day, next_poll_at, lease_owner) VALUES {rows}"
         ))
-        .execute(&mut *store.db.conn().await.unwrap())
+        .execute(&mut store.db.conn().await.unwrap())
         .await
         .unwrap();
         for live in ["x", "y", "z"] {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::server::poll_until;
@@ -17,7 +18,12 @@ const INHERITED_VARS: [&str; 2] = ["PATH", "HOME"];
 pub struct BotProcess {
     child: Mutex<Child>,
     logs: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `logs`.
+    readers: Vec<JoinHandle<()>>,
 }
+
+/// Once the bot has exited, its output pipes close and the readers finish.
+const OUTPUT_DRAINED_WITHIN: Duration = Duration::from_secs(2);
 
 impl BotProcess {
     /// Starts `bin` with only `env` (plus PATH, HOME, NO_COLOR, and RUST_LOG
@@ -41,9 +47,11 @@ impl BotProcess {
 
         let mut child = command.spawn().unwrap_or_else(|error| panic!("cannot start {}: {error}", bin.display()));
         let logs = Arc::new(Mutex::new(String::new()));
-        capture(child.stdout.take().expect("piped stdout"), logs.clone());
-        capture(child.stderr.take().expect("piped stderr"), logs.clone());
-        BotProcess { child: Mutex::new(child), logs }
+        let readers = vec![
+            capture(child.stdout.take().expect("piped stdout"), logs.clone()),
+            capture(child.stderr.take().expect("piped stderr"), logs.clone()),
+        ];
+        BotProcess { child: Mutex::new(child), logs, readers }
     }
 
     pub fn pid(&self) -> u32 {
@@ -98,9 +106,13 @@ impl BotProcess {
         self.child().try_wait().expect("try_wait")
     }
 
-    /// Waits up to `timeout` for the bot to exit.
+    /// Waits up to `timeout` for the bot to exit, then for its last lines:
+    /// the threads reading its output may still be behind when it is gone.
     pub async fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
-        poll_until(timeout, || self.exit_status()).await
+        let status = poll_until(timeout, || self.exit_status()).await?;
+        let read = || self.readers.iter().all(JoinHandle::is_finished).then_some(());
+        poll_until(OUTPUT_DRAINED_WITHIN, read).await;
+        Some(status)
     }
 
     fn child(&self) -> MutexGuard<'_, Child> {
@@ -124,7 +136,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Appends each line of `stream` to `logs` from a thread of its own
 /// (the crate's tokio has no `process` feature).
-fn capture(stream: impl Read + Send + 'static, logs: Arc<Mutex<String>>) {
+fn capture(stream: impl Read + Send + 'static, logs: Arc<Mutex<String>>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
@@ -135,7 +147,7 @@ fn capture(stream: impl Read + Send + 'static, logs: Arc<Mutex<String>>) {
             logs.push('\n');
             line.clear();
         }
-    });
+    })
 }
 
 /// Removes terminal colour codes (`ESC [ … letter`), in case the bot's

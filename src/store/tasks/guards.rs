@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{AnyQuery, Lease, Reservation};
 use crate::{
     config::Limits,
-    store::{StoreResult, now_ms, open_states_sql},
+    store::{StoreResult, database::Conn, now_ms, open_states_sql},
     task::{NewTask, TaskState},
 };
 
@@ -150,7 +150,7 @@ pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// Runs `reserve`'s insert on `conn`, and says why when it added nothing.
 pub(super) async fn reserve_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn<'_>,
     insert: AnyQuery<'_>,
     new: &NewTask,
     guards: &Guards<'_>,
@@ -166,7 +166,7 @@ pub(super) async fn reserve_in(
 
 /// The conditional insert added nothing: say which rule stopped it.
 async fn why_not_reserved(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn<'_>,
     new: &NewTask,
     guards: &Guards<'_>,
     day: i64,
@@ -205,7 +205,7 @@ pub fn limit_reached(usage: &Usage, limits: &Limits, exempt: bool, in_group: boo
 }
 
 pub(super) async fn usage_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     chat_id: i64,
     day: i64,
