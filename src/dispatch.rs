@@ -80,7 +80,7 @@ struct Chats<E> {
     dispatch: Dispatch<E>,
     /// Each chat's updates waiting behind the one being handled. Its tasks
     /// also run the updates that have no chat.
-    queues: Arc<KeyedQueue<ChatId, Update>>,
+    queues: Arc<KeyedQueue<ChatId, Box<Update>>>,
     /// Handlers' turns, first come first served.
     turns: Semaphore,
 }
@@ -247,6 +247,9 @@ impl<E: Display + Send + Sync + 'static> Chats<E> {
             tracing::warn!(update_id = update.id.0, "an update could not be read; skipped");
             return;
         }
+        // Boxed: an update is a kilobyte or two, and the task that handles it
+        // holds it in several of its states, each copied as the task moves.
+        let update = Box::new(update);
         // Inline queries have no chat: nothing to keep in order.
         let Some(chat) = update.chat().map(|chat| chat.id) else {
             let chats = self.clone();
@@ -265,12 +268,12 @@ impl<E: Display + Send + Sync + 'static> Chats<E> {
         }
     }
 
-    async fn handle(&self, update: Update) {
+    async fn handle(&self, update: Box<Update>) {
         let turn = self.turns.acquire().await.expect("never closed");
         // On the heap: the handler tree's future is about 10 KB, and the chat's
         // task (which holds this one) would otherwise be copied whole each time
         // it is spawned, moved and completed.
-        let mut handling = Box::pin(self.dispatch.handle(update));
+        let mut handling = Box::pin(self.dispatch.handle(*update));
         tokio::select! {
             () = &mut handling => return,
             () = tokio::time::sleep(TURN_LIMIT) => {}
