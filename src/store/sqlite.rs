@@ -83,15 +83,16 @@ impl SqliteConn {
         limit: Option<usize>,
     ) -> Result<Outcome, Error> {
         let values = arguments.map(|arguments| arguments.values.0).unwrap_or_default();
-        let mut statement = match self.conn.prepare_cached(sql) {
-            Ok(statement) => statement,
-            // Several statements in one string (a script): only without arguments.
-            Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
-                self.conn.execute_batch(sql).map_err(database_error)?;
-                return Ok(Outcome { rows: Vec::new(), result: self.result() });
+        // A prepared statement is the first of the string: a script of several
+        // runs whole, and only without arguments (they could not be told apart).
+        if self.is_script(sql)? {
+            if !values.is_empty() {
+                return Err(Error::Protocol("several SQL statements in one query take no arguments here".into()));
             }
-            Err(error) => return Err(database_error(error)),
-        };
+            self.conn.execute_batch(sql).map_err(database_error)?;
+            return Ok(Outcome { rows: Vec::new(), result: self.result() });
+        }
+        let mut statement = self.conn.prepare_cached(sql).map_err(database_error)?;
         for index in 1..=statement.parameter_count() {
             let n = match statement.parameter_name(index) {
                 Some(name) => name
@@ -129,6 +130,20 @@ impl SqliteConn {
         drop(cursor);
         drop(statement);
         Ok(Outcome { rows, result: self.result() })
+    }
+
+    /// Whether `sql` holds more than one statement. Only a `;` before the end
+    /// makes it worth parsing (the store's own SQL has none).
+    fn is_script(&self, sql: &str) -> Result<bool, Error> {
+        if !sql.trim_end().trim_end_matches(';').contains(';') {
+            return Ok(false);
+        }
+        let mut statements = rusqlite::Batch::new(&self.conn, sql);
+        let mut count = 0;
+        while statements.next().map_err(database_error)?.is_some() {
+            count += 1;
+        }
+        Ok(count > 1)
     }
 
     fn result(&self) -> AnyQueryResult {
@@ -256,3 +271,6 @@ impl DatabaseError for SqliteError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
