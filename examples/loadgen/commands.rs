@@ -76,9 +76,9 @@ pub(crate) async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
     if let Some(ticks) = cpu {
         let seconds = ticks as f64 / CLOCK_TICKS_PER_SEC;
         println!(
-            "  bot CPU (user + system, start-up and warm-up included): {seconds:.2} s = {:.2} s per 1,000 commands   target ≤ 0.9 s: {}",
+            "  bot CPU (user + system, start-up and warm-up included): {seconds:.2} s = {:.2} s per 1,000 commands   target ≤ {CPU_TARGET_PER_1000} s: {}",
             seconds * 1000.0 / expected as f64,
-            verdict(seconds * 1000.0 / expected as f64 <= 0.9)
+            verdict(seconds * 1000.0 / expected as f64 <= CPU_TARGET_PER_1000)
         );
     }
     if let Some(bot) = bot {
@@ -96,6 +96,9 @@ pub(crate) async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// CPU seconds per 1,000 `/video`: a third of a Python (aiogram) bot's on the same load.
+const CPU_TARGET_PER_1000: f64 = 0.7;
 
 /// Both fakes and the bot's configuration for a benchmark run.
 pub(crate) async fn bench_env(bin: &Path, poll_interval_secs: &str, args: &Args) -> TestEnv {

@@ -16,7 +16,10 @@ use sqlx::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{StoreResult, sqlite::SqliteConn};
+use super::{
+    StoreResult,
+    sqlite::{Outcome, SqliteConn},
+};
 
 #[derive(Clone)]
 pub(super) enum Database {
@@ -183,22 +186,24 @@ impl fmt::Debug for Conn<'_> {
     }
 }
 
+/// Runs an sqlx query on SQLite's connection, reading at most `limit` rows.
+fn run_on<'q>(conn: &mut SqliteConn, mut query: impl Execute<'q, Any>, limit: Option<usize>) -> sqlx::Result<Outcome> {
+    let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
+    conn.run(query.sql(), query.persistent(), arguments, limit)
+}
+
 /// SQLite's statements run when called, not when first polled: they never
 /// wait, and the caller awaits at once anyway.
 impl<'c> Executor<'c> for &'c mut Conn<'_> {
     type Database = Any;
 
-    fn fetch_many<'e, 'q: 'e, E>(self, mut query: E) -> BoxStream<'e, sqlx::Result<Either<AnyQueryResult, AnyRow>>>
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, sqlx::Result<Either<AnyQueryResult, AnyRow>>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
         let Some(conn) = self.sqlite() else { return self.postgres().fetch_many(query) };
-        let outcome = query
-            .take_arguments()
-            .map_err(sqlx::Error::Encode)
-            .and_then(|arguments| conn.run(query.sql(), query.persistent(), arguments, None));
-        let steps: Vec<_> = match outcome {
+        let steps: Vec<_> = match run_on(conn, query, None) {
             Ok(outcome) => outcome
                 .rows
                 .into_iter()
@@ -210,17 +215,14 @@ impl<'c> Executor<'c> for &'c mut Conn<'_> {
         futures_util::stream::iter(steps).boxed()
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, sqlx::Result<Option<AnyRow>>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<Option<AnyRow>>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
         let Some(conn) = self.sqlite() else { return self.postgres().fetch_optional(query) };
-        let outcome = query
-            .take_arguments()
-            .map_err(sqlx::Error::Encode)
-            .and_then(|arguments| conn.run(query.sql(), query.persistent(), arguments, Some(1)));
-        std::future::ready(outcome.map(|outcome| outcome.rows.into_iter().next())).boxed()
+        let first = run_on(conn, query, Some(1)).map(|outcome| outcome.rows.into_iter().next());
+        std::future::ready(first).boxed()
     }
 
     fn prepare_with<'e, 'q: 'e>(
