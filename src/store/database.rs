@@ -132,8 +132,11 @@ impl Conn<'_> {
         match self {
             Conn::PooledTx(tx) => tx.commit().await,
             Conn::HeldTx(mut tx) => {
+                // A COMMIT that fails may leave the transaction open: then it
+                // is rolled back when `tx` drops, as sqlx does.
+                tx.conn.run("COMMIT", true, None, None)?;
                 tx.finished = true;
-                tx.conn.run("COMMIT", true, None, None).map(drop)
+                Ok(())
             }
             Conn::Pooled(_) | Conn::Held(_) => Err(sqlx::Error::Protocol("COMMIT outside a transaction".into())),
         }

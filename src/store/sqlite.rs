@@ -10,6 +10,11 @@
 //! (arguments in, `AnyRow`s out, the same errors), so the store's SQL and the
 //! code reading its rows are one for both backends.
 //!
+//! The price: a statement holds the runtime's thread while it runs, and one
+//! waiting for a lock another process holds (an operator's write transaction
+//! in the `sqlite3` shell) holds it for up to the busy time-out. No other bot
+//! process can hold it: each takes the database's lock file at start.
+//!
 //! Values come back as sqlx's SQLite driver gives them: typed by what the
 //! value is (INTEGER as `BigInt`, REAL as `Double`, TEXT, BLOB, NULL), not by
 //! the column's declared type. `$N` placeholders bind the N-th argument.
@@ -102,10 +107,12 @@ impl SqliteConn {
                 None => index,
             };
             // Like sqlx: a parameter without an argument stays NULL.
-            let Some(value) = values.get(n - 1) else { break };
+            let Some(value) = n.checked_sub(1).and_then(|i| values.get(i)) else { break };
             statement.raw_bind_parameter(index, sql_value(value)).map_err(database_error)?;
         }
-        let columns = match self.columns.get(sql) {
+        // The schema may have changed under a remembered statement (`SELECT *`).
+        let remembered = self.columns.get(sql).filter(|columns| columns.names.len() == statement.column_count());
+        let columns = match remembered {
             Some(columns) => columns.clone(),
             None => {
                 let names: Arc<[UStr]> = statement.column_names().into_iter().map(UStr::new).collect();

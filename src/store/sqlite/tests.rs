@@ -83,6 +83,28 @@ async fn a_transaction_dropped_uncommitted_is_rolled_back_and_a_committed_one_st
 }
 
 #[tokio::test]
+async fn a_commit_that_fails_leaves_no_transaction_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, None);
+    let mut conn = db.conn().await.unwrap();
+    // A deferred foreign key is checked at COMMIT, which then fails and leaves the transaction open.
+    sqlx::query("CREATE TABLE child (id BIGINT, t_id BIGINT REFERENCES t (id) DEFERRABLE INITIALLY DEFERRED)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("INSERT INTO child (id, t_id) VALUES (1, 99)").execute(&mut tx).await.unwrap();
+    let failed = tx.commit().await.unwrap_err();
+    let sqlx::Error::Database(error) = failed else { panic!("{failed}") };
+    assert_eq!(error.kind(), ErrorKind::ForeignKeyViolation);
+    // Rolled back: the next statements are not inside it, and the row is gone.
+    let tx = conn.begin().await.unwrap();
+    tx.commit().await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM child").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(row.get::<i64, _>("n"), 0);
+}
+
+#[tokio::test]
 async fn sqlite_failures_keep_their_codes_and_kinds() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir, Some(1));
