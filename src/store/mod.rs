@@ -1,7 +1,9 @@
-//! Persistence over SQLite or PostgreSQL with one set of SQL (runtime queries on
-//! sqlx's `AnyPool`: the compile-time `query!` macros
-//! check one backend only and need a live database at build time). Placeholders are `$1, $2, …` in order of
-//! first use, which both backends read the same way.
+//! Persistence over SQLite or PostgreSQL with one set of SQL: runtime queries
+//! with sqlx's `Any` types (the compile-time `query!` macros check one backend
+//! only and need a live database at build time), run on sqlx's pool for
+//! PostgreSQL and on one connection of our own for SQLite (`sqlite`).
+//! Placeholders are `$1, $2, …` in order of first use, which both backends
+//! read the same way.
 
 mod albums;
 #[cfg(any(test, feature = "bench"))]
