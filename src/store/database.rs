@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::{
     StoreResult,
-    sqlite::{Outcome, SqliteConn},
+    sqlite::{self, Outcome, SqliteConn},
 };
 
 #[derive(Clone)]
@@ -61,16 +61,7 @@ impl Database {
         max_page_count: Option<u64>,
     ) -> StoreResult<AnyConnection> {
         let mut conn = options.connect().await?;
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await?;
-        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut conn).await?;
-        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut conn).await?;
-        if !checkpointer {
-            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut conn).await?;
-        }
-        if let Some(pages) = max_page_count {
-            // Never below the current size: SQLite clamps it there.
-            sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&mut conn).await?;
-        }
+        sqlx::raw_sql(&sqlite::settings(checkpointer, max_page_count)).execute(&mut conn).await?;
         Ok(conn)
     }
 

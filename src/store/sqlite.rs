@@ -41,6 +41,25 @@ const STATEMENT_CACHE: usize = 100;
 /// Waits this long for a lock another process holds (as sqlx's default).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What every SQLite connection of the store is set to, this one and sqlx's
+/// (migrations, checkpoints): WAL, no fsync per commit, the busy wait, foreign
+/// keys on (sqlx's default), and the file's size cap. Only the connection that
+/// `checkpoints` copies the WAL back, beside the hot path.
+pub(super) fn settings(checkpoints: bool, max_page_count: Option<u64>) -> String {
+    let mut pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+        BUSY_TIMEOUT.as_millis()
+    );
+    if !checkpoints {
+        pragmas.push_str(" PRAGMA wal_autocheckpoint = 0;");
+    }
+    if let Some(pages) = max_page_count {
+        // Never below the current size: SQLite clamps it there.
+        pragmas.push_str(&format!(" PRAGMA max_page_count = {pages};"));
+    }
+    pragmas
+}
+
 pub(super) struct SqliteConn {
     conn: rusqlite::Connection,
     /// The column names of each statement run, shared by all its rows.
@@ -66,15 +85,8 @@ impl SqliteConn {
         let access = if read_only { OpenFlags::SQLITE_OPEN_READ_ONLY } else { OpenFlags::SQLITE_OPEN_READ_WRITE };
         let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(database_error)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(database_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let mut pragmas =
-            String::from("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;");
-        if let Some(pages) = max_page_count {
-            // Never below the current size: SQLite clamps it there.
-            pragmas.push_str(&format!(" PRAGMA max_page_count = {pages};"));
-        }
-        conn.execute_batch(&pragmas).map_err(database_error)?;
+        conn.execute_batch(&settings(false, max_page_count)).map_err(database_error)?;
         Ok(SqliteConn { conn, columns: HashMap::new() })
     }
 
