@@ -33,12 +33,12 @@ pub enum AdminCommand {
 }
 
 /// The admin command of this message, for us (`/release@OtherBot` is not).
-pub(super) fn parse(message: Message, me: Me) -> Option<AdminCommand> {
+pub(super) fn parse(message: Arc<Message>, me: Me) -> Option<AdminCommand> {
     let text = message.text()?;
     AdminCommand::parse(&separate_command(text)?, me.username()).ok()
 }
 
-pub(super) fn is_admin(message: Message, state: Arc<AppState>) -> bool {
+pub(super) fn is_admin(message: Arc<Message>, state: Arc<AppState>) -> bool {
     message.from.as_ref().is_some_and(|user| state.config.access.is_admin(user.id.0 as i64))
 }
 

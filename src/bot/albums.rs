@@ -73,7 +73,7 @@ pub(super) async fn command_images(message: &Message, state: &AppState) -> Vec<S
 }
 
 /// An album photo without a command: kept for its album.
-pub(super) async fn album_photo(message: Message, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn album_photo(message: Arc<Message>, state: Arc<AppState>) -> HandlerResult {
     if let Some(group) = message.media_group_id() {
         collect(&message, &group.0, None, state);
     }

@@ -43,7 +43,7 @@ pub(super) async fn not_allowed(sender: Sender, state: Arc<AppState>) -> Handler
     queue_reply(&state, &sender, &texts::not_allowed(sender.lang, sender.user_id)).await
 }
 
-pub(super) async fn video(message: Message, sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
+pub(super) async fn video(message: Arc<Message>, sender: Sender, args: String, state: Arc<AppState>) -> HandlerResult {
     let (message, sender, args) = (&message, &sender, args.as_str());
     if args.trim().is_empty() && message.caption().is_none() && message.reply_to_message().is_none() {
         return guided::ask(&state, sender).await;

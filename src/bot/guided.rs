@@ -50,7 +50,7 @@ pub(super) async fn ask(state: &Arc<AppState>, sender: &Sender) -> HandlerResult
 
 /// A reply to one of our questions (recognised by its opening, so a reply to
 /// an old question is still told what happened).
-pub(super) fn is_answer(message: Message, me: Me) -> bool {
+pub(super) fn is_answer(message: Arc<Message>, me: Me) -> bool {
     answers_question(&message, me.id.0)
 }
 
@@ -62,7 +62,7 @@ pub fn answers_question(message: &Message, bot_id: u64) -> bool {
     })
 }
 
-pub async fn answer(message: Message, state: Arc<AppState>) -> HandlerResult {
+pub async fn answer(message: Arc<Message>, state: Arc<AppState>) -> HandlerResult {
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
     let Some(asked) = message.reply_to_message() else { return Ok(()) };
     let prompt = message.text().or(message.caption()).unwrap_or_default().trim().to_owned();

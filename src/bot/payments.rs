@@ -138,7 +138,7 @@ pub async fn pre_checkout(query: PreCheckoutQuery, state: Arc<AppState>) -> Hand
 /// A `successful_payment`: Telegram took the Stars, so it is credited (once
 /// per charge, whatever is redelivered) and the payer told the new balance.
 /// Never refused for access: the money has moved.
-pub async fn paid(message: Message, state: Arc<AppState>) -> HandlerResult {
+pub async fn paid(message: Arc<Message>, state: Arc<AppState>) -> HandlerResult {
     let Some(payment) = message.successful_payment() else { return Ok(()) };
     let Some(sender) = Sender::of(&message) else { return Ok(()) };
     let charge_id = payment.telegram_payment_charge_id.0.clone();

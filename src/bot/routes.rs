@@ -45,8 +45,11 @@ pub fn schema(payments: bool) -> UpdateHandler<HandlerError> {
 
 fn messages() -> UpdateHandler<HandlerError> {
     Update::filter_message()
+        // Every handler below takes the message from here: a shared pointer is
+        // handed to each of them instead of a deep copy of the whole message.
+        .map(|message: Message| Arc::new(message))
         // Telegram took the Stars: credited, whoever may use the bot now.
-        .branch(dptree::filter(|message: Message| message.successful_payment().is_some()).endpoint(payments::paid))
+        .branch(dptree::filter(|message: Arc<Message>| message.successful_payment().is_some()).endpoint(payments::paid))
         .branch(commands())
         .branch(admin_commands())
         // The answer to a guided `/video`'s question.
@@ -54,7 +57,7 @@ fn messages() -> UpdateHandler<HandlerError> {
         // Uncaptioned album photos: siblings of a `/video` caption, or an album
         // a later command may reply to.
         .branch(
-            dptree::filter(|message: Message| message.media_group_id().is_some())
+            dptree::filter(|message: Arc<Message>| message.media_group_id().is_some())
                 .filter(may_use)
                 .endpoint(albums::album_photo),
         )
@@ -82,7 +85,7 @@ fn commands() -> UpdateHandler<HandlerError> {
         .branch(case![Command::Refund(args)].endpoint(payments::refund));
     dptree::filter_map(parse_command)
         .inspect(|command: Command| crate::metrics::command(command.kind()))
-        .filter_map(|message: Message| Sender::of(&message))
+        .filter_map(|message: Arc<Message>| Sender::of(&message))
         .branch(public)
         .branch(members)
         .endpoint(commands::not_allowed)
@@ -93,7 +96,7 @@ fn admin_commands() -> UpdateHandler<HandlerError> {
     dptree::filter_map(admin::parse)
         .filter(admin::is_admin)
         .inspect(|command: AdminCommand| crate::metrics::command((&command).into()))
-        .filter_map(|message: Message| Sender::of(&message))
+        .filter_map(|message: Arc<Message>| Sender::of(&message))
         .branch(case![AdminCommand::Unknown(args)].endpoint(admin::unknown))
         .branch(case![AdminCommand::Attach(args)].endpoint(admin::attach))
         .branch(case![AdminCommand::Release(args)].endpoint(admin::release))
@@ -134,11 +137,11 @@ fn presses() -> UpdateHandler<HandlerError> {
 
 /// Command of this message, for us. Also reads captions (a photo captioned
 /// `/video …`); `/video@OtherBot` fails the bot-name check and is ignored.
-fn parse_command(message: Message, me: Me, state: Arc<AppState>) -> Option<Command> {
+fn parse_command(message: Arc<Message>, me: Me, state: Arc<AppState>) -> Option<Command> {
     command_of(&message, me.username(), state.config.payments.is_some())
 }
 
-fn may_use(message: Message, state: Arc<AppState>) -> bool {
+fn may_use(message: Arc<Message>, state: Arc<AppState>) -> bool {
     message.from.as_ref().is_some_and(|user| state.config.access.may_create(user.id.0 as i64, message.chat.id.0))
 }
 

@@ -5,7 +5,7 @@
 use super::{Store, StoreResult, TASK_COLUMNS, now_ms, open_states_sql, task_from_row};
 use crate::task::{Task, TaskState};
 
-/// A live replica and the running or delivering tasks it holds.
+/// A live replica and the open tasks it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveReplica {
     pub id: String,
@@ -69,15 +69,15 @@ impl Store {
     }
 
     /// The replicas whose heartbeat is not older than `fresh_since`, by id,
-    /// with how many running or delivering tasks each holds.
+    /// with how many open tasks each holds. Only open tasks have an owner (every
+    /// end clears it), so this counts entries of the owner index alone, without
+    /// reading a row; the few `submitting` ones are about to run.
     pub async fn live_replicas(&self, fresh_since: i64) -> StoreResult<Vec<LiveReplica>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, (SELECT COUNT(*) FROM tasks WHERE lease_owner = replicas.id AND state IN ($2, $3)) AS holds \
+            "SELECT id, (SELECT COUNT(*) FROM tasks WHERE lease_owner = replicas.id) AS holds \
              FROM replicas WHERE heartbeat_at >= $1 ORDER BY id",
         )
         .bind(fresh_since)
-        .bind(TaskState::Running.as_str())
-        .bind(TaskState::Delivering.as_str())
         .fetch_all(&mut self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|(id, holds)| LiveReplica { id, holds: holds.max(0) as u64 }).collect())
@@ -349,8 +349,10 @@ mod tests {
             (TaskState::Delivering, Some("https://v/1.mp4"), Some(100))
         );
         assert_eq!(store.count_open().await.unwrap(), 2);
+        assert_eq!(store.live_replicas(stale).await.unwrap(), live(&[("replica-a", 2)]));
         store.end_task(b, TaskState::Done, None).await.unwrap();
         assert_eq!(ids(&store.owned_tasks("replica-a", &[a, b]).await.unwrap()), vec![a], "ended: left out");
+        assert_eq!(store.live_replicas(stale).await.unwrap(), live(&[("replica-a", 1)]), "an ended task has no owner");
 
         // A row stuck in `submitting` by a replica that died mid-create
         // becomes unknown once, and is never taken.
