@@ -1,5 +1,9 @@
 # Build stage: the same toolchain as rust-version in Cargo.toml.
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc (the binary's allocator) is built from C with make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 # SQLite's build flags (the features left out of the bundled library).

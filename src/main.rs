@@ -7,6 +7,18 @@ use sora_bot::{app::App, config::Config, health_probe, updates};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
 
+#[cfg(unix)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read when it starts: one arena, since one thread does
+/// nearly all the allocating (one per core by default, each with its own
+/// memory). `MALLOC_CONF` style; `_RJEM_MALLOC_CONF` in the environment
+/// overrides it.
+#[cfg(unix)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static JEMALLOC_CONF: &[u8; 10] = b"narenas:1\0";
+
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return healthcheck();
@@ -34,9 +46,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // One thread runs every task: a command mostly waits (HTTP, SQLite's own
-    // thread), and handing work between worker threads cost more CPU in
-    // futex wake-ups than it saved. File I/O still goes to tokio's blocking pool.
+    // One thread runs every task: a command mostly waits (HTTP), and handing
+    // work between worker threads cost more CPU in futex wake-ups than it
+    // saved. File I/O still goes to tokio's blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
