@@ -292,10 +292,10 @@ fn narrow(value: i64) -> i32 {
 
 /// `'submitting', 'running', 'delivering'` for `state IN (…)`.
 fn open_states_sql() -> String {
-    TaskState::ALL
-        .into_iter()
-        .filter(|s| s.is_open())
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    open_states().map(|state| format!("'{state}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The stored names of the open states.
+fn open_states() -> impl Iterator<Item = &'static str> {
+    TaskState::ALL.into_iter().filter(|state| state.is_open()).map(TaskState::as_str)
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{AnyQuery, Lease, Reservation};
 use crate::{
     config::Limits,
-    store::{StoreResult, database::Conn, now_ms, open_states_sql},
+    store::{StoreResult, database::Conn, now_ms, open_states, open_states_sql},
     task::{NewTask, TaskState},
 };
 
@@ -120,10 +120,6 @@ fn active_total_sql(cutoff: &str) -> String {
         counts = counts.join(" + "),
         unknown = TaskState::Unknown.as_str()
     )
-}
-
-fn open_states() -> impl Iterator<Item = &'static str> {
-    TaskState::ALL.into_iter().filter(|state| state.is_open()).map(TaskState::as_str)
 }
 
 /// Counts for the daily quotas: everything but creates that were refused.
