@@ -20,6 +20,30 @@ async fn row_writes(pool: &sqlx::AnyPool) -> Result<i64, String> {
     row.try_get("n").map_err(|e| e.to_string())
 }
 
+/// The tasks not yet queried (after `since`), read from the fake's record a
+/// new part at a time: at 100,000 tasks the record reaches millions of
+/// queries, too many to copy every 50 ms.
+struct Unqueried {
+    left: std::collections::HashSet<String>,
+    read: usize,
+    since: Option<Instant>,
+}
+
+impl Unqueried {
+    fn new(ids: Vec<String>, since: Option<Instant>) -> Self {
+        Unqueried { left: ids.into_iter().collect(), read: 0, since }
+    }
+
+    fn none_left(&mut self, video: &FakeVideoApi) -> bool {
+        let new = video.queries_from(self.read);
+        self.read += new.len();
+        for query in new.into_iter().filter(|q| self.since.is_none_or(|since| q.at > since)) {
+            self.left.remove(&query.id);
+        }
+        self.left.is_empty()
+    }
+}
+
 pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
     let (n, count) = (args.n, args.replicas);
     let db = testkit::fresh_postgres_db().await;
@@ -68,11 +92,8 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
     let ids: Vec<String> = (1..=n).map(FakeVideoApi::task_id).collect();
     // The first polls are spread over one interval (as in a bot that has run a while).
     let first_round = Duration::from_secs(120).max(Duration::from_secs(2 * interval_secs as u64));
-    wait_until(None, first_round, "every task queried once", || {
-        let queried: std::collections::HashSet<String> = env.video.queries().into_iter().map(|q| q.id).collect();
-        ids.iter().all(|id| queried.contains(id))
-    })
-    .await?;
+    let mut unqueried = Unqueried::new(ids, None);
+    wait_until(None, first_round, "every task queried once", || unqueried.none_left(&env.video)).await?;
     println!("  every task queried once {:.1} s after the first start", started.elapsed().as_secs_f64());
     // Settle: the first polls and any take-over are done.
     tokio::time::sleep(Duration::from_secs(interval_secs as u64 + 2)).await;
@@ -134,10 +155,12 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
             .collect();
         let killed = Instant::now();
         bots.remove(victim).kill();
-        wait_until(None, Duration::from_secs(300), "its tasks queried by the others", || {
-            let queried: std::collections::HashSet<String> =
-                env.video.queries().into_iter().filter(|q| q.at > killed + delay).map(|q| q.id).collect();
-            upstream.iter().all(|id| queried.contains(id))
+        // The bot's bound: a lease time (three intervals, at least 30 s) until
+        // the tasks are taken, then a round of polls to reach them all.
+        let take_over = Duration::from_secs((3 * interval_secs).max(30) as u64 + 2 * interval_secs as u64 + 120);
+        let mut unqueried = Unqueried::new(upstream.clone(), Some(killed + delay));
+        wait_until(None, take_over.max(Duration::from_secs(300)), "its tasks queried by the others", || {
+            unqueried.none_left(&env.video)
         })
         .await?;
         let mut first_after: HashMap<String, Instant> = HashMap::new();

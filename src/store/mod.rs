@@ -13,6 +13,7 @@ mod credits;
 mod database;
 mod diagnose;
 mod media;
+mod migrations;
 mod settings;
 mod sqlite;
 mod tasks;
@@ -85,7 +86,7 @@ impl Store {
             // SQLite has one writer anyway; one connection serialises our
             // statements in-process and avoids SQLITE_BUSY upgrades.
             let mut conn = Database::sqlite(&options, false, max_page_count).await?;
-            sqlx::migrate!("./migrations").run(&mut conn).await?;
+            migrations::migrator(true).await?.run(&mut conn).await?;
             conn.close().await?;
             let path = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned();
             let read_only =
@@ -98,7 +99,7 @@ impl Store {
         } else {
             let db = Database::postgres(options).await?;
             if let Database::Pool(pool) = &db {
-                sqlx::migrate!("./migrations").run(pool).await?;
+                migrations::migrator(false).await?.run(pool).await?;
             }
             db
         };

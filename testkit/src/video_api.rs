@@ -322,6 +322,11 @@ impl FakeVideoApi {
         lock(&self.state).queries.clone()
     }
 
+    /// The queries after the first `start`: a long run reads only what is new.
+    pub fn queries_from(&self, start: usize) -> Vec<QueryCall> {
+        lock(&self.state).queries.get(start..).unwrap_or_default().to_vec()
+    }
+
     pub fn queries_of(&self, id: &str) -> Vec<QueryCall> {
         self.queries().into_iter().filter(|query| query.id == id).collect()
     }

@@ -108,16 +108,13 @@ fn active_sql(cutoff: &str) -> String {
     )
 }
 
-/// How many tasks hold an active slot, everyone together: one count per
-/// state, each a range of the `tasks_by_state` index. `COUNT(*) WHERE
-/// {active_sql}` would look up every open row in the table, and
-/// `state IN (…)` would build a throw-away b-tree for the list on each run.
+/// How many tasks hold an active slot, everyone together: the open ones as
+/// the `open_count` row has them (kept by triggers on every change of a
+/// task's state; counting them here cost a step per open task on every
+/// /video), and the unknown ones still inside the cut-off.
 fn active_total_sql(cutoff: &str) -> String {
-    let counts: Vec<String> =
-        open_states().map(|state| format!("(SELECT COUNT(*) FROM tasks WHERE state = '{state}')")).collect();
     format!(
-        "({counts} + (SELECT COUNT(*) FROM tasks WHERE state = '{unknown}' AND created_at > {cutoff}))",
-        counts = counts.join(" + "),
+        "((SELECT n FROM open_count WHERE id = 1) + (SELECT COUNT(*) FROM tasks WHERE state = '{unknown}' AND created_at > {cutoff}))",
         unknown = TaskState::Unknown.as_str()
     )
 }

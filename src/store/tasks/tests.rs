@@ -225,3 +225,88 @@ async fn concurrent_creates_never_share_the_last_slot_on_sqlite() {
 async fn concurrent_creates_never_share_the_last_slot_on_postgres() {
     race_for_last_slot(test_support::postgres().await).await;
 }
+
+/// The `open_count` row against a count of the rows themselves.
+async fn open_counts(store: &Store) -> (i64, i64) {
+    let mut conn = store.db.conn().await.unwrap();
+    let row = sqlx::query(&format!(
+        "SELECT (SELECT n FROM open_count WHERE id = 1) AS kept, \
+         (SELECT COUNT(*) FROM tasks WHERE state IN ({})) AS counted",
+        open_states_sql()
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    (row.try_get("kept").unwrap(), row.try_get("counted").unwrap())
+}
+
+/// The triggers follow every way a task opens and closes, and moves between
+/// open states without a write.
+async fn open_count_story(store: Store) {
+    let open = |n: i64| (n, n);
+    let lots = Limits { max_active_total: Some(100), ..LIMITS };
+    let reserve = |user, msg| {
+        let store = store.clone();
+        async move {
+            let Reservation::Reserved(id) = store.reserve(&request(user, msg), &guards(&lots, false)).await.unwrap()
+            else {
+                panic!("refused")
+            };
+            id
+        }
+    };
+    assert_eq!(open_counts(&store).await, open(0));
+    let first = reserve(1, 1).await;
+    let second = reserve(2, 1).await;
+    assert_eq!(open_counts(&store).await, open(2));
+    store.mark_created(first, "up-1", "queued", 0).await.unwrap();
+    assert_eq!(open_counts(&store).await, open(2), "submitting → running is still open");
+    assert!(store.end_task(second, TaskState::Rejected, None).await.unwrap());
+    assert!(!store.end_task(second, TaskState::Failed, None).await.unwrap());
+    assert_eq!(open_counts(&store).await, open(1));
+    // Unknown is not open: it holds a slot by its own, time-bound count.
+    assert!(store.end_task(first, TaskState::Unknown, None).await.unwrap());
+    assert_eq!(open_counts(&store).await, open(0));
+    assert_eq!(store.usage(1, 1, 0).await.unwrap().active_total, 1);
+    // The create's answer after all: unknown → running opens it again.
+    store.mark_created(first, "up-1", "queued", 0).await.unwrap();
+    assert_eq!(open_counts(&store).await, open(1));
+    assert_eq!(store.usage(1, 1, 0).await.unwrap().active_total, 1);
+    // A row deleted while open (a refused payment takes its row back).
+    let third = reserve(3, 1).await;
+    assert_eq!(open_counts(&store).await, open(2));
+    let mut conn = store.db.conn().await.unwrap();
+    sqlx::query("DELETE FROM tasks WHERE id = $1").bind(third).execute(&mut conn).await.unwrap();
+    drop(conn);
+    assert_eq!(open_counts(&store).await, open(1));
+    assert!(store.end_task(first, TaskState::Done, None).await.unwrap());
+    assert_eq!(open_counts(&store).await, open(0));
+    // The guard reads the row: at the limit, the next one is refused.
+    let one = Limits { max_active_total: Some(1), ..LIMITS };
+    reserve(4, 1).await;
+    let refused = store.reserve(&request(5, 1), &guards(&one, false)).await.unwrap();
+    assert_eq!(refused, Reservation::Refused(Refusal::TotalActive { limit: 1 }));
+    // One statement that closes many, as an operator's bulk fix would.
+    for user in 6..9 {
+        reserve(user, 1).await;
+    }
+    assert_eq!(open_counts(&store).await, open(4));
+    let mut conn = store.db.conn().await.unwrap();
+    sqlx::query(&format!("UPDATE tasks SET state = 'failed' WHERE state IN ({}) AND user_id > 4", open_states_sql()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(open_counts(&store).await, open(1));
+}
+
+#[tokio::test]
+async fn open_count_follows_every_state_change_on_sqlite() {
+    let (store, _dir) = test_support::sqlite().await;
+    open_count_story(store).await;
+}
+
+#[tokio::test]
+async fn open_count_follows_every_state_change_on_postgres() {
+    open_count_story(test_support::postgres().await).await;
+}
