@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
@@ -180,6 +181,9 @@ pub struct Created {
 pub struct VideoApi {
     http: reqwest::Client,
     base_url: String,
+    create_url: Endpoint,
+    query_url: Endpoint,
+    models_url: Endpoint,
     api_key: SecretString,
     create_timeout: Duration,
     query_timeout: Duration,
@@ -195,6 +199,19 @@ impl fmt::Debug for VideoApi {
             .field("query_timeout", &self.query_timeout)
             .field("models_timeout", &self.models_timeout)
             .finish()
+    }
+}
+
+/// One of the API's URLs, parsed once: given as text, reqwest parses it again
+/// on every request. A base that does not parse stays text, and its requests
+/// fail as reqwest reports such a URL.
+#[derive(Clone)]
+struct Endpoint(Result<reqwest::Url, String>);
+
+impl Endpoint {
+    fn new(base_url: &str, path: &str) -> Self {
+        let raw = format!("{base_url}{path}");
+        Endpoint(reqwest::Url::parse(&raw).map_err(|_| raw))
     }
 }
 
@@ -233,13 +250,24 @@ impl VideoApi {
             .user_agent(concat!("sora-bot/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client (rustls) could not be initialised");
+        let base_url = base_url.trim().trim_end_matches('/').to_owned();
         VideoApi {
             http,
-            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+            create_url: Endpoint::new(&base_url, "/v1/video/create"),
+            query_url: Endpoint::new(&base_url, "/v1/video/query"),
+            models_url: Endpoint::new(&base_url, "/v1/models"),
+            base_url,
             api_key,
             create_timeout: DEFAULT_CREATE_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             models_timeout: DEFAULT_MODELS_TIMEOUT,
+        }
+    }
+
+    fn request(&self, method: Method, endpoint: &Endpoint) -> reqwest::RequestBuilder {
+        match &endpoint.0 {
+            Ok(url) => self.http.request(method, url.clone()),
+            Err(raw) => self.http.request(method, raw.as_str()),
         }
     }
 
@@ -260,8 +288,7 @@ impl VideoApi {
     /// `Timeout { request_sent: true }` the task may exist upstream.
     pub async fn create(&self, req: &CreateRequest<'_>) -> Result<Created, ApiError> {
         let result = async {
-            let builder =
-                self.http.post(format!("{}/v1/video/create", self.base_url)).timeout(self.create_timeout).json(req);
+            let builder = self.request(Method::POST, &self.create_url).timeout(self.create_timeout).json(req);
             let body = self.send(builder, MAX_BODY_BYTES).await?;
             parse_created(&body).map_err(Failure::from)
         }
@@ -272,11 +299,7 @@ impl VideoApi {
     /// `GET {base}/v1/video/query?id={id}`. Not retried here.
     pub async fn query(&self, id: &str) -> Result<TaskReport, ApiError> {
         let result = async {
-            let builder = self
-                .http
-                .get(format!("{}/v1/video/query", self.base_url))
-                .query(&[("id", id)])
-                .timeout(self.query_timeout);
+            let builder = self.request(Method::GET, &self.query_url).query(&[("id", id)]).timeout(self.query_timeout);
             let body = self.send(builder, MAX_BODY_BYTES).await?;
             let value = parse_json(&body).map_err(Failure::from)?;
             interpret_query(&value).map_err(Failure::from)
@@ -291,7 +314,7 @@ impl VideoApi {
     /// id are skipped, an answer without a `data` list is a bad response.
     pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
         let result = async {
-            let builder = self.http.get(format!("{}/v1/models", self.base_url)).timeout(self.models_timeout);
+            let builder = self.request(Method::GET, &self.models_url).timeout(self.models_timeout);
             let body = self.send(builder, MAX_LISTING_BYTES).await?;
             parse_models(&body).map_err(Failure::from)
         }

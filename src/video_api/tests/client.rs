@@ -203,3 +203,11 @@ async fn list_models_gives_up_at_its_timeout() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(format!("{:?}", VideoApi::new("http://x", SecretString::from(KEY))).contains("models_timeout: 10s"));
 }
+
+#[tokio::test]
+async fn a_base_url_that_does_not_parse_fails_each_call_without_a_panic() {
+    let api = VideoApi::new("not a url", SecretString::from(KEY));
+    assert!(matches!(create_with(&api).await.unwrap_err(), ApiError::Unreachable { .. }));
+    assert!(matches!(api.query("task_1").await.unwrap_err(), ApiError::Unreachable { .. }));
+    assert!(matches!(api.list_models().await.unwrap_err(), ApiError::Unreachable { .. }));
+}
