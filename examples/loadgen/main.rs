@@ -44,6 +44,7 @@
 //!   `--query-ms`: row writes per second in all tables (pg_stat_user_tables),
 //!   queries per second, poll gaps, CPU and RSS per replica; then the replica
 //!   holding the most tasks is SIGKILLed: how long until the others poll them.
+//!   `--secs 0`: only each replica's start-up time.
 //! - `idle` (N = 0): five starts on fresh databases, empty or holding N
 //!   running tasks: time from exec to the first getUpdates, and RSS 3 s later.
 

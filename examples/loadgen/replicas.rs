@@ -85,9 +85,21 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let mut bots = Vec::new();
     for i in 0..count {
+        let exec = Instant::now();
         let bot = env.start_bot();
-        wait_for_calls(&env.tg, Some(&bot), "setMyCommands", i + 2, STARTUP_WAIT).await?;
+        // Its menu is sent once the store is open and migrated, the watcher built.
+        let ready = wait_for_calls(&env.tg, Some(&bot), "setMyCommands", i + 2, STARTUP_WAIT).await?;
+        println!("  replica {i} started (exec to its setMyCommands) in {} ms", ms(ready.duration_since(exec)));
         bots.push(bot);
+    }
+    if args.secs == 0 {
+        // Start-up only.
+        for bot in &bots {
+            stop(bot).await;
+        }
+        pool.close().await;
+        testkit::drop_postgres_db(&db).await;
+        return Ok(());
     }
     let ids: Vec<String> = (1..=n).map(FakeVideoApi::task_id).collect();
     // The first polls are spread over one interval (as in a bot that has run a while).
