@@ -59,6 +59,20 @@ mod tests {
         assert!(text(&postgres, 11).contains("LANGUAGE plpgsql"));
     }
 
+    /// The triggers name the open states in SQL: they must be exactly the
+    /// states the bot treats as open.
+    #[tokio::test]
+    async fn the_open_count_triggers_name_exactly_the_open_states() {
+        for sqlite in [true, false] {
+            let migrator = migrator(sqlite).await.unwrap();
+            let sql = &migrator.iter().find(|migration| migration.version == 11).unwrap().sql;
+            for state in crate::task::TaskState::ALL {
+                let named = sql.contains(&format!("'{}'", state.as_str()));
+                assert_eq!(named, state.is_open(), "{state:?} (sqlite: {sqlite})");
+            }
+        }
+    }
+
     /// A database made before the open count gets it right when it updates:
     /// the open tasks it already has are counted, the ended ones are not.
     async fn open_count_starts_from_the_rows_there(url: &str, sqlite: bool) {
