@@ -33,7 +33,7 @@ pub(crate) async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
     let waited = wait_for_commands(&env, bot, expected, timeout).await;
     tokio::time::sleep(SETTLE).await;
     let memory = bot.and_then(|bot| memory_of(bot.pid()));
-    let cpu = bot.and_then(|bot| cpu_ticks(bot.pid()));
+    let cpu = bot.and_then(|bot| cpu_ticks_split(bot.pid()));
 
     let run = match_commands(&env, &sent);
     let (all_creates, all_replies) = (env.video.creates().len(), env.tg.calls_of("sendMessage").len());
@@ -73,12 +73,17 @@ pub(crate) async fn commands(bin: &Path, args: &Args) -> Result<(), String> {
             if pacing.rate > 0.0 { format!("{:.0}/s", pacing.rate) } else { "all at once".into() },
         );
     }
-    if let Some(ticks) = cpu {
-        let seconds = ticks as f64 / CLOCK_TICKS_PER_SEC;
+    if let Some((user, system)) = cpu {
+        let seconds = (user + system) as f64 / CLOCK_TICKS_PER_SEC;
         println!(
             "  bot CPU (user + system, start-up and warm-up included): {seconds:.2} s = {:.2} s per 1,000 commands   target ≤ {CPU_TARGET_PER_1000} s: {}",
             seconds * 1000.0 / expected as f64,
             verdict(seconds * 1000.0 / expected as f64 <= CPU_TARGET_PER_1000)
+        );
+        println!(
+            "  of which user {:.2} s, system {:.2} s",
+            user as f64 / CLOCK_TICKS_PER_SEC,
+            system as f64 / CLOCK_TICKS_PER_SEC
         );
     }
     if let Some(bot) = bot {
