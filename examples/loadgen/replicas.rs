@@ -85,10 +85,12 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let mut bots = Vec::new();
     for i in 0..count {
+        let menus_before = env.tg.calls_of("setMyCommands").len();
         let exec = Instant::now();
         let bot = env.start_bot();
-        // Its menu is sent once the store is open and migrated, the watcher built.
-        let ready = wait_for_calls(&env.tg, Some(&bot), "setMyCommands", i + 2, STARTUP_WAIT).await?;
+        // Its menu (two calls: English, Chinese) is sent once the store is
+        // open and migrated, the watcher built.
+        let ready = wait_for_calls(&env.tg, Some(&bot), "setMyCommands", menus_before + 1, STARTUP_WAIT).await?;
         println!("  replica {i} started (exec to its setMyCommands) in {} ms", ms(ready.duration_since(exec)));
         bots.push(bot);
     }
