@@ -170,7 +170,8 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
         let killed = Instant::now();
         bots.remove(victim).kill();
         // The bot's bound: a lease time (three intervals, at least 30 s) until
-        // the tasks are taken, then a round of polls to reach them all.
+        // the tasks are taken; then their polls, spread over an interval, and
+        // an interval and two minutes of slack.
         let take_over = Duration::from_secs((3 * interval_secs).max(30) as u64 + 2 * interval_secs as u64 + 120);
         let mut unqueried = Unqueried::new(upstream.clone(), Some(killed + delay));
         wait_until(None, take_over.max(Duration::from_secs(300)), "its tasks queried by the others", || {

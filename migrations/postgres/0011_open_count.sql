@@ -14,7 +14,7 @@ INSERT INTO open_count (id, n)
 -- Once per statement, from the rows it changed: a row trigger would update
 -- the one row once per task, and in a single transaction PostgreSQL walks
 -- every earlier version of it on each update (a bulk insert of 100,000
--- tasks took minutes).
+-- tasks had not finished after two minutes).
 CREATE FUNCTION open_count_follow() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     opened BIGINT := 0;
