@@ -18,12 +18,13 @@ mod settings;
 mod sqlite;
 mod tasks;
 mod unknown;
+mod wal;
 mod watch;
 
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyConnection, Connection as _, Row,
+    Connection as _, Row,
     any::{AnyConnectOptions, AnyRow},
 };
 
@@ -94,7 +95,7 @@ impl Store {
             let db = Database::held(sqlite::SqliteConn::open(&path, read_only, max_page_count)?);
             // Checkpoints fsync the database: done beside the hot path, not in
             // the middle of a /video command's commit.
-            tokio::spawn(checkpoint_wal(Database::sqlite(&options, true, max_page_count).await?, db.clone()));
+            tokio::spawn(wal::checkpoint_wal(Database::sqlite(&options, true, max_page_count).await?, db.clone()));
             db
         } else {
             let db = Database::postgres(options).await?;
@@ -191,9 +192,6 @@ impl Store {
 /// so, well within the 10 s an orchestrator waits for a failed start.
 const START_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// How often the WAL is copied back into the SQLite database file.
-const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
-
 /// Splits our own `max_page_count=N` off a SQLite URL (sqlx refuses unknown parameters).
 fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
     let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), None)) };
@@ -211,22 +209,6 @@ fn take_max_page_count(url: &str) -> StoreResult<(String, Option<u64>)> {
     }
     let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
     Ok((url, max))
-}
-
-/// Runs PASSIVE checkpoints (they never block the writer) until `main` closes.
-async fn checkpoint_wal(mut checkpointer: AnyConnection, main: Database) {
-    // The first one after a full period, not at once: a start that is about to
-    // fail (a read-only file) should say why in one line, not race a checkpoint.
-    let first = tokio::time::Instant::now() + WAL_CHECKPOINT_EVERY;
-    let mut every = tokio::time::interval_at(first, WAL_CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !main.is_closed() {
-        every.tick().await;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut checkpointer).await {
-            tracing::debug!(%error, "WAL checkpoint failed; trying again");
-        }
-    }
-    let _ = checkpointer.close().await;
 }
 
 /// Unix milliseconds now.
