@@ -158,7 +158,9 @@ async fn a_full_sqlite_database_refuses_the_reservation() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/full.db", dir.path().display());
     drop(Store::connect(&url).await.unwrap());
-    // max_page_count=1 is clamped to the current size: nothing may grow.
+    // No free page left inside the file (the migrations leave a few)...
+    rusqlite::Connection::open(dir.path().join("full.db")).unwrap().execute_batch("VACUUM").unwrap();
+    // ...and max_page_count=1 is clamped to the current size: nothing may grow.
     let store = Store::connect(&format!("{url}?max_page_count=1")).await.unwrap();
     let big = |user_id: i64, msg: i32| NewTask { prompt: "p".repeat(3000), ..request(user_id, msg) };
     let mut stored = 0;
