@@ -228,7 +228,7 @@ async fn submit(state: &AppState, new: NewTask) {
     };
     metrics::create_outcome("created");
     let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
-    let task = match state.store.mark_created(id, &created.id, &created.status, first_poll_at).await {
+    let task = match state.store.mark_created(id, &new, &created.id, &created.status, first_poll_at).await {
         Ok(Some(task)) => task,
         Ok(None) => {
             tracing::error!(task = id, upstream_id = %created.id, "created upstream, but the task had already ended; it is not followed");
@@ -239,7 +239,7 @@ async fn submit(state: &AppState, new: NewTask) {
             // and keep trying to store it.
             tracing::error!(task = id, upstream_id = %created.id, %error, "created upstream but could not store it; retrying");
             reply(texts::created_not_saved(lang, id, &created.id)).await;
-            match store_created_later(state, id, &created.id, &created.status).await {
+            match store_created_later(state, id, &new, &created.id, &created.status).await {
                 Some(task) => task,
                 None => return,
             }
@@ -292,14 +292,20 @@ const STORE_RETRY_FOR: Duration = Duration::from_secs(10 * 60);
 const STORE_RETRY_MAX_GAP: Duration = Duration::from_secs(30);
 
 /// Retries `mark_created` with backoff until it is stored or `STORE_RETRY_FOR` passed.
-async fn store_created_later(state: &AppState, id: i64, upstream_id: &str, upstream_status: &str) -> Option<Task> {
+async fn store_created_later(
+    state: &AppState,
+    id: i64,
+    request: &NewTask,
+    upstream_id: &str,
+    upstream_status: &str,
+) -> Option<Task> {
     let give_up_at = Instant::now() + STORE_RETRY_FOR;
     let mut gap = Duration::from_millis(500);
     while Instant::now() < give_up_at {
         tokio::time::sleep(gap).await;
         gap = (gap * 2).min(STORE_RETRY_MAX_GAP);
         let first_poll_at = now_ms() + state.config.poll_interval.as_millis() as i64;
-        match state.store.mark_created(id, upstream_id, upstream_status, first_poll_at).await {
+        match state.store.mark_created(id, request, upstream_id, upstream_status, first_poll_at).await {
             Ok(Some(task)) => {
                 tracing::info!(task = id, upstream_id, "created task stored after retrying");
                 return Some(task);

@@ -42,7 +42,7 @@ use database::Database;
 use crate::{
     command::{Size, VideoOptions},
     lang::Lang,
-    task::{Task, TaskState},
+    task::{NewTask, Task, TaskState},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -225,14 +225,19 @@ const TASK_COLUMNS: &str = "id, chat_id, user_id, command_msg_id, status_msg_id,
      duration, image_file_ids, upstream_id, state, upstream_status, progress_pct, video_url, error, shown_text, shown_at, \
      created_at, updated_at, cancelled_at, unknown_told_at";
 
+/// The columns a task's request does not fix: what may change after it is
+/// stored (`task_with` reads them).
+const PROGRESS_COLUMNS: &str = "status_msg_id, upstream_id, state, upstream_status, progress_pct, video_url, error, \
+     shown_text, shown_at, created_at, updated_at, cancelled_at, unknown_told_at";
+
 /// A model without a size choice stores an empty size (the column predates such models).
 fn optional_size(text: &str) -> Result<Option<Size>, crate::models::BadValue> {
     if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
 }
 
 fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
-    let corrupt =
-        |what: &str| StoreError::Corrupt(format!("task {}: bad {what}", row.try_get::<i64, _>("id").unwrap_or(-1)));
+    let id = row.try_get("id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("task {id}: bad {what}"));
     let text = |name: &str| row.try_get::<String, _>(name);
     let options = VideoOptions {
         model: text("model")?.parse().map_err(|_| corrupt("model"))?,
@@ -243,18 +248,37 @@ fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
             seconds => Some(u32::try_from(seconds).map_err(|_| corrupt("duration"))?),
         },
     };
-    Ok(Task {
-        id: row.try_get("id")?,
+    let request = NewTask {
         chat_id: row.try_get("chat_id")?,
         user_id: row.try_get("user_id")?,
         command_msg_id: narrow(row.try_get("command_msg_id")?),
-        status_msg_id: row.try_get::<Option<i64>, _>("status_msg_id")?.map(narrow),
         lang: Lang::from_code(Some(&text("lang")?)),
         prompt: text("prompt")?,
         options,
         image_file_ids: serde_json::from_str(&text("image_file_ids")?).map_err(|_| corrupt("image_file_ids"))?,
+    };
+    task_with(id, request, row)
+}
+
+/// Task `id` of `request` as stored, in the state `row` has it (its
+/// `PROGRESS_COLUMNS`).
+fn task_with(id: i64, request: NewTask, row: &AnyRow) -> StoreResult<Task> {
+    let NewTask { chat_id, user_id, command_msg_id, lang, prompt, mut options, image_file_ids } = request;
+    // A duration of 0 is stored for "none" and read back so.
+    options.duration = options.duration.filter(|&seconds| seconds != 0);
+    let state = row.try_get::<String, _>("state")?;
+    Ok(Task {
+        id,
+        chat_id,
+        user_id,
+        command_msg_id,
+        status_msg_id: row.try_get::<Option<i64>, _>("status_msg_id")?.map(narrow),
+        lang,
+        prompt,
+        options,
+        image_file_ids,
         upstream_id: row.try_get("upstream_id")?,
-        state: TaskState::parse(&text("state")?).ok_or_else(|| corrupt("state"))?,
+        state: TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad state")))?,
         upstream_status: row.try_get("upstream_status")?,
         progress_pct: row.try_get::<Option<i64>, _>("progress_pct")?.map(|p| p.clamp(0, 100) as u8),
         video_url: row.try_get("video_url")?,

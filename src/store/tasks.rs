@@ -1,11 +1,13 @@
 //! Task rows: reserve (with the cost guards), record create outcomes, look up.
 
+use std::sync::LazyLock;
+
 use sqlx::Row as _;
 
 use super::{
-    Store, StoreResult, TASK_COLUMNS,
+    PROGRESS_COLUMNS, Store, StoreResult, TASK_COLUMNS,
     credits::{self, GivenBack, Moved},
-    now_ms, open_states_sql, task_from_row, utc_day,
+    now_ms, open_states_sql, task_from_row, task_with, utc_day,
 };
 use crate::{
     models::Size,
@@ -23,7 +25,7 @@ pub struct Price {
 }
 
 pub use guards::{Guards, Refusal, Usage, is_group_chat, limit_reached, unknown_active_since};
-use guards::{RESERVE_SQL, reserve_in, usage_in};
+use guards::{RESERVE_RETURNING_SQL, RESERVE_SQL, reserve_in, usage_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
@@ -71,7 +73,9 @@ impl Store {
         let per_user = |limit: Option<u32>| if guards.exempt { i64::MAX } else { unlimited(limit) };
         let per_chat =
             if guards.exempt || !is_group_chat(new.chat_id) { i64::MAX } else { unlimited(limits.daily_per_chat) };
-        let insert = bind_request(sqlx::query(&RESERVE_SQL), new)
+        let sqlite = !self.shared_writers;
+        let sql: &str = if sqlite { &RESERVE_SQL } else { &RESERVE_RETURNING_SQL };
+        let insert = bind_request(sqlx::query(sql), new)
             .bind(TaskState::Submitting.as_str())
             .bind(now)
             .bind(day)
@@ -86,7 +90,7 @@ impl Store {
             .bind(i64::from(guards.cost));
 
         if !self.shared_writers && price.is_none() {
-            return reserve_in(&mut self.db.conn().await?, insert, new, guards, day).await;
+            return reserve_in(&mut self.db.conn().await?, insert, sqlite, new, guards, day).await;
         }
         let mut conn = self.db.conn().await?;
         let mut tx = conn.begin().await?;
@@ -94,12 +98,12 @@ impl Store {
             sqlx::query("UPDATE quota_guard SET n = n + 1 WHERE id = 1").execute(&mut tx).await?;
         }
         let Some(price) = price else {
-            let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
+            let outcome = reserve_in(&mut tx, insert, sqlite, new, guards, day).await?;
             tx.commit().await?;
             return Ok(outcome);
         };
         credits::give_free_in(&mut tx, new.user_id, price.free_credits).await?;
-        let outcome = reserve_in(&mut tx, insert, new, guards, day).await?;
+        let outcome = reserve_in(&mut tx, insert, sqlite, new, guards, day).await?;
         let Reservation::Reserved(id) = outcome else {
             tx.commit().await?;
             return Ok(outcome);
@@ -120,20 +124,24 @@ impl Store {
     /// The create call answered: from now on the watcher follows it. Returns
     /// the task as stored, `None` if it had already ended. A task marked
     /// `unknown` meanwhile (its create was thought lost) is taken back: the
-    /// answer proves it exists upstream.
+    /// answer proves it exists upstream. `request` is the one reserved as
+    /// task `id`: only what may have changed since is read back.
     pub async fn mark_created(
         &self,
         id: i64,
+        request: &NewTask,
         upstream_id: &str,
         upstream_status: &str,
         first_poll_at: i64,
     ) -> StoreResult<Option<Task>> {
-        let query = format!(
-            "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5, error = NULL \
-             WHERE id = $6 AND state IN ($7, $8) RETURNING {TASK_COLUMNS}"
-        );
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE tasks SET upstream_id = $1, upstream_status = $2, state = $3, next_poll_at = $4, updated_at = $5, error = NULL \
+                 WHERE id = $6 AND state IN ($7, $8) RETURNING {PROGRESS_COLUMNS}"
+            )
+        });
         // One statement: its own checked transaction (see `Store::write`).
-        let rows = sqlx::query(&query)
+        let rows = sqlx::query(&SQL)
             .bind(upstream_id)
             .bind(upstream_status)
             .bind(TaskState::Running.as_str())
@@ -144,7 +152,7 @@ impl Store {
             .bind(TaskState::Unknown.as_str())
             .fetch_all(&mut self.db.conn().await?)
             .await?;
-        let task = rows.first().map(task_from_row).transpose()?;
+        let task = rows.first().map(|row| task_with(id, request.clone(), row)).transpose()?;
         if let Some(task) = &task {
             self.created.lock().unwrap_or_else(|e| e.into_inner()).push((task.id, first_poll_at));
         }

@@ -299,7 +299,7 @@ mod tests {
 
     async fn created(store: &Store, msg: i32, owner: &str) -> i64 {
         let id = reserved(store, msg, owner).await;
-        store.mark_created(id, &format!("up-{id}"), "pending", 0).await.unwrap();
+        store.mark_created(id, &request(msg), &format!("up-{id}"), "pending", 0).await.unwrap();
         id
     }
 

@@ -33,7 +33,7 @@ async fn created(store: &Store, owner: &str, msg: i32) -> i64 {
     else {
         panic!("not reserved")
     };
-    store.mark_created(id, &format!("sora-2:task_{id}"), "pending", 0).await.unwrap();
+    store.mark_created(id, &new, &format!("sora-2:task_{id}"), "pending", 0).await.unwrap();
     store.set_status_message(id, 500 + msg, "⏳ queued").await.unwrap();
     id
 }

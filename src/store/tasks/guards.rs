@@ -131,6 +131,9 @@ const UNITS: &str = "CAST(COALESCE(SUM(cost), 0) AS BIGINT)";
 /// of each daily limit. A count whose limit is `i64::MAX` (no limit) is
 /// skipped: SQLite stops at the first true operand of an OR, and the day's
 /// totals read every row of the day.
+///
+/// SQLite learns the new id as the insert's row id (`id` is the row id);
+/// a RETURNING clause would cost it a temporary table per insert.
 pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks (id, chat_id, user_id, command_msg_id, lang, prompt, model, orientation, size, duration, \
@@ -141,8 +144,7 @@ pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
            AND ($18 = {max} OR {active_total} < $18) \
            AND ($19 = {max} OR (SELECT {units} FROM tasks WHERE day = $13 AND {paid}) + $22 <= $19) \
            AND ($20 = {max} OR (SELECT {units} FROM tasks WHERE chat_id = $1 AND day = $13 AND {paid}) + $22 <= $20) \
-         ON CONFLICT (chat_id, command_msg_id) DO NOTHING \
-         RETURNING id",
+         ON CONFLICT (chat_id, command_msg_id) DO NOTHING",
         paid = *PAID_SQL,
         active = active_sql("$21"),
         active_total = active_total_sql("$21"),
@@ -151,18 +153,30 @@ pub(super) static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Runs `reserve`'s insert on `conn`, and says why when it added nothing.
+/// `reserve`'s insert on PostgreSQL, which says the new id.
+pub(super) static RESERVE_RETURNING_SQL: LazyLock<String> = LazyLock::new(|| format!("{} RETURNING id", *RESERVE_SQL));
+
+/// Runs `reserve`'s insert on `conn` (`RESERVE_SQL` on SQLite,
+/// `RESERVE_RETURNING_SQL` on PostgreSQL), and says why when it added nothing.
 pub(super) async fn reserve_in(
     conn: &mut Conn<'_>,
     insert: AnyQuery<'_>,
+    sqlite: bool,
     new: &NewTask,
     guards: &Guards<'_>,
     day: i64,
 ) -> StoreResult<Reservation> {
-    // Every row is read, so the statement runs to its end and reports its error.
-    let rows = insert.fetch_all(&mut *conn).await?;
-    match rows.first() {
-        Some(row) => Ok(Reservation::Reserved(row.try_get("id")?)),
+    let id = if sqlite {
+        let done = insert.execute(&mut *conn).await?;
+        // Skipped as a duplicate, the insert leaves the last row id as it was.
+        done.last_insert_id().filter(|_| done.rows_affected() == 1)
+    } else {
+        // Every row is read, so the statement runs to its end and reports its error.
+        let rows = insert.fetch_all(&mut *conn).await?;
+        rows.first().map(|row| row.try_get("id")).transpose()?
+    };
+    match id {
+        Some(id) => Ok(Reservation::Reserved(id)),
         None => why_not_reserved(conn, new, guards, day).await,
     }
 }

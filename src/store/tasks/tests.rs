@@ -45,7 +45,10 @@ async fn story(store: Store) {
     assert_eq!(task.image_file_ids, vec!["photo-1".to_string()]);
     assert_eq!(task.options.shape, Shape::LANDSCAPE);
 
-    store.mark_created(1, "sora-2:task_1", "pending", 0).await.unwrap();
+    // What it returns, read back in part, is the task as stored.
+    let created = store.mark_created(1, &request(1, 10), "sora-2:task_1", "pending", 0).await.unwrap();
+    assert_eq!(created, store.task(1).await.unwrap());
+    assert_eq!(created.map(|task| task.state), Some(TaskState::Running));
     assert_eq!(store.reserve(&request(1, 11), &guards(&LIMITS, false)).await.unwrap(), Reservation::Reserved(2));
     // Two active: the third waits.
     let refused = store.reserve(&request(1, 12), &guards(&LIMITS, false)).await.unwrap();
@@ -112,7 +115,7 @@ async fn money_story(store: Store) {
     let Reservation::Reserved(second) = store.reserve(&request(1, 3), &later).await.unwrap() else { panic!() };
 
     // /cancel keeps the slot until the task ends upstream.
-    store.mark_created(second, "up-2", "queued", 0).await.unwrap();
+    store.mark_created(second, &request(1, 3), "up-2", "queued", 0).await.unwrap();
     assert!(store.cancel(second).await.unwrap());
     assert!(!store.cancel(second).await.unwrap(), "cancelled once");
     assert_eq!(
@@ -184,7 +187,10 @@ async fn a_full_sqlite_database_refuses_the_reservation() {
     let task = store.recent_for_user(0, 1).await.unwrap().pop().expect("the first reservation fitted");
     let huge = "x".repeat(100_000);
     assert!(store.set_status_message(task.id, 7, &huge).await.is_err(), "a write that does not fit fails");
-    assert!(store.mark_created(task.id, &huge, "pending", 0).await.is_err(), "so does storing a create's answer");
+    assert!(
+        store.mark_created(task.id, &big(0, 1), &huge, "pending", 0).await.is_err(),
+        "so does storing a create's answer"
+    );
     let unchanged = store.task(task.id).await.unwrap().unwrap();
     assert_eq!((unchanged.status_msg_id, unchanged.shown_text, unchanged.state), (None, None, TaskState::Submitting));
 }
@@ -261,7 +267,7 @@ async fn open_count_story(store: Store) {
     let first = reserve(1, 1).await;
     let second = reserve(2, 1).await;
     assert_eq!(open_counts(&store).await, open(2));
-    store.mark_created(first, "up-1", "queued", 0).await.unwrap();
+    store.mark_created(first, &request(1, 1), "up-1", "queued", 0).await.unwrap();
     assert_eq!(open_counts(&store).await, open(2), "submitting → running is still open");
     assert!(store.end_task(second, TaskState::Rejected, None).await.unwrap());
     assert!(!store.end_task(second, TaskState::Failed, None).await.unwrap());
@@ -271,7 +277,7 @@ async fn open_count_story(store: Store) {
     assert_eq!(open_counts(&store).await, open(0));
     assert_eq!(store.usage(1, 1, 0).await.unwrap().active_total, 1);
     // The create's answer after all: unknown → running opens it again.
-    store.mark_created(first, "up-1", "queued", 0).await.unwrap();
+    store.mark_created(first, &request(1, 1), "up-1", "queued", 0).await.unwrap();
     assert_eq!(open_counts(&store).await, open(1));
     assert_eq!(store.usage(1, 1, 0).await.unwrap().active_total, 1);
     // A row deleted while open (a refused payment takes its row back).
