@@ -19,7 +19,7 @@
 //! value is (INTEGER as `BigInt`, REAL as `Double`, TEXT, BLOB, NULL), not by
 //! the column's declared type. `$N` placeholders bind the N-th argument.
 
-use std::{borrow::Cow, collections::HashMap, fmt, path::Path, sync::Arc, time::Duration};
+use std::{borrow::Cow, fmt, path::Path, sync::Arc, time::Duration};
 
 use rusqlite::{
     OpenFlags,
@@ -62,14 +62,17 @@ pub(super) fn settings(checkpoints: bool, max_page_count: Option<u64>) -> String
 
 pub(super) struct SqliteConn {
     conn: rusqlite::Connection,
-    /// The column names of each statement run, shared by all its rows.
-    columns: HashMap<String, Columns>,
+    /// What was learnt of each statement run: read once, not on every run.
+    shapes: sqlx_core::HashMap<String, Shape>,
 }
 
+/// A statement's column names, shared by all its rows, and which argument
+/// each of its parameters takes.
 #[derive(Clone)]
-struct Columns {
+struct Shape {
     by_name: Arc<sqlx_core::HashMap<UStr, usize>>,
     names: Arc<[UStr]>,
+    arguments: Arc<[usize]>,
 }
 
 /// What one statement gave: its rows, then how many rows it changed.
@@ -87,7 +90,7 @@ impl SqliteConn {
         let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(database_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(&settings(false, max_page_count)).map_err(database_error)?;
-        Ok(SqliteConn { conn, columns: HashMap::new() })
+        Ok(SqliteConn { conn, shapes: Default::default() })
     }
 
     /// Runs `sql`, reading at most `limit` rows (all with `None`); a statement
@@ -100,9 +103,11 @@ impl SqliteConn {
         limit: Option<usize>,
     ) -> Result<Outcome, Error> {
         let values = arguments.map(|arguments| arguments.values.0).unwrap_or_default();
+        // The schema may have changed under a remembered statement (`SELECT *`).
+        let remembered = self.shapes.get(sql).cloned();
         // A prepared statement is the first of the string: a script of several
         // runs whole, and only without arguments (they could not be told apart).
-        if self.is_script(sql)? {
+        if remembered.is_none() && self.is_script(sql)? {
             if !values.is_empty() {
                 return Err(Error::Protocol("several SQL statements in one query take no arguments here".into()));
             }
@@ -110,41 +115,30 @@ impl SqliteConn {
             return Ok(Outcome { rows: Vec::new(), result: self.result() });
         }
         let mut statement = self.conn.prepare_cached(sql).map_err(database_error)?;
-        for index in 1..=statement.parameter_count() {
-            let n = match statement.parameter_name(index) {
-                Some(name) => name
-                    .strip_prefix(['$', '?'])
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .ok_or_else(|| Error::Protocol(format!("unsupported SQL parameter {name}")))?,
-                None => index,
-            };
-            // Like sqlx: a parameter without an argument stays NULL.
-            let Some(value) = n.checked_sub(1).and_then(|i| values.get(i)) else { break };
-            statement.raw_bind_parameter(index, sql_value(value)).map_err(database_error)?;
-        }
-        // The schema may have changed under a remembered statement (`SELECT *`).
-        let remembered = self.columns.get(sql).filter(|columns| columns.names.len() == statement.column_count());
-        let columns = match remembered {
-            Some(columns) => columns.clone(),
+        let shape = match remembered.filter(|shape| shape.names.len() == statement.column_count()) {
+            Some(shape) => shape,
             None => {
-                let names: Arc<[UStr]> = statement.column_names().into_iter().map(UStr::new).collect();
-                let by_name = names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect();
-                let columns = Columns { by_name: Arc::new(by_name), names };
+                let shape = shape_of(&statement)?;
                 if persistent {
                     // Bounded like the statement cache: SQL built at run time cannot grow it.
-                    if self.columns.len() >= STATEMENT_CACHE {
-                        self.columns.clear();
+                    if self.shapes.len() >= STATEMENT_CACHE {
+                        self.shapes.clear();
                     }
-                    self.columns.insert(sql.to_owned(), columns.clone());
+                    self.shapes.insert(sql.to_owned(), shape.clone());
                 }
-                columns
+                shape
             }
         };
+        for (index, &argument) in shape.arguments.iter().enumerate() {
+            // Like sqlx: a parameter without an argument stays NULL.
+            let Some(value) = argument.checked_sub(1).and_then(|i| values.get(i)) else { break };
+            statement.raw_bind_parameter(index + 1, sql_value(value)).map_err(database_error)?;
+        }
         let mut rows = Vec::new();
         let mut cursor = statement.raw_query();
         while limit.is_none_or(|limit| rows.len() < limit) {
             let Some(row) = cursor.next().map_err(database_error)? else { break };
-            rows.push(any_row(row, &columns)?);
+            rows.push(any_row(row, &shape)?);
         }
         drop(cursor);
         drop(statement);
@@ -185,6 +179,23 @@ impl fmt::Debug for SqliteConn {
     }
 }
 
+/// What `run` needs to know of a prepared statement: its columns, and the
+/// argument each parameter takes (`$N` takes the N-th, `?` the next).
+fn shape_of(statement: &rusqlite::Statement<'_>) -> Result<Shape, Error> {
+    let names: Arc<[UStr]> = statement.column_names().into_iter().map(UStr::new).collect();
+    let by_name = names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect();
+    let arguments = (1..=statement.parameter_count())
+        .map(|index| match statement.parameter_name(index) {
+            Some(name) => name
+                .strip_prefix(['$', '?'])
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| Error::Protocol(format!("unsupported SQL parameter {name}"))),
+            None => Ok(index),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Shape { by_name: Arc::new(by_name), names, arguments })
+}
+
 fn sql_value<'a>(value: &'a AnyValueKind<'_>) -> ToSqlOutput<'a> {
     match value {
         AnyValueKind::Null(_) => ToSqlOutput::Owned(Value::Null),
@@ -201,10 +212,10 @@ fn sql_value<'a>(value: &'a AnyValueKind<'_>) -> ToSqlOutput<'a> {
     }
 }
 
-fn any_row(row: &rusqlite::Row<'_>, columns: &Columns) -> Result<AnyRow, Error> {
-    let mut values = Vec::with_capacity(columns.names.len());
-    let mut any_columns = Vec::with_capacity(columns.names.len());
-    for (ordinal, name) in columns.names.iter().enumerate() {
+fn any_row(row: &rusqlite::Row<'_>, shape: &Shape) -> Result<AnyRow, Error> {
+    let mut values = Vec::with_capacity(shape.names.len());
+    let mut any_columns = Vec::with_capacity(shape.names.len());
+    for (ordinal, name) in shape.names.iter().enumerate() {
         let value = row.get_ref(ordinal).map_err(database_error)?;
         let kind = match value {
             ValueRef::Null => AnyValueKind::Null(AnyTypeInfoKind::Null),
@@ -219,7 +230,7 @@ fn any_row(row: &rusqlite::Row<'_>, columns: &Columns) -> Result<AnyRow, Error> 
         any_columns.push(AnyColumn { ordinal, name: name.clone(), type_info });
         values.push(AnyValue { kind });
     }
-    Ok(AnyRow { column_names: columns.by_name.clone(), columns: any_columns, values })
+    Ok(AnyRow { column_names: shape.by_name.clone(), columns: any_columns, values })
 }
 
 fn type_of(kind: &AnyValueKind<'_>) -> AnyTypeInfoKind {

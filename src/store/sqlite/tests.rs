@@ -43,6 +43,10 @@ async fn placeholders_bind_by_their_number_and_values_come_back_typed_by_value()
     let row = sqlx::query("SELECT $1 AS a, $2 AS b").bind(1_i64).fetch_one(&mut db.conn().await.unwrap()).await;
     let row = row.unwrap();
     assert_eq!(row.try_get::<Option<i64>, _>("b").unwrap(), None);
+    // Run again, a remembered statement binds by the same numbers.
+    let mut conn = db.conn().await.unwrap();
+    let row = sqlx::query("SELECT $1 AS a, $2 AS b").bind(2_i64).bind("two").fetch_one(&mut conn).await.unwrap();
+    assert_eq!((row.try_get::<i64, _>("a").unwrap(), row.try_get::<String, _>("b").unwrap()), (2, "two".to_owned()));
 }
 
 #[tokio::test]
