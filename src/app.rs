@@ -121,6 +121,7 @@ impl App {
             telegram: telegram.clone(),
             images,
             tracker: tracker.clone(),
+            submissions: tokio::sync::Semaphore::new(crate::bot::SUBMISSIONS_AT_ONCE),
             owner,
             queries,
         });

@@ -22,6 +22,12 @@ use crate::{
 /// Telegram shows at most this many characters of a press's notice.
 const NOTICE_LIMIT: usize = 200;
 
+/// Submissions (reserve, create call, first status message) running at once.
+/// A burst of `/video` waits its turn as small stored requests, not as
+/// hundreds of open connections to the video API with their buffers (500 at
+/// once opened 380 connections and peaked at 30 MB).
+pub const SUBMISSIONS_AT_ONCE: usize = 64;
+
 /// Everything the handlers share.
 pub struct AppState {
     pub config: Arc<Config>,
@@ -33,6 +39,8 @@ pub struct AppState {
     pub images: ImageUrls,
     /// Submissions run here, off the dispatcher, so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// At most `SUBMISSIONS_AT_ONCE` of them run at once.
+    pub submissions: tokio::sync::Semaphore,
     /// This replica's id, the lease owner of the tasks it creates (see `store::Lease`).
     pub owner: String,
     /// This replica's task queries per second, shared with the watcher.

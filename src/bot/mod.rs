@@ -21,7 +21,7 @@ mod settings;
 mod submit;
 mod tasks;
 
-pub use context::AppState;
+pub use context::{AppState, SUBMISSIONS_AT_ONCE};
 pub use error::{HandlerError, HandlerResult, record_task};
 pub use gate::Gate;
 pub use gated::Gated;

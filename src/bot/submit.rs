@@ -51,7 +51,12 @@ pub(super) async fn start_submission(
     let new = sender.task(request, images);
     let tracker = state.tracker.clone();
     // In the update's span: its log lines name the update.
-    tracker.spawn(async move { submit(&state, new).await }.in_current_span());
+    let submission = async move {
+        // Never closed: the semaphore lives as long as the state.
+        let Ok(_turn) = state.submissions.acquire().await else { return };
+        submit(&state, new).await
+    };
+    tracker.spawn(submission.in_current_span());
     Ok(())
 }
 

@@ -151,3 +151,40 @@ async fn a_chats_answers_keep_their_order() {
     let expected: Vec<i64> = commands.iter().map(msg_id).collect();
     assert_eq!(answered, expected);
 }
+
+/// A burst of `/video` from many chats: every one is created once and
+/// answered, with at most 64 creates in flight at a time (each is an open
+/// connection to the video API; the rest wait their turn as stored requests).
+#[tokio::test]
+async fn a_burst_of_videos_keeps_a_bounded_number_of_creates_in_flight() {
+    const BURST: usize = 100;
+    const AT_ONCE: usize = 64; // `bot::SUBMISSIONS_AT_ONCE`
+    let (env, _bot) = TestEnv::start_with(bot_bin(), &[("MAX_ACTIVE_TOTAL", "1000")]).await;
+    for n in 0..BURST {
+        env.video.push_create(Reply::task(&FakeVideoApi::task_id(n), "queued").after(Duration::from_millis(300)));
+    }
+    let commands: Vec<(Chat, Value)> = (0..BURST as i64)
+        .map(|n| {
+            let (chat, from) = (Chat::private(7300 + n), User::new(7300 + n));
+            let command = Msg::text(&chat, &from, &format!("/video burst {n}")).build();
+            (chat, command)
+        })
+        .collect();
+    for (_, command) in &commands {
+        env.tg.push_message(command.clone());
+    }
+    for (chat, command) in &commands {
+        env.tg.wait_replies(chat.id, msg_id(command), 1, WAIT).await;
+    }
+    let creates = env.video.creates();
+    assert_eq!(creates.len(), BURST, "one create per command");
+    // The most creates waiting for their answer at one moment: at each
+    // arrival, those that came before it and were not answered yet.
+    let in_flight = |call: &CreateCall| {
+        creates.iter().filter(|other| other.at <= call.at && other.answered_at.is_none_or(|a| a > call.at)).count()
+    };
+    let most = creates.iter().map(in_flight).max().unwrap_or(0);
+    eprintln!("at most {most} creates in flight");
+    assert!(most <= AT_ONCE, "{most} creates in flight at once");
+    assert!(most >= AT_ONCE / 2, "only {most} at once: the burst was not run side by side");
+}
