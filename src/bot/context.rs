@@ -25,8 +25,10 @@ const NOTICE_LIMIT: usize = 200;
 /// Submissions (reserve, create call, first status message) running at once.
 /// A burst of `/video` waits its turn as small stored requests, not as
 /// hundreds of open connections to the video API with their buffers (500 at
-/// once opened 380 connections and peaked at 30 MB).
-pub const SUBMISSIONS_AT_ONCE: usize = 64;
+/// once opened 380 connections and peaked at 30 MB; 64 at once peaked at
+/// 19.6–20.1 MB, 32 at 18.0–18.3). 32 creates of a few seconds each still
+/// start about ten videos a second.
+pub const SUBMISSIONS_AT_ONCE: usize = 32;
 
 /// Everything the handlers share.
 pub struct AppState {

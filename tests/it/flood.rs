@@ -153,12 +153,12 @@ async fn a_chats_answers_keep_their_order() {
 }
 
 /// A burst of `/video` from many chats: every one is created once and
-/// answered, with at most 64 creates in flight at a time (each is an open
+/// answered, with at most 32 creates in flight at a time (each is an open
 /// connection to the video API; the rest wait their turn as stored requests).
 #[tokio::test]
 async fn a_burst_of_videos_keeps_a_bounded_number_of_creates_in_flight() {
     const BURST: usize = 100;
-    const AT_ONCE: usize = 64; // `bot::SUBMISSIONS_AT_ONCE`
+    const AT_ONCE: usize = 32; // `bot::SUBMISSIONS_AT_ONCE`
     let (env, _bot) = TestEnv::start_with(bot_bin(), &[("MAX_ACTIVE_TOTAL", "1000")]).await;
     for n in 0..BURST {
         env.video.push_create(Reply::task(&FakeVideoApi::task_id(n), "queued").after(Duration::from_millis(300)));
