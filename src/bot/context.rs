@@ -22,12 +22,11 @@ use crate::{
 /// Telegram shows at most this many characters of a press's notice.
 const NOTICE_LIMIT: usize = 200;
 
-/// Submissions (reserve, create call, first status message) running at once.
-/// A burst of `/video` waits its turn as small stored requests, not as
-/// hundreds of open connections to the video API with their buffers (500 at
-/// once opened 380 connections and peaked at 30 MB; 64 at once peaked at
-/// 19.6–20.1 MB, 32 at 18.0–18.3). 32 creates of a few seconds each still
-/// start about ten videos a second.
+/// Submissions that hold their photos in memory and wait on the create call
+/// at once. A burst of `/video` waits its turn there, stored and small, not
+/// as hundreds of open connections to the video API with their buffers (500
+/// at once opened 380 connections and peaked at 30 MB). Telegram sends are
+/// outside it: a group out of its send budget holds no turn.
 pub const SUBMISSIONS_AT_ONCE: usize = 32;
 
 /// Everything the handlers share.
@@ -41,7 +40,7 @@ pub struct AppState {
     pub images: ImageUrls,
     /// Submissions run here, off the dispatcher, so shutdown can wait for them.
     pub tracker: TaskTracker,
-    /// At most `SUBMISSIONS_AT_ONCE` of them run at once.
+    /// Turns of `SUBMISSIONS_AT_ONCE` for the photos and the create call.
     pub submissions: tokio::sync::Semaphore,
     /// This replica's id, the lease owner of the tasks it creates (see `store::Lease`).
     pub owner: String,

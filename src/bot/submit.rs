@@ -51,12 +51,7 @@ pub(super) async fn start_submission(
     let new = sender.task(request, images);
     let tracker = state.tracker.clone();
     // In the update's span: its log lines name the update.
-    let submission = async move {
-        // Never closed: the semaphore lives as long as the state.
-        let Ok(_turn) = state.submissions.acquire().await else { return };
-        submit(&state, new).await
-    };
-    tracker.spawn(submission.in_current_span());
+    tracker.spawn(async move { submit(&state, new).await }.in_current_span());
     Ok(())
 }
 
@@ -174,9 +169,13 @@ async fn submit(state: &AppState, new: NewTask) {
         }
     };
 
+    // The photos' bytes and a connection to the video API: a few at a time.
+    // Never closed (the semaphore lives as long as the state), so always `Some`.
+    let turn = state.submissions.acquire().await.ok();
     let image_urls = match state.images.urls(id, &new.image_file_ids).await {
         Ok(urls) => urls,
         Err(error) => {
+            drop(turn);
             tracing::warn!(task = id, chat_id, user_id, %error, "could not prepare the photos");
             record_end(state, id, TaskState::Rejected, "photos unusable").await;
             metrics::create_outcome("bad_image");
@@ -196,6 +195,7 @@ async fn submit(state: &AppState, new: NewTask) {
     let created = state.api.create(&create).await;
     metrics::video_api_latency("create", started.elapsed());
     drop(image_urls);
+    drop(turn);
 
     let created = match created {
         Ok(created) => created,
