@@ -103,7 +103,6 @@ impl SqliteConn {
         limit: Option<usize>,
     ) -> Result<Outcome, Error> {
         let values = arguments.map(|arguments| arguments.values.0).unwrap_or_default();
-        // The schema may have changed under a remembered statement (`SELECT *`).
         let remembered = self.shapes.get(sql).cloned();
         // A prepared statement is the first of the string: a script of several
         // runs whole, and only without arguments (they could not be told apart).
@@ -115,6 +114,7 @@ impl SqliteConn {
             return Ok(Outcome { rows: Vec::new(), result: self.result() });
         }
         let mut statement = self.conn.prepare_cached(sql).map_err(database_error)?;
+        // The schema may have changed under a remembered statement (`SELECT *`).
         let shape = match remembered.filter(|shape| shape.names.len() == statement.column_count()) {
             Some(shape) => shape,
             None => {
