@@ -95,15 +95,6 @@ impl Database {
         }
     }
 
-    /// SQLite: holds the connection, so no statement of the bot's runs until
-    /// the guard drops; `None` once closed (and always on PostgreSQL).
-    pub(super) async fn hold(&self) -> Option<MutexGuard<'_, Option<SqliteConn>>> {
-        match self {
-            Database::Pool(_) => None,
-            Database::Held(conn) => Some(conn.lock().await).filter(|conn| conn.is_some()),
-        }
-    }
-
     /// Without waiting: a connection in use is not closed.
     pub(super) fn is_closed(&self) -> bool {
         match self {

@@ -46,7 +46,8 @@ pub(super) async fn checkpoint_wal(mut checkpointer: AnyConnection, main: Databa
                 continue;
             }
         }
-        let Some(_writes_held) = main.hold().await else { break };
+        // The bot's one connection: no statement of the bot's runs while it is held.
+        let Ok(_writes_held) = main.conn().await else { break };
         match checkpoint(&mut checkpointer).await {
             // Not whole while another process (an operator's `sqlite3`) reads.
             Ok(wal) => settled = wal.is_copied().then_some(wal.frames),
