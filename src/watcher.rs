@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use decide::{Budget, NoVideoCounts};
-pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP};
+pub use decide::{DELIVERY_GIVE_UP, MIN_EDIT_GAP, lease_ttl};
 use rounds::Rounds;
 
 use crate::{

@@ -169,10 +169,10 @@ pub(crate) async fn replicas(bin: &Path, args: &Args) -> Result<(), String> {
             .collect();
         let killed = Instant::now();
         bots.remove(victim).kill();
-        // The bot's bound: a lease time (three intervals, at least 30 s) until
-        // the tasks are taken; then their polls, spread over an interval, and
-        // an interval and two minutes of slack.
-        let take_over = Duration::from_secs((3 * interval_secs).max(30) as u64 + 2 * interval_secs as u64 + 120);
+        // The bot's bound: a lease time until the tasks are taken; then their
+        // polls, spread over an interval, and an interval and two minutes of slack.
+        let interval = Duration::from_secs(interval_secs as u64);
+        let take_over = sora_bot::watcher::lease_ttl(interval) + 2 * interval + Duration::from_secs(120);
         let mut unqueried = Unqueried::new(upstream.clone(), Some(killed + delay));
         wait_until(None, take_over.max(Duration::from_secs(300)), "its tasks queried by the others", || {
             unqueried.none_left(&env.video)
