@@ -237,7 +237,7 @@ fn optional_size(text: &str) -> Result<Option<Size>, crate::models::BadValue> {
 
 fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
     let id = row.try_get("id")?;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("task {id}: bad {what}"));
+    let corrupt = |what: &str| corrupt_task(id, what);
     let text = |name: &str| row.try_get::<String, _>(name);
     let options = VideoOptions {
         model: text("model")?.parse().map_err(|_| corrupt("model"))?,
@@ -260,6 +260,10 @@ fn task_from_row(row: &AnyRow) -> StoreResult<Task> {
     task_with(id, request, row)
 }
 
+fn corrupt_task(id: i64, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("task {id}: bad {what}"))
+}
+
 /// Task `id` of `request` as stored, in the state `row` has it (its
 /// `PROGRESS_COLUMNS`).
 fn task_with(id: i64, request: NewTask, row: &AnyRow) -> StoreResult<Task> {
@@ -278,7 +282,7 @@ fn task_with(id: i64, request: NewTask, row: &AnyRow) -> StoreResult<Task> {
         options,
         image_file_ids,
         upstream_id: row.try_get("upstream_id")?,
-        state: TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad state")))?,
+        state: TaskState::parse(&state).ok_or_else(|| corrupt_task(id, "state"))?,
         upstream_status: row.try_get("upstream_status")?,
         progress_pct: row.try_get::<Option<i64>, _>("progress_pct")?.map(|p| p.clamp(0, 100) as u8),
         video_url: row.try_get("video_url")?,
